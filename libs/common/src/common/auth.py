@@ -1,0 +1,152 @@
+"""Bearer-token authentication shared by every service.
+
+Tokens are HS256 JWTs signed with the secret in ``GRIDLOOP_JWT_SECRET``. Claims: ``sub`` (the
+principal: a rider, a grid worker, a service), ``role``, ``district`` (6-digit admin code),
+``grids`` (grid ids a grid worker may act in), ``iss``, ``iat``, ``exp``.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field, ValidationError
+
+from common.problems import Problem
+
+ISSUER = "gridloop"
+ALGORITHM = "HS256"
+DEVELOPMENT_SECRET = "gridloop-development-secret-change-me-0123456789"  # noqa: S105
+MINIMUM_SECRET_LENGTH = 32
+
+
+class Role(StrEnum):
+    RIDER = "rider"
+    GRID_WORKER = "grid_worker"
+    DEPARTMENT = "department"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    SERVICE = "service"
+
+
+class Principal(BaseModel):
+    """Who is calling, as asserted by a verified token."""
+
+    subject: str = Field(min_length=1, max_length=128)
+    role: Role
+    district: str = Field(pattern=r"^\d{6}$")
+    grids: tuple[str, ...] = ()
+
+    def is_staff(self) -> bool:
+        return self.role in {Role.SUPERVISOR, Role.ADMIN, Role.SERVICE}
+
+
+class TokenError(Exception):
+    """A token is missing, malformed, expired or carries bad claims."""
+
+
+def validate_secret(secret: str) -> str:
+    if len(secret) < MINIMUM_SECRET_LENGTH:
+        raise ValueError(
+            f"the JWT secret must be at least {MINIMUM_SECRET_LENGTH} characters long"
+        )
+    return secret
+
+
+def issue_token(
+    secret: str,
+    *,
+    role: Role | str,
+    subject: str,
+    district: str,
+    grids: tuple[str, ...] | list[str] = (),
+    ttl_seconds: int = 12 * 3600,
+    now: float | None = None,
+) -> str:
+    """Mint a signed token. Used by the ``gridloop token`` command, the simulator and tests."""
+    principal = Principal(subject=subject, role=Role(role), district=district, grids=tuple(grids))
+    issued_at = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": principal.subject,
+        "role": principal.role.value,
+        "district": principal.district,
+        "grids": list(principal.grids),
+        "iat": issued_at,
+        "exp": issued_at + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "iss", "sub"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise TokenError("the bearer token has expired") from error
+    except jwt.PyJWTError as error:
+        raise TokenError(f"the bearer token is invalid: {error}") from error
+    try:
+        return Principal(
+            subject=claims["sub"],
+            role=claims.get("role"),
+            district=claims.get("district"),
+            grids=tuple(claims.get("grids") or ()),
+        )
+    except ValidationError as error:
+        fields = ", ".join(str(e["loc"][0]) for e in error.errors())
+        raise TokenError(f"the bearer token carries invalid claims: {fields}") from error
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(
+        status=401,
+        title="Unauthorized",
+        detail=detail,
+        headers={"WWW-Authenticate": 'Bearer realm="gridloop"'},
+    )
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """FastAPI dependency: the verified caller, or a 401 problem."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("a bearer token is required (Authorization: Bearer <jwt>)")
+    secret: str = request.app.state.jwt_secret
+    try:
+        return verify_token(secret, credentials.credentials)
+    except TokenError as error:
+        raise _unauthorized(str(error)) from error
+
+
+def require_roles(*roles: Role) -> Any:
+    """FastAPI dependency factory: the caller must hold one of ``roles`` (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    async def dependency(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise Problem(
+                status=403,
+                title="Forbidden",
+                detail=f"role '{principal.role.value}' may not do this; allowed roles: {names}",
+            )
+        return principal
+
+    return Depends(dependency)

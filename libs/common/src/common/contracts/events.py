@@ -1,0 +1,101 @@
+"""Data models of the events on gridloop topics (the ``data`` member of the CloudEvent).
+
+Each model names its CloudEvents ``type``. Add fields only as optional; anything else is a new
+version of the event and of its topic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.contracts.topics import Topic
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_type: ClassVar[str]
+    topic: ClassVar[Topic]
+
+
+class ReportSubmitted(EventData):
+    """A rider submitted a report (上报). Key: report id."""
+
+    event_type: ClassVar[str] = "gridloop.report.submitted"
+    topic: ClassVar[Topic] = Topic.REPORTS
+
+    report_id: str
+    reporter_id: str
+    category: str = Field(pattern=r"^\d{4}$")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    text: str
+    submitted_at: datetime
+
+
+class WorkOrderFiled(EventData):
+    """The report was accepted and a work order filed in a grid (立案). Key: work order id."""
+
+    event_type: ClassVar[str] = "gridloop.workorder.filed"
+    topic: ClassVar[Topic] = Topic.WORKORDERS
+
+    work_order_id: str
+    report_id: str
+    reporter_id: str
+    category: str
+    category_name: str
+    priority: str
+    grid_id: str
+    grid_name: str
+    community: str
+    street: str
+    lat: float
+    lon: float
+    filed_at: datetime
+
+
+class RejectionReason(StrEnum):
+    OUTSIDE_SERVICE_AREA = "outside_service_area"
+    UNKNOWN_CATEGORY = "unknown_category"
+
+
+class ReportRejected(EventData):
+    """The report was not accepted as a case (不予立案), with a reason. Key: report id."""
+
+    event_type: ClassVar[str] = "gridloop.report.rejected"
+    topic: ClassVar[Topic] = Topic.WORKORDERS
+
+    report_id: str
+    reporter_id: str
+    category: str
+    reason_code: RejectionReason
+    reason: str
+    rejected_at: datetime
+
+
+class PointsAwarded(EventData):
+    """Points were credited to a rider by a posted transfer. Key: rider id."""
+
+    event_type: ClassVar[str] = "gridloop.points.awarded"
+    topic: ClassVar[Topic] = Topic.POINTS
+
+    transfer_id: str
+    rider_id: str
+    amount: int = Field(gt=0)
+    balance: int = Field(ge=0)
+    rule: str
+    report_id: str
+    work_order_id: str | None = None
+    awarded_at: datetime
+
+
+EVENT_MODELS: tuple[type[EventData], ...] = (
+    ReportSubmitted,
+    WorkOrderFiled,
+    ReportRejected,
+    PointsAwarded,
+)

@@ -1,0 +1,188 @@
+"""Database plumbing: async engines for SQLite and PostgreSQL, per-service table registries,
+the outbox and inbox tables every service carries, and running a service's Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as SaAsyncSession
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+def new_registry() -> registry:
+    """Each service declares its tables on its own registry, so metadata never mixes."""
+    return registry()
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def is_postgres(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An async engine. SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions so
+    concurrent writers (HTTP, consumers, relay) queue instead of failing on lock upgrades."""
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event drive BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    """The outbox (events waiting to be published) and the inbox (events already handled).
+
+    Declared on the service's own metadata; every service's first migration creates them with
+    :func:`create_messaging_tables`.
+    """
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                  primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("message_key", sa.String(200), nullable=False),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    sa.Index("ix_outbox_unpublished", outbox.c.position, sqlite_where=outbox.c.published_at.is_(None),
+             postgresql_where=outbox.c.published_at.is_(None))
+    inbox = sa.Table(
+        "processed_events",
+        metadata,
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_id", sa.String(64), primary_key=True),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    return outbox, inbox
+
+
+def create_messaging_tables(op: Any) -> None:
+    """For use inside a service's first Alembic migration."""
+    metadata = sa.MetaData()
+    outbox, inbox = messaging_tables(metadata)
+    for table in (outbox, inbox):
+        op.create_table(table.name, *[column.copy() for column in table.columns],
+                        *[c.copy() for c in table.constraints if not isinstance(c, sa.PrimaryKeyConstraint)])
+    for index in outbox.indexes:
+        op.create_index(index.name, outbox.name, [c.name for c in index.columns], unique=index.unique,
+                        sqlite_where=sa.text("published_at IS NULL"),
+                        postgresql_where=sa.text("published_at IS NULL"))
+
+
+def drop_messaging_tables(op: Any) -> None:
+    op.drop_table("processed_events")
+    op.drop_table("outbox")
+
+
+MIGRATION_LOCK_KEY = 0x6772_6C70  # "grlp": serialises concurrent replicas running migrations
+
+
+def upgrade_database(url: str, migrations_dir: Path) -> None:
+    """Run a service's Alembic migrations to head (blocking; call from a thread)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, "head")
+
+
+async def upgrade_database_async(url: str, migrations_dir: Path) -> None:
+    await asyncio.to_thread(upgrade_database, url, migrations_dir)
+
+
+def run_migrations_online(target_metadata: sa.MetaData) -> None:
+    """Body of every service's ``migrations/env.py``: async engine, one advisory-locked run."""
+    from alembic import context
+
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("sqlalchemy.url is not set for the migration run")
+
+    def do_run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK_KEY})
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run() -> None:
+        engine = create_async_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(do_run)
+                await connection.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(sa.text("SELECT 1"))
+
+
+SessionMaker = Callable[[], SaAsyncSession]
+__all__ = [
+    "AsyncSession",
+    "SQLModel",
+    "create_engine",
+    "create_messaging_tables",
+    "drop_messaging_tables",
+    "messaging_tables",
+    "new_registry",
+    "ping",
+    "run_migrations_online",
+    "session_factory",
+    "upgrade_database",
+    "upgrade_database_async",
+]

@@ -1,0 +1,61 @@
+"""structlog JSON logging with the correlation id carried in context variables."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from typing import Any
+
+import structlog
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def configure_logging(service: str, level: str = "INFO", *, json: bool | None = None) -> None:
+    """JSON lines on stdout (pretty output when attached to a terminal and ``json`` is None)."""
+    render_json = (not sys.stdout.isatty()) if json is None else json
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if render_json
+        else structlog.dev.ConsoleRenderer()
+    )
+    exception_formatter: list[Any] = (
+        [structlog.processors.dict_tracebacks] if render_json else []
+    )
+    structlog.configure(
+        processors=[*shared, *exception_formatter, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    # Third-party libraries (uvicorn, aiokafka, alembic) log through the standard library;
+    # render them through the same JSON pipeline so one parser reads every line.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "aiokafka.consumer.group_coordinator", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def new_correlation_id() -> str:
+    return str(uuid.uuid4())
+
+
+def current_correlation_id() -> str | None:
+    value = structlog.contextvars.get_contextvars().get("correlation_id")
+    return str(value) if value else None

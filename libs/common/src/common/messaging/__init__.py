@@ -1,0 +1,1 @@
+"""Transactional outbox, relay, inbox and the idempotent consumer (DESIGN.md §3)."""

@@ -1,0 +1,188 @@
+"""The idempotent consumer: exactly-once effects over at-least-once delivery.
+
+For each record: parse the CloudEvent; in one transaction claim ``(consumer, event id)`` in the
+inbox, run the handler, commit. Only then does the entrypoint commit the Kafka offset.
+Transient failures are retried with backoff; a record that cannot be parsed, fails
+validation, or keeps failing goes to the dead-letter topic with its origin, and the partition
+keeps flowing. Nothing is dropped without a trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+import structlog
+from pydantic import ValidationError
+
+from common.contracts.envelope import CloudEvent, EnvelopeError
+from common.contracts.topics import Topic
+from common.messaging.inbox import Inbox
+from common.messaging.outbox import OutboxWriter
+from common.metrics import MessagingMetrics
+
+_log = structlog.get_logger("gridloop.consumer")
+
+HandlerOutcome = Literal["processed", "stale", "ignored"]
+
+
+class UnprocessableEvent(Exception):
+    """A handler's verdict that an event can never be processed; it goes to dead letter."""
+
+
+class ConsumingUnitOfWork(Protocol):
+    outbox: OutboxWriter
+    inbox: Inbox
+
+    async def __aenter__(self) -> ConsumingUnitOfWork: ...
+    async def __aexit__(self, *args: object) -> None: ...
+    async def commit(self) -> None: ...
+
+
+EventHandler = Callable[[CloudEvent, "ConsumingUnitOfWork"], Awaitable[HandlerOutcome | None]]
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    first_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential backoff with full jitter; ``attempt`` counts from 1."""
+        ceiling = min(self.max_delay, self.first_delay * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+DeadLetterPublish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
+
+
+@dataclass
+class EventConsumer:
+    """Handles records of one consumer group. ``handlers`` maps CloudEvents types to handlers;
+    other types on the same topics are acknowledged and counted as ignored."""
+
+    name: str
+    service: str
+    unit_of_work: Callable[[], ConsumingUnitOfWork]
+    handlers: Mapping[str, EventHandler]
+    dead_letter: DeadLetterPublish
+    metrics: MessagingMetrics
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        self.metrics.prepare_consumer(self.name, list(self.handlers))
+
+    async def handle(self, record: IncomingRecord) -> None:
+        started = time.perf_counter()
+        try:
+            await self._handle(record)
+        finally:
+            self.metrics.event_duration.labels(self.service, self.name).observe(
+                time.perf_counter() - started
+            )
+
+    async def _handle(self, record: IncomingRecord) -> None:
+        try:
+            event = CloudEvent.from_bytes(record.value)
+        except EnvelopeError as error:
+            await self._dead_letter(record, "unparseable", str(error), event_type="unknown")
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            self._count(event.type, "ignored", known=False)
+            return
+        with structlog.contextvars.bound_contextvars(
+            correlation_id=event.correlationid, event_id=event.id, event_type=event.type
+        ):
+            await self._handle_with_retries(record, event, handler)
+
+    async def _handle_with_retries(
+        self, record: IncomingRecord, event: CloudEvent, handler: EventHandler
+    ) -> None:
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                outcome = await self._apply_once(event, handler)
+            except (ValidationError, UnprocessableEvent) as error:
+                await self._dead_letter(record, "invalid", str(error), event_type=event.type)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if attempt == self.retry.attempts:
+                    _log.exception("event.retries_exhausted", attempts=attempt)
+                    await self._dead_letter(
+                        record, "retries_exhausted", repr(error), event_type=event.type
+                    )
+                    return
+                self.metrics.handling_retries.labels(self.service, self.name).inc()
+                delay = self.retry.delay(attempt)
+                _log.warning("event.retrying", attempt=attempt, delay=round(delay, 3),
+                             error=repr(error))
+                await asyncio.sleep(delay)
+                continue
+            self._count(event.type, outcome)
+            if outcome == "processed":
+                _log.info("event.processed", consumer=self.name)
+            else:
+                _log.info("event.skipped", consumer=self.name, outcome=outcome)
+            return
+
+    async def _apply_once(
+        self, event: CloudEvent, handler: EventHandler
+    ) -> Literal["processed", "stale", "ignored", "duplicate"]:
+        async with self.unit_of_work() as uow:
+            if not await uow.inbox.claim(self.name, event):
+                return "duplicate"
+            uow.outbox.caused_by(event)
+            outcome = await handler(event, uow) or "processed"
+            await uow.commit()
+            return outcome
+
+    def _count(self, event_type: str, outcome: str, *, known: bool = True) -> None:
+        label = event_type if known else "other"
+        self.metrics.events_consumed.labels(self.service, self.name, label, outcome).inc()
+
+    async def _dead_letter(
+        self, record: IncomingRecord, reason: str, error: str, *, event_type: str
+    ) -> None:
+        headers = {
+            "gridloop-dlq-original-topic": record.topic,
+            "gridloop-dlq-original-partition": str(record.partition),
+            "gridloop-dlq-original-offset": str(record.offset),
+            "gridloop-dlq-consumer": self.name,
+            "gridloop-dlq-service": self.service,
+            "gridloop-dlq-reason": reason,
+            "gridloop-dlq-error": error[:2000],
+            "gridloop-dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+        # Raises if the broker refuses: the offset is then not committed and the record
+        # comes back, rather than being lost.
+        await self.dead_letter(Topic.DEADLETTER.value, record.key or b"", record.value or b"",
+                               headers)
+        self.metrics.dead_letters.labels(self.service, self.name, reason).inc()
+        self._count(event_type, "dead_lettered", known=event_type in self.handlers)
+        _log.error(
+            "event.dead_lettered",
+            consumer=self.name,
+            reason=reason,
+            error=error[:500],
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )

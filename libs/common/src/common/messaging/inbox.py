@@ -1,0 +1,39 @@
+"""The inbox of the idempotent consumer: one row per (consumer, event id) handled."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.contracts.envelope import CloudEvent
+
+
+class Inbox:
+    def __init__(self, session: AsyncSession, table: sa.Table) -> None:
+        self._session = session
+        self._table = table
+
+    async def claim(self, consumer: str, event: CloudEvent) -> bool:
+        """Record that ``consumer`` handles ``event`` in the current transaction.
+
+        False means it was handled before and the caller must skip it. The row commits or rolls
+        back together with the handler's effects, so a failed attempt leaves no trace.
+        """
+        dialect = self._session.bind.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(self._table)
+            .values(
+                consumer=consumer,
+                event_id=event.id,
+                event_type=event.type,
+                processed_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        )
+        result = await self._session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,93 @@
+"""Kafka plumbing on FastStream: the broker, the relay's publisher, and subscriptions that feed
+records to an :class:`EventConsumer` with offsets committed only after the handler returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from common.contracts.topics import Topic
+from common.messaging.consumer import EventConsumer, IncomingRecord
+from common.messaging.relay import Publish
+
+
+def create_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
+    """Producer with ``acks=all``. Idempotence stays off: the outbox already gives ids the
+    consumers deduplicate on, and the embedded test broker does not implement InitProducerId."""
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=False,
+        request_timeout_ms=15_000,
+        logger=None,
+    )
+
+
+def publisher_for(broker: KafkaBroker) -> Publish:
+    async def publish(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
+        await broker.publish(value, topic=topic, key=key, headers=headers)
+
+    return publish
+
+
+def subscribe(
+    broker: KafkaBroker,
+    consumer: EventConsumer,
+    topics: Iterable[Topic],
+) -> None:
+    """Feed ``topics`` to ``consumer`` as consumer group ``consumer.name``.
+
+    ``NACK_ON_ERROR`` commits after success and seeks back if the handler raised (it only
+    raises when even the dead-letter publish failed), so no record is skipped.
+    """
+
+    async def on_record(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        await consumer.handle(
+            IncomingRecord(
+                topic=raw.topic,
+                partition=raw.partition,
+                offset=raw.offset,
+                key=raw.key,
+                value=raw.value,
+                headers=tuple(raw.headers or ()),
+            )
+        )
+
+    broker.subscriber(
+        *[topic.value for topic in topics],
+        group_id=consumer.name,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        max_poll_interval_ms=300_000,
+        title=f"{consumer.name}:{'+'.join(t.value for t in topics)}",
+    )(on_record)
+
+
+async def ensure_topics(
+    bootstrap_servers: str, *, partitions: int = 3, replication_factor: int = 1
+) -> None:
+    """Create the gridloop topics if missing (embedded mode and tests; in Kubernetes the
+    Strimzi ``KafkaTopic`` resources own them)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(topic.value, num_partitions=partitions, replication_factor=replication_factor)
+            for topic in Topic
+            if topic.value not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()

@@ -1,0 +1,190 @@
+"""The outbox relay: publishes committed outbox rows in order, then marks them published.
+
+Exactly one relay per database is active: on PostgreSQL it holds a session-level advisory lock
+on a dedicated connection (other replicas stand by and take over when that connection dies);
+SQLite is a single-process database, so its one process is always the leader. Rows are
+published one after another in ``position`` order with the aggregate id as Kafka key, which
+keeps per-aggregate order. A crash between publishing and marking re-publishes the same event
+ids; consumers drop them through their inbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from common.contracts.envelope import CONTENT_TYPE
+from common.metrics import MessagingMetrics
+
+Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
+"""(topic, key, value, headers) -> returns once the broker acknowledged the record."""
+
+_log = structlog.get_logger("gridloop.outbox")
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: sa.Table,
+        publish: Publish,
+        *,
+        service: str,
+        metrics: MessagingMetrics,
+        batch_size: int = 200,
+        idle_interval: float = 0.5,
+        retry_interval: float = 2.0,
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._publish = publish
+        self._service = service
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._idle_interval = idle_interval
+        self._retry_interval = retry_interval
+        self._wake = asyncio.Event()
+        self._leader_connection: AsyncConnection | None = None
+        self._lock_key = zlib.crc32(f"gridloop-outbox:{service}".encode())
+
+    def wake(self) -> None:
+        """Called after a commit that added events, so they go out without waiting a poll."""
+        self._wake.set()
+
+    @property
+    def is_leader(self) -> bool:
+        return self._engine.dialect.name != "postgresql" or self._leader_connection is not None
+
+    async def run(self) -> None:
+        """Publish until cancelled."""
+        try:
+            while True:
+                try:
+                    if not await self._ensure_leadership():
+                        await self._sleep(self._retry_interval)
+                        continue
+                    published = await self.publish_pending()
+                    await self._update_backlog_metrics()
+                    if published < self._batch_size:
+                        await self._sleep(self._idle_interval)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    _log.exception("outbox.relay_failed")
+                    await self._drop_leadership()
+                    await self._sleep(self._retry_interval)
+        finally:
+            await self._drop_leadership()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished rows in order; returns how many went out."""
+        table = self._outbox
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    sa.select(
+                        table.c.position,
+                        table.c.event_id,
+                        table.c.topic,
+                        table.c.message_key,
+                        table.c.event_type,
+                        table.c.payload,
+                    )
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.position)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            await connection.rollback()
+        published: list[int] = []
+        try:
+            for row in rows:
+                await self._publish(
+                    row.topic,
+                    row.message_key.encode(),
+                    row.payload,
+                    {"content-type": CONTENT_TYPE, "ce_id": row.event_id, "ce_type": row.event_type},
+                )
+                published.append(row.position)
+        finally:
+            if published:
+                await self._mark_published(published)
+        return len(published)
+
+    async def _mark_published(self, positions: list[int]) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                self._outbox.update()
+                .where(self._outbox.c.position.in_(positions))
+                .values(published_at=datetime.now(UTC))
+            )
+        self._metrics.outbox_published.labels(service=self._service).inc(len(positions))
+
+    async def _update_backlog_metrics(self) -> None:
+        table = self._outbox
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(sa.func.count(), sa.func.min(table.c.created_at)).where(
+                        table.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+            await connection.rollback()
+        backlog, oldest = row
+        self._metrics.outbox_backlog.labels(service=self._service).set(backlog)
+        age = 0.0
+        if oldest is not None:
+            oldest_utc = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            age = max(0.0, (datetime.now(UTC) - oldest_utc).total_seconds())
+        self._metrics.outbox_oldest_age.labels(service=self._service).set(age)
+
+    async def _ensure_leadership(self) -> bool:
+        if self._engine.dialect.name != "postgresql":
+            self._metrics.outbox_leader.labels(service=self._service).set(1)
+            return True
+        if self._leader_connection is not None:
+            try:
+                await self._leader_connection.execute(sa.text("SELECT 1"))
+                await self._leader_connection.commit()
+                return True
+            except Exception:
+                _log.warning("outbox.leadership_lost")
+                await self._drop_leadership()
+        connection = await self._engine.connect()
+        acquired = (
+            await connection.execute(
+                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._lock_key}
+            )
+        ).scalar_one()
+        await connection.commit()
+        if not acquired:
+            await connection.close()
+            self._metrics.outbox_leader.labels(service=self._service).set(0)
+            return False
+        self._leader_connection = connection
+        self._metrics.outbox_leader.labels(service=self._service).set(1)
+        _log.info("outbox.leadership_acquired")
+        return True
+
+    async def _drop_leadership(self) -> None:
+        connection, self._leader_connection = self._leader_connection, None
+        self._metrics.outbox_leader.labels(service=self._service).set(0)
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:
+                _log.warning("outbox.leader_connection_close_failed")
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()

@@ -1,0 +1,74 @@
+"""The base unit of work: one database transaction holding state, outbox rows and inbox rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from common.messaging.inbox import Inbox
+from common.messaging.outbox import OutboxWriter
+
+
+class SqlUnitOfWork:
+    """Subclass per service and add repositories in :meth:`_open`.
+
+    Leaving the ``async with`` block without :meth:`commit` rolls everything back.
+    """
+
+    session: AsyncSession
+    outbox: OutboxWriter
+    inbox: Inbox
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        outbox_table: sa.Table,
+        inbox_table: sa.Table,
+        source: str,
+        district: str,
+        on_events_committed: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._outbox_table = outbox_table
+        self._inbox_table = inbox_table
+        self._source = source
+        self._district = district
+        self._on_events_committed = on_events_committed
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self.outbox = OutboxWriter(
+            self.session, self._outbox_table, source=self._source, district=self._district
+        )
+        self.inbox = Inbox(self.session, self._inbox_table)
+        self._open()
+        return self
+
+    def _open(self) -> None:
+        """Hook for subclasses: build repositories on ``self.session``."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self.outbox.pending and self._on_events_committed is not None:
+            self._on_events_committed()
+        self.outbox.pending = []
+
+    async def rollback(self) -> None:
+        await self.session.rollback()

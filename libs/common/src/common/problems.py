@@ -1,0 +1,131 @@
+"""RFC 9457 problem details for every HTTP error, so no client ever sees a stack trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+_log = structlog.get_logger("gridloop.http")
+
+
+class Problem(Exception):  # noqa: N818 - it is the RFC's name for the thing
+    """Raise from a route to answer with ``application/problem+json``."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type_
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    if extra:
+        body.update(extra)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
+    )
+
+
+def not_found(what: str, identifier: str) -> Problem:
+    return Problem(status=404, title="Not Found", detail=f"{what} '{identifier}' was not found")
+
+
+def _describe_validation_error(error: dict[str, Any]) -> dict[str, Any]:
+    location = [str(part) for part in error.get("loc", ()) if part != "body"]
+    return {"field": ".".join(location) or "body", "message": error.get("msg", "invalid")}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map every error a route can raise onto a problem document."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.title,
+            exc.detail,
+            instance=request.url.path,
+            type_=exc.type,
+            headers=exc.headers,
+            extra=exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if any(error.get("type") == "json_invalid" for error in errors):
+            return problem_response(
+                400,
+                "Malformed JSON",
+                "the request body is not valid JSON",
+                instance=request.url.path,
+            )
+        described = [_describe_validation_error(error) for error in errors]
+        summary = "; ".join(f"{item['field']}: {item['message']}" for item in described)
+        return problem_response(
+            422,
+            "Invalid request",
+            summary,
+            instance=request.url.path,
+            extra={"errors": described},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(
+            exc.status_code,
+            _reason(exc.status_code),
+            str(exc.detail),
+            instance=request.url.path,
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.exception("http.unhandled_error", path=request.url.path)
+        return problem_response(
+            500,
+            "Internal Server Error",
+            "the server could not complete the request; it has been logged",
+            instance=request.url.path,
+        )
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
