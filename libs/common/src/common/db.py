@@ -104,16 +104,30 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
 
 
 def create_messaging_tables(op: Any) -> None:
-    """For use inside a service's first Alembic migration."""
-    metadata = sa.MetaData()
-    outbox, inbox = messaging_tables(metadata)
-    for table in (outbox, inbox):
-        op.create_table(table.name, *[column.copy() for column in table.columns],
-                        *[c.copy() for c in table.constraints if not isinstance(c, sa.PrimaryKeyConstraint)])
-    for index in outbox.indexes:
-        op.create_index(index.name, outbox.name, [c.name for c in index.columns], unique=index.unique,
-                        sqlite_where=sa.text("published_at IS NULL"),
-                        postgresql_where=sa.text("published_at IS NULL"))
+    """For use inside a service's first Alembic migration; mirrors :func:`messaging_tables`."""
+    timestamp = sa.DateTime(timezone=True)
+    op.create_table(
+        "outbox",
+        sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                  primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("message_key", sa.String(200), nullable=False),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", timestamp, nullable=False),
+        sa.Column("published_at", timestamp, nullable=True),
+    )
+    op.create_index("ix_outbox_unpublished", "outbox", ["position"],
+                    sqlite_where=sa.text("published_at IS NULL"),
+                    postgresql_where=sa.text("published_at IS NULL"))
+    op.create_table(
+        "processed_events",
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_id", sa.String(64), primary_key=True),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("processed_at", timestamp, nullable=False),
+    )
 
 
 def drop_messaging_tables(op: Any) -> None:

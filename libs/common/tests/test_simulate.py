@@ -1,0 +1,639 @@
+"""Tests of the load/demo simulator: its pure parts and a full run against a fake stack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import pytest
+import typer
+from common.auth import DEVELOPMENT_SECRET, Principal, TokenError, verify_token
+from common.cli.simulate import (
+    CATEGORY_CODES,
+    CATEGORY_TEXTS,
+    PlannedReport,
+    ReportOutcome,
+    SimulationConfig,
+    SimulationError,
+    StackUnavailableError,
+    build_summary,
+    combined_bounds,
+    distance_outside_km,
+    load_grids,
+    percentile,
+    plan_reports,
+    random_point_in,
+    random_point_outside,
+    read_grids,
+    render_summary,
+    rider_ids,
+    run_simulation,
+    simulate,
+)
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from rich.console import Console
+from shapely.geometry import Point, Polygon
+from typer.testing import CliRunner
+
+# A small grid near 兖州: one L-shaped (concave) polygon and one square.
+L_SHAPE = Polygon(
+    [(116.80, 35.54), (116.84, 35.54), (116.84, 35.55), (116.81, 35.55), (116.81, 35.58),
+     (116.80, 35.58), (116.80, 35.54)]
+)  # fmt: skip
+SQUARE = Polygon([(116.85, 35.54), (116.87, 35.54), (116.87, 35.56), (116.85, 35.56)])
+GRIDS = [L_SHAPE, SQUARE]
+
+
+def feature_collection(*polygons: Polygon, district: str = "370812") -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"grid_id": f"G{index}", "district_code": district},
+                "geometry": {"type": "Polygon", "coordinates": [list(p.exterior.coords)]},
+            }
+            for index, p in enumerate(polygons, start=1)
+        ],
+    }
+
+
+@pytest.fixture
+def grids_file(tmp_path: Path) -> Path:
+    path = tmp_path / "grids.geojson"
+    path.write_text(json.dumps(feature_collection(*GRIDS)), encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def test_random_point_in_stays_inside_a_concave_polygon() -> None:
+    rng = random.Random(1)
+    for _ in range(300):
+        lon, lat = random_point_in(L_SHAPE, rng)
+        assert L_SHAPE.contains(Point(lon, lat))
+
+
+def test_random_point_outside_is_20_to_60_km_beyond_the_bounds() -> None:
+    rng = random.Random(2)
+    bounds = combined_bounds(GRIDS)
+    sides = set()
+    for _ in range(300):
+        lon, lat = random_point_outside(bounds, rng)
+        distance = distance_outside_km(bounds, lon, lat)
+        assert 20.0 - 1e-6 <= distance <= 60.0 + 1e-6
+        assert not any(grid.contains(Point(lon, lat)) for grid in GRIDS)
+        sides.add((lon > bounds[2], lon < bounds[0], lat > bounds[3], lat < bounds[1]))
+    assert len(sides) == 4  # every side of the district is used
+
+
+def test_distance_outside_is_zero_inside_the_bounds() -> None:
+    assert distance_outside_km((116.0, 35.0, 117.0, 36.0), 116.5, 35.5) == 0.0
+    assert distance_outside_km((116.0, 35.0, 117.0, 36.0), 116.5, 36.0 + 1 / 111.32) == (
+        pytest.approx(1.0)
+    )
+
+
+def test_load_grids_keeps_polygons_of_the_district_only() -> None:
+    document = feature_collection(L_SHAPE)
+    document["features"] += feature_collection(SQUARE, district="371700")["features"]
+    grids = load_grids(json.dumps(document), source="test", district="370812")
+    assert len(grids) == 1
+    assert grids[0].equals(L_SHAPE)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"type": "Feature"}', "not a GeoJSON FeatureCollection"),
+        ('{"type": "FeatureCollection", "features": []}', "no grid polygons"),
+        (
+            '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},'
+            ' "geometry": {"type": "Point", "coordinates": [116.8, 35.5]}}]}',
+            "no grid polygons",
+        ),
+    ],
+)
+def test_load_grids_rejects_bad_files_clearly(text: str, message: str) -> None:
+    with pytest.raises(SimulationError, match=message):
+        load_grids(text, source="bad.geojson")
+
+
+def test_read_grids_reports_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SimulationError, match="grids file not found"):
+        read_grids(tmp_path / "nope.geojson")
+
+
+def test_read_grids_default_is_the_dispatch_demo_file_or_a_clear_error() -> None:
+    try:
+        grids, label = read_grids(None, "370812")
+    except SimulationError as error:
+        assert "--grids-file" in str(error)
+    else:
+        assert grids
+        assert label.endswith("370812-yanzhou-synthetic.geojson")
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def test_plan_reports_places_the_requested_share_outside() -> None:
+    riders = rider_ids(3)
+    assert riders == ["sim-rider-0001", "sim-rider-0002", "sim-rider-0003"]
+    plan = plan_reports(
+        count=40, riders=riders, outside_ratio=0.25, grids=GRIDS, rng=random.Random(5)
+    )
+    assert len(plan) == 40
+    assert sum(report.outside for report in plan) == 10
+    bounds = combined_bounds(GRIDS)
+    for report in plan:
+        point = Point(report.lon, report.lat)
+        if report.outside:
+            assert distance_outside_km(bounds, report.lon, report.lat) >= 20.0 - 1e-3
+        else:
+            assert any(grid.intersects(point) for grid in GRIDS)
+        assert report.category in CATEGORY_CODES
+        assert report.text in CATEGORY_TEXTS[report.category]
+        assert report.rider_id == riders[report.index % 3]
+    again = plan_reports(
+        count=40, riders=riders, outside_ratio=0.25, grids=GRIDS, rng=random.Random(5)
+    )
+    assert again == plan  # a seed replays the run
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def test_percentile_nearest_rank() -> None:
+    assert percentile([], 50) is None
+    assert percentile([42.0], 50) == 42.0
+    assert percentile([42.0], 95) == 42.0
+    values = [float(v) for v in range(1, 101)]
+    random.Random(3).shuffle(values)
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 95) == 95.0
+    assert percentile(values, 100) == 100.0
+    assert percentile(values, 0) == 1.0
+    assert percentile([10.0, 20.0], 50) == 10.0
+    assert percentile([10.0, 20.0], 95) == 20.0
+
+
+def _planned(index: int, *, outside: bool = False) -> PlannedReport:
+    return PlannedReport(
+        index=index,
+        rider_id="sim-rider-0001",
+        category="0101",
+        lat=35.55,
+        lon=116.81,
+        text="楼道杂物堆放，影响通行",
+        outside=outside,
+    )
+
+
+def test_build_summary_from_fake_outcomes() -> None:
+    outcomes = [
+        ReportOutcome(
+            _planned(0), report_id="r1", status="filed", started_at=1.0, first_inbox_at=1.1,
+            inbox_item_ids={"m1", "m2"},
+        ),
+        ReportOutcome(
+            _planned(1), report_id="r2", status="dispatched", started_at=1.0,
+            first_inbox_at=1.3, inbox_item_ids={"m3"},
+        ),
+        ReportOutcome(
+            _planned(2, outside=True), report_id="r3", status="rejected",
+            rejection_reason="outside_service_area", started_at=2.0, first_inbox_at=2.2,
+            inbox_item_ids={"m4"},
+        ),
+        ReportOutcome(
+            _planned(3), report_id="r4", status="rejected", rejection_reason=None,
+            started_at=2.0, first_inbox_at=None,
+        ),
+        ReportOutcome(_planned(4), report_id="r5", status="submitted", started_at=2.0),
+        ReportOutcome(_planned(5), error="HTTP 422: category: unknown"),
+    ]  # fmt: skip
+    summary = build_summary(
+        outcomes,
+        seed=9,
+        wall_time_s=2.0,
+        balances_before={"a": 5, "b": 0},
+        balances_after={"a": 15, "b": 10},
+        warnings=["2× inbox: timed out"],
+    )
+    assert summary.planned == 6
+    assert summary.planned_outside == 1
+    assert summary.submitted == 5
+    assert summary.submission_errors == 1
+    assert summary.error_details == ("HTTP 422: category: unknown",)
+    assert summary.filed == 2
+    assert summary.rejected == 2
+    assert summary.rejection_reasons == {"outside_service_area": 1, "unspecified": 1}
+    assert summary.outside_rejected == 1
+    assert summary.pending == 2
+    assert set(summary.pending_report_ids) == {"r4", "r5"}
+    assert summary.completed == 3
+    assert summary.points_awarded == 20
+    assert summary.inbox_messages == 4
+    assert summary.latencies_ms == pytest.approx((100.0, 300.0, 200.0))
+    assert summary.latency_p50_ms == pytest.approx(200.0)
+    assert summary.latency_p95_ms == pytest.approx(300.0)
+    assert summary.latency_max_ms == pytest.approx(300.0)
+    assert summary.throughput == pytest.approx(1.5)
+    assert summary.exit_code == 1
+
+    console = Console(record=True, width=160)
+    console.print(render_summary(summary))
+    text = console.export_text()
+    for expected in ("outside_service_area", "HTTP 422", "r4", "200 ms", "2× inbox"):
+        assert expected in text
+
+
+def test_build_summary_without_samples_or_balances() -> None:
+    summary = build_summary(
+        [], seed=1, wall_time_s=0.0, balances_before={"a": None}, balances_after={"a": 3}
+    )
+    assert summary.points_awarded is None
+    assert summary.latency_p50_ms is None
+    assert summary.latency_max_ms is None
+    assert summary.throughput == 0.0
+    assert summary.exit_code == 0
+    console = Console(record=True, width=160)
+    console.print(render_summary(summary))
+    assert "unknown" in console.export_text()
+
+
+# --------------------------------------------------------------------------- fake stack
+
+
+class FakeStack:
+    """The four services' HTTP endpoints, in memory, with a tiny asynchronous 'pipeline'."""
+
+    def __init__(
+        self,
+        *,
+        delay: float = 0.02,
+        fail_categories: frozenset[str] = frozenset(),
+        drop_categories: frozenset[str] = frozenset(),
+        starting_balances: dict[str, int] | None = None,
+    ) -> None:
+        self.delay = delay
+        self.fail_categories = fail_categories
+        self.drop_categories = drop_categories
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.owners: dict[str, str] = {}
+        self.inbox: dict[str, list[dict[str, Any]]] = {}
+        self.balances: dict[str, int] = dict(starting_balances or {})
+        self.idempotency: dict[str, str] = {}
+        self.failed_posts: list[str] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.app = self._build()
+
+    def _principal(self, authorization: str | None) -> Principal | None:
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        try:
+            return verify_token(DEVELOPMENT_SECRET, authorization.removeprefix("Bearer "))
+        except TokenError:
+            return None
+
+    @staticmethod
+    def _problem(status: int, detail: str) -> JSONResponse:
+        return JSONResponse(
+            {"type": "about:blank", "title": "Error", "status": status, "detail": detail},
+            status_code=status,
+            media_type="application/problem+json",
+        )
+
+    async def _process(self, report_id: str) -> None:
+        await asyncio.sleep(self.delay)
+        report = self.reports[report_id]
+        rider = self.owners[report_id]
+        if report["category"] in self.drop_categories:
+            return
+        point = Point(report["lon"], report["lat"])
+        grid = next((f"G{i}" for i, g in enumerate(GRIDS, start=1) if g.intersects(point)), None)
+        messages = self.inbox.setdefault(rider, [])
+        if grid is None:
+            report.update(status="rejected", rejection_reason="outside_service_area")
+            messages.insert(0, self._message(rider, report_id, "report_rejected"))
+            return
+        report.update(status="filed", grid_id=grid, work_order_id=f"wo-{report_id}")
+        messages.insert(0, self._message(rider, report_id, "report_filed"))
+        await asyncio.sleep(self.delay)
+        self.balances[rider] = self.balances.get(rider, 0) + 10
+        messages.insert(0, self._message(rider, report_id, "points_awarded"))
+
+    def _message(self, rider: str, report_id: str, template: str) -> dict[str, Any]:
+        number = sum(len(items) for items in self.inbox.values()) + 1
+        return {
+            "id": f"m{number}",
+            "template": template,
+            "title": template,
+            "body": "您的上报已处理",
+            "report_id": report_id,
+            "recipient": rider,
+            "created_at": "2025-01-01T00:00:00Z",
+        }
+
+    def _build(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/healthz")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @app.post("/v1/reports", response_model=None)
+        async def submit(
+            request: Request,
+            authorization: Annotated[str | None, Header()] = None,
+            idempotency_key: Annotated[str | None, Header()] = None,
+        ) -> JSONResponse:
+            principal = self._principal(authorization)
+            if principal is None or principal.role != "rider":
+                return self._problem(401, "a rider token is required")
+            if not idempotency_key:
+                return self._problem(400, "Idempotency-Key is required")
+            if idempotency_key in self.idempotency:
+                report_id = self.idempotency[idempotency_key]
+                return JSONResponse(self.reports[report_id], status_code=201)
+            body = await request.json()
+            if set(body) != {"category", "lat", "lon", "text"}:
+                return self._problem(422, f"unexpected body fields: {sorted(body)}")
+            if body["category"] in self.fail_categories:
+                self.failed_posts.append(idempotency_key)
+                return self._problem(422, f"category: {body['category']} is not configured")
+            report_id = f"r{len(self.reports) + 1:04d}"
+            self.idempotency[idempotency_key] = report_id
+            self.owners[report_id] = principal.subject
+            self.reports[report_id] = {
+                "id": report_id,
+                "status": "submitted",
+                "work_order_id": None,
+                "grid_id": None,
+                "rejection_reason": None,
+                **body,
+            }
+            task = asyncio.create_task(self._process(report_id))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            return JSONResponse(self.reports[report_id], status_code=201)
+
+        @app.get("/v1/reports/{report_id}", response_model=None)
+        async def status(
+            report_id: str, authorization: Annotated[str | None, Header()] = None
+        ) -> dict[str, Any] | JSONResponse:
+            principal = self._principal(authorization)
+            if principal is None:
+                return self._problem(401, "unauthorized")
+            if self.owners.get(report_id) != principal.subject:
+                return self._problem(404, f"report '{report_id}' was not found")
+            return self.reports[report_id]
+
+        @app.get("/v1/inbox/{rider_id}", response_model=None)
+        async def inbox(
+            rider_id: str, limit: int = 50, authorization: Annotated[str | None, Header()] = None
+        ) -> dict[str, Any] | JSONResponse:
+            principal = self._principal(authorization)
+            if principal is None or principal.subject != rider_id:
+                return self._problem(403, "not your inbox")
+            return {"items": self.inbox.get(rider_id, [])[: min(limit, 200)], "next": None}
+
+        @app.get("/v1/accounts/{rider_id}/balance", response_model=None)
+        async def balance(
+            rider_id: str, authorization: Annotated[str | None, Header()] = None
+        ) -> dict[str, Any] | JSONResponse:
+            principal = self._principal(authorization)
+            if principal is None or principal.subject != rider_id:
+                return self._problem(403, "not your account")
+            if rider_id not in self.balances:
+                return self._problem(404, f"account 'rider:{rider_id}' was not found")
+            return {
+                "account_id": f"rider:{rider_id}",
+                "rider_id": rider_id,
+                "balance": self.balances[rider_id],
+            }
+
+        return app
+
+
+class FlakyTransport(httpx.AsyncBaseTransport):
+    """Refuses the first ``failures`` POSTs, then passes everything to ``inner``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+        self.keys: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.keys.append(request.headers["Idempotency-Key"])
+            if self.failures > 0:
+                self.failures -= 1
+                raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def fast_config(grids_file: Path, **changes: Any) -> SimulationConfig:
+    config = SimulationConfig(
+        reports=30,
+        riders=4,
+        outside_ratio=0.2,
+        concurrency=4,
+        timeout=20.0,
+        seed=7,
+        grids_file=grids_file,
+        poll_interval=0.01,
+        status_poll_interval=0.05,
+        retry_backoff=0.001,
+        balance_settle_seconds=0.2,
+        balance_settle_interval=0.02,
+    )
+    return replace(config, **changes)
+
+
+class CountingProgress:
+    def __init__(self) -> None:
+        self.total = 0
+        self.submitted_count = 0
+        self.failed_count = 0
+        self.completed_count = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def submitted(self) -> None:
+        self.submitted_count += 1
+
+    def submission_failed(self) -> None:
+        self.failed_count += 1
+
+    def completed(self) -> None:
+        self.completed_count += 1
+
+
+async def test_full_run_against_a_fake_stack(grids_file: Path) -> None:
+    stack = FakeStack(starting_balances={"sim-rider-0001": 7})
+    progress = CountingProgress()
+    summary = await run_simulation(
+        fast_config(grids_file), progress=progress, transport=httpx.ASGITransport(app=stack.app)
+    )
+    assert summary.seed == 7
+    assert summary.planned == 30
+    assert summary.planned_outside == 6
+    assert summary.submitted == 30
+    assert summary.submission_errors == 0
+    assert summary.rejected == 6
+    assert summary.outside_rejected == 6
+    assert summary.rejection_reasons == {"outside_service_area": 6}
+    assert summary.filed == 24
+    assert summary.pending == 0
+    assert summary.completed == 30
+    assert summary.points_before == 7
+    assert summary.points_after == 7 + 240
+    assert summary.points_awarded == 240
+    assert summary.inbox_messages == 24 * 2 + 6  # filed + points for filed, one per rejection
+    assert len(summary.latencies_ms) == 30
+    assert all(latency > 0 for latency in summary.latencies_ms)
+    assert summary.latency_p50_ms is not None and summary.latency_p50_ms >= 20.0
+    assert summary.wall_time_s > 0
+    assert summary.throughput > 0
+    assert summary.exit_code == 0
+    assert summary.warnings == ()
+    assert (progress.total, progress.submitted_count, progress.completed_count) == (30, 30, 30)
+    owners = set(stack.owners.values())
+    assert owners == {"sim-rider-0001", "sim-rider-0002", "sim-rider-0003", "sim-rider-0004"}
+
+
+async def test_submission_errors_are_counted_with_their_detail(grids_file: Path) -> None:
+    stack = FakeStack(fail_categories=frozenset({"0101", "0501"}))
+    progress = CountingProgress()
+    summary = await run_simulation(
+        fast_config(grids_file), progress=progress, transport=httpx.ASGITransport(app=stack.app)
+    )
+    failed = len(stack.failed_posts)
+    assert failed > 0
+    assert summary.submission_errors == failed
+    assert summary.submitted == 30 - failed
+    assert summary.pending == 0
+    assert summary.error_details
+    assert len(summary.error_details) <= 5
+    assert all(detail.startswith("HTTP 422: category: ") for detail in summary.error_details)
+    assert progress.failed_count == failed
+    assert summary.exit_code == 1
+
+
+async def test_unfinished_reports_are_pending_at_the_timeout(grids_file: Path) -> None:
+    dropped = frozenset({"0101", "0102", "0201"})
+    stack = FakeStack(drop_categories=dropped)
+    summary = await run_simulation(
+        fast_config(grids_file, timeout=1.0), transport=httpx.ASGITransport(app=stack.app)
+    )
+    expected = sum(1 for report in stack.reports.values() if report["category"] in dropped)
+    assert expected > 0
+    assert summary.pending == expected
+    assert summary.completed == 30 - expected
+    assert set(summary.pending_report_ids) == {
+        report_id for report_id, report in stack.reports.items() if report["category"] in dropped
+    }
+    assert 1.0 <= summary.wall_time_s < 3.0
+    assert summary.exit_code == 1
+
+
+async def test_transient_connection_errors_are_retried_with_the_same_key(
+    grids_file: Path,
+) -> None:
+    stack = FakeStack()
+    transport = FlakyTransport(httpx.ASGITransport(app=stack.app), failures=3)
+    summary = await run_simulation(
+        fast_config(grids_file, reports=5, concurrency=1, outside_ratio=0.0), transport=transport
+    )
+    assert summary.submitted == 5
+    assert summary.submission_errors == 0
+    assert summary.exit_code == 0
+    assert len(transport.keys) == 5 + 3
+    assert len(set(transport.keys)) == 5  # a retry re-sends the same Idempotency-Key
+    assert len(stack.reports) == 5
+
+
+async def test_persistent_connection_errors_become_submission_errors(grids_file: Path) -> None:
+    stack = FakeStack()
+    transport = FlakyTransport(httpx.ASGITransport(app=stack.app), failures=10_000)
+    summary = await run_simulation(
+        fast_config(grids_file, reports=3, max_retries=2), transport=transport
+    )
+    assert summary.submission_errors == 3
+    assert "did not answer" in summary.error_details[0]
+    assert len(transport.keys) == 3 * 3
+    assert summary.exit_code == 1
+
+
+CLOSED_PORT_URLS = {
+    "reporting_url": "http://127.0.0.1:1",
+    "dispatch_url": "http://127.0.0.1:1",
+    "ledger_url": "http://127.0.0.1:1",
+    "notification_url": "http://127.0.0.1:1",
+}
+
+
+async def test_a_stack_that_is_not_running_is_a_clear_error(grids_file: Path) -> None:
+    with pytest.raises(StackUnavailableError) as caught:
+        await run_simulation(fast_config(grids_file, **CLOSED_PORT_URLS))
+    assert "isn't running at http://127.0.0.1:1" in str(caught.value)
+    assert "make run" in str(caught.value)
+
+
+async def test_invalid_options_are_rejected(grids_file: Path) -> None:
+    with pytest.raises(SimulationError, match="outside-ratio"):
+        await run_simulation(fast_config(grids_file, outside_ratio=1.5))
+    with pytest.raises(SimulationError, match="at least 32"):
+        await run_simulation(fast_config(grids_file, jwt_secret="short"))
+
+
+# --------------------------------------------------------------------------- CLI glue
+
+
+def _cli() -> typer.Typer:
+    app = typer.Typer()
+    app.command("simulate")(simulate)
+
+    @app.command("noop")
+    def noop() -> None:  # a second command, so "simulate" stays a subcommand
+        return None
+
+    return app
+
+
+def test_cli_without_a_stack_exits_1_without_a_traceback(grids_file: Path) -> None:
+    args = ["simulate", "--reports", "2", "--grids-file", str(grids_file)]
+    for option in ("reporting", "dispatch", "ledger", "notification"):
+        args += [f"--{option}-url", "http://127.0.0.1:1"]
+    result = CliRunner().invoke(_cli(), args, env={"COLUMNS": "250"})
+    assert result.exit_code == 1
+    assert "make run" in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_cli_with_a_missing_grids_file_exits_1(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.geojson"
+    result = CliRunner().invoke(
+        _cli(), ["simulate", "--grids-file", str(missing)], env={"COLUMNS": "250"}
+    )
+    assert result.exit_code == 1
+    assert "grids file not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_rejects_out_of_range_options() -> None:
+    result = CliRunner().invoke(_cli(), ["simulate", "--reports", "0"])
+    assert result.exit_code == 2
+    result = CliRunner().invoke(_cli(), ["simulate", "--outside-ratio", "2"])
+    assert result.exit_code == 2

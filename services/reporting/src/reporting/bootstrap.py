@@ -1,0 +1,49 @@
+"""Composition root of the reporting service: the only place that wires its parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from prometheus_client import Counter
+
+from common.contracts.topics import Topic
+from common.service import ServiceRuntime, create_service_app
+from reporting.adapters.tables import INBOX, OUTBOX
+from reporting.adapters.unit_of_work import ReportingUnitOfWork
+from reporting.config import ReportingSettings
+from reporting.entrypoints.consumers import status_projection
+from reporting.entrypoints.http import build_router
+
+SERVICE = "reporting"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(settings: ReportingSettings | None = None) -> FastAPI:
+    settings = settings or ReportingSettings()
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX)
+
+    def unit_of_work() -> ReportingUnitOfWork:
+        return ReportingUnitOfWork(
+            runtime.sessions,
+            outbox_table=OUTBOX,
+            inbox_table=INBOX,
+            source=f"/gridloop/{settings.district}/reporting",
+            district=settings.district,
+            on_events_committed=runtime.relay.wake,
+        )
+
+    runtime.add_consumer(
+        status_projection(unit_of_work, runtime.publish, runtime.metrics), Topic.WORKORDERS
+    )
+    submitted = Counter(
+        "gridloop_reports_submitted_total", "Reports accepted over HTTP", ["service"],
+        registry=runtime.metrics.registry,
+    )
+    submitted.labels(SERVICE)
+    return create_service_app(
+        runtime,
+        title="gridloop reporting",
+        description="Riders submit 随手拍 reports and follow their status.",
+        routers=[build_router(unit_of_work, submitted)],
+    )

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from common.contracts.events import ReportRejected, WorkOrderFiled
+from common.messaging.consumer import DeadLetterPublish, EventConsumer, EventHandler
+from common.metrics import MessagingMetrics
+from reporting.adapters.unit_of_work import ReportingUnitOfWork
+from reporting.service_layer import handlers
+
+CONSUMER_NAME = "reporting"
+
+
+def status_projection(
+    unit_of_work: Callable[[], ReportingUnitOfWork],
+    dead_letter: DeadLetterPublish,
+    metrics: MessagingMetrics,
+) -> EventConsumer:
+    """Keeps the reporter-facing status in step with the work-order topic."""
+    table: dict[str, EventHandler] = {
+        WorkOrderFiled.event_type: handlers.on_work_order_filed,  # type: ignore[dict-item]
+        ReportRejected.event_type: handlers.on_report_rejected,  # type: ignore[dict-item]
+    }
+    return EventConsumer(
+        name=CONSUMER_NAME,
+        service="reporting",
+        unit_of_work=unit_of_work,
+        handlers=table,
+        dead_letter=dead_letter,
+        metrics=metrics,
+    )
