@@ -504,7 +504,10 @@ async def test_full_run_against_a_fake_stack(grids_file: Path) -> None:
     assert all(latency > 0 for latency in summary.latencies_ms)
     assert summary.latency_p50_ms is not None and summary.latency_p50_ms >= 20.0
     assert summary.wall_time_s > 0
+    assert summary.submit_time_s is not None
+    assert 0 < summary.submit_time_s <= summary.wall_time_s
     assert summary.throughput > 0
+    assert summary.submit_throughput >= summary.throughput
     assert summary.exit_code == 0
     assert summary.warnings == ()
     assert (progress.total, progress.submitted_count, progress.completed_count) == (30, 30, 30)
@@ -584,10 +587,39 @@ CLOSED_PORT_URLS = {
 
 
 async def test_a_stack_that_is_not_running_is_a_clear_error(grids_file: Path) -> None:
+    progress = CountingProgress()
     with pytest.raises(StackUnavailableError) as caught:
-        await run_simulation(fast_config(grids_file, **CLOSED_PORT_URLS))
-    assert "isn't running at http://127.0.0.1:1" in str(caught.value)
-    assert "make run" in str(caught.value)
+        await run_simulation(fast_config(grids_file, **CLOSED_PORT_URLS), progress=progress)
+    assert list(caught.value.failures) == ["reporting", "dispatch", "ledger", "notification"]
+    message = str(caught.value)
+    assert "isn't running" in message
+    assert "reporting at http://127.0.0.1:1" in message
+    assert "make run" in message
+    assert progress.total == 0  # nothing was started
+
+
+class DownTransport(httpx.AsyncBaseTransport):
+    """Refuses connections to one port, passes the rest to ``inner``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, port: int) -> None:
+        self.inner = inner
+        self.port = port
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.port == self.port:
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_one_service_down_is_named(grids_file: Path) -> None:
+    stack = FakeStack()
+    transport = DownTransport(httpx.ASGITransport(app=stack.app), port=8004)
+    with pytest.raises(StackUnavailableError) as caught:
+        await run_simulation(fast_config(grids_file), transport=transport)
+    assert list(caught.value.failures) == ["notification"]
+    assert "isn't running at http://127.0.0.1:8004" in str(caught.value)
+    assert "--notification-url" in str(caught.value)
+    assert not stack.reports
 
 
 async def test_invalid_options_are_rejected(grids_file: Path) -> None:

@@ -82,6 +82,8 @@ class ServiceRuntime:
     metrics: MessagingMetrics = field(init=False)
     relay: OutboxRelay = field(init=False)
     consumers: list[ConsumerBinding] = field(default_factory=list)
+    readiness_checks: dict[str, Callable[[], str]] = field(default_factory=dict)
+    """Extra named checks for /readyz; each returns "ok" or what is wrong."""
 
     def __post_init__(self) -> None:
         self.engine = create_engine(self.settings.database_url)
@@ -114,6 +116,8 @@ class ServiceRuntime:
             checks["broker"] = "ok" if reachable else "unreachable"
         except Exception as error:
             checks["broker"] = f"unreachable: {type(error).__name__}"
+        for name, check in self.readiness_checks.items():
+            checks[name] = check()
         return checks
 
 

@@ -114,16 +114,29 @@ class SimulationError(Exception):
 
 
 class StackUnavailableError(SimulationError):
-    """A service of the stack did not answer at its URL."""
+    """Services of the stack did not answer at their URLs."""
 
-    def __init__(self, service: str, url: str, reason: str) -> None:
-        self.service = service
-        self.url = url
-        self.reason = reason
-        super().__init__(
-            f"the gridloop stack isn't running at {url}: the {service} service did not answer "
-            f"({reason}). Start it with `make run`, or point --{service}-url at a running stack."
-        )
+    def __init__(self, failures: Mapping[str, tuple[str, str]]) -> None:
+        #: service name → (base URL, reason), in the order the services were probed
+        self.failures = dict(failures)
+        if not self.failures:
+            raise ValueError("no failures")
+        if len(self.failures) == 1:
+            [(service, (url, reason))] = self.failures.items()
+            message = (
+                f"the gridloop stack isn't running at {url}: the {service} service did not "
+                f"answer ({reason}). Start it with `make run`, or point --{service}-url at a "
+                "running stack."
+            )
+        else:
+            where = ", ".join(f"{service} at {url}" for service, (url, _) in self.failures.items())
+            reasons = sorted({reason for _, reason in self.failures.values()})
+            message = (
+                f"the gridloop stack isn't running: no answer from {where} "
+                f"({'; '.join(reasons)}). Start it with `make run`, or pass the --*-url options "
+                "of a running stack."
+            )
+        super().__init__(message)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -148,8 +161,9 @@ class SimulationConfig:
     jwt_secret: str = DEVELOPMENT_SECRET
     #: Pause between two polls of one rider's inbox.
     poll_interval: float = 0.2
-    #: Pause between two status polls of one report whose inbox message has not arrived yet.
-    status_poll_interval: float = 1.0
+    #: A report's status is read as soon as its first inbox message is seen; before that,
+    #: only this often (it cannot be "done" without the message anyway).
+    status_poll_interval: float = 5.0
     #: Timeout of one HTTP request.
     request_timeout: float = 10.0
     #: Retries of one request after a transient connection error (or 429/502/503/504).
@@ -458,6 +472,8 @@ class SimulationSummary:
     latencies_ms: tuple[float, ...]
     wall_time_s: float
     warnings: tuple[str, ...] = ()
+    #: Seconds from the first POST until the last submission answered (None: unknown).
+    submit_time_s: float | None = None
 
     @property
     def points_awarded(self) -> int | None:
@@ -479,8 +495,9 @@ class SimulationSummary:
 
     @property
     def submit_throughput(self) -> float:
-        """Reports accepted by reporting per second of wall time."""
-        return self.submitted / self.wall_time_s if self.wall_time_s > 0 else 0.0
+        """Reports accepted by reporting per second of the submission phase."""
+        duration = self.submit_time_s if self.submit_time_s is not None else self.wall_time_s
+        return self.submitted / duration if duration > 0 else 0.0
 
     @property
     def throughput(self) -> float:
@@ -511,6 +528,7 @@ def build_summary(
     balances_before: Mapping[str, int | None],
     balances_after: Mapping[str, int | None],
     warnings: Sequence[str] = (),
+    submit_time_s: float | None = None,
 ) -> SimulationSummary:
     """Fold the per-report outcomes and the balances into the run's summary."""
     errors = [outcome for outcome in outcomes if outcome.report_id is None]
@@ -547,6 +565,7 @@ def build_summary(
         latencies_ms=latencies,
         wall_time_s=wall_time_s,
         warnings=tuple(warnings),
+        submit_time_s=submit_time_s,
     )
 
 
@@ -643,6 +662,7 @@ class RichProgress:
         self._submitted = progress.add_task("submitted", total=None)
         self._completed = progress.add_task("completed (inbox reached)", total=None)
         self._completed_total = 0
+        self._started = False
 
     @staticmethod
     def create(console: Console | None = None) -> Progress:
@@ -657,8 +677,15 @@ class RichProgress:
 
     def start(self, total: int) -> None:
         self._completed_total = total
+        self._progress.start()  # shown only once submitting begins, never before an error
+        self._started = True
         self._progress.update(self._submitted, total=total)
         self._progress.update(self._completed, total=total)
+
+    def stop(self) -> None:
+        if self._started:
+            self._progress.stop()
+            self._started = False
 
     def submitted(self) -> None:
         self._progress.advance(self._submitted)
@@ -749,17 +776,28 @@ class _Stack:
     async def check(self) -> None:
         """Fail fast, with a clear message, when a service does not answer."""
 
-        async def probe(service: str, base: str) -> None:
+        async def probe(base: str) -> httpx.Response | str:
             try:
                 response, _ = await self.send("GET", f"{base}/healthz", retries=1)
             except httpx.TransportError as error:
-                raise StackUnavailableError(service, base, _transport_reason(error)) from error
-            if response.status_code >= 500:
-                raise SimulationError(
-                    f"the {service} service at {base} is not healthy: {describe_error(response)}"
-                )
+                return _transport_reason(error)
+            return response
 
-        await asyncio.gather(*(probe(name, url) for name, url in self.urls.items()))
+        names = list(self.urls)
+        results = await asyncio.gather(*(probe(self.urls[name]) for name in names))
+        unreachable = {
+            name: (self.urls[name], result)
+            for name, result in zip(names, results, strict=True)
+            if isinstance(result, str)
+        }
+        if unreachable:
+            raise StackUnavailableError(unreachable)
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, httpx.Response) and result.status_code >= 500:
+                raise SimulationError(
+                    f"the {name} service at {self.urls[name]} is not healthy: "
+                    f"{describe_error(result)}"
+                )
 
     async def balance(self, rider_id: str, token: str) -> int | None:
         url = f"{self.urls['ledger']}/v1/accounts/{rider_id}/balance"
@@ -868,6 +906,7 @@ class _Run:
         for outcome in self.outcomes:
             self.by_rider.setdefault(outcome.planned.rider_id, []).append(outcome)
         self.deadline = math.inf
+        self.submit_time_s: float | None = None
 
     async def submit(self, outcome: ReportOutcome) -> None:
         planned = outcome.planned
@@ -899,6 +938,7 @@ class _Run:
             self.progress.submission_failed()
             return
         outcome.started_at = started
+        outcome.last_status_check = time.perf_counter()
         outcome.report_id = str(report_id)
         outcome.status = str(body.get("status") or "submitted")
         self.by_id[outcome.report_id] = outcome
@@ -967,6 +1007,11 @@ class _Run:
         started = time.perf_counter()
         self.deadline = started + self.config.timeout
         submissions = asyncio.gather(*(self.submit(outcome) for outcome in self.outcomes))
+
+        def submissions_done(_: asyncio.Future[Any]) -> None:
+            self.submit_time_s = time.perf_counter() - started
+
+        submissions.add_done_callback(submissions_done)
         trackers = [asyncio.create_task(self.track(rider)) for rider in self.by_rider]
         tick = min(self.config.poll_interval, 0.05)
         try:
@@ -991,15 +1036,25 @@ class _Run:
                 )
         return wall_time
 
-    async def final_inbox_sweep(self) -> None:
-        """One last read of every inbox, to count the messages that arrived after 'done'."""
+    async def final_sweep(self) -> None:
+        """Read every inbox once more (messages that came after 'done' count too) and the
+        status of every report still untriaged, so the summary is as fresh as possible."""
 
         async def sweep(rider_id: str) -> None:
-            if not any(outcome.report_id for outcome in self.by_rider[rider_id]):
+            own = [outcome for outcome in self.by_rider[rider_id] if outcome.report_id]
+            if not own:
                 return
-            fetched = await self.stack.inbox(rider_id, self.tokens[rider_id])
+            token = self.tokens[rider_id]
+            fetched = await self.stack.inbox(rider_id, token)
             if fetched is not None:
                 self._apply_inbox(rider_id, *fetched)
+            untriaged = [outcome for outcome in own if not outcome.triaged]
+            bodies = await asyncio.gather(
+                *(self.stack.report(outcome.report_id or "", token) for outcome in untriaged)
+            )
+            for outcome, body in zip(untriaged, bodies, strict=True):
+                if body is not None:
+                    self._apply_status(outcome, body)
 
         await asyncio.gather(*(sweep(rider) for rider in self.by_rider))
 
@@ -1053,7 +1108,7 @@ async def run_simulation(
             run = _Run(config, stack, tokens, plan, reporter)
             reporter.start(len(plan))
             wall_time = await run.drive()
-            await run.final_inbox_sweep()
+            await run.final_sweep()
             after = await stack.settled_balances(tokens)
     except httpx.InvalidURL as error:
         raise SimulationError(f"invalid service URL: {error}") from error
@@ -1066,6 +1121,7 @@ async def run_simulation(
         balances_before=before,
         balances_after=after,
         warnings=run.warnings(),
+        submit_time_s=run.submit_time_s,
     )
 
 
@@ -1150,11 +1206,14 @@ def simulate(
         grids_file=grids_file,
         jwt_secret=jwt_secret or os.environ.get(JWT_ENV_VAR) or DEVELOPMENT_SECRET,
     )
+    bars = RichProgress(RichProgress.create(console))
     try:
-        with RichProgress.create(console) as bar:
-            summary = asyncio.run(run_simulation(config, progress=RichProgress(bar)))
+        try:
+            summary = asyncio.run(run_simulation(config, progress=bars))
+        finally:
+            bars.stop()
     except SimulationError as error:
-        errors.print(f"[bold red]error:[/] {escape(str(error))}")
+        errors.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         errors.print("[yellow]interrupted[/]")

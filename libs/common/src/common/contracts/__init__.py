@@ -7,6 +7,7 @@ from common.contracts.catalogue import CATEGORIES, Category, find_category
 from common.contracts.envelope import CloudEvent, EnvelopeError
 from common.contracts.events import (
     EVENT_MODELS,
+    NotificationDelivered,
     PointsAwarded,
     ReportRejected,
     ReportSubmitted,
@@ -21,6 +22,7 @@ __all__ = [
     "Category",
     "CloudEvent",
     "EnvelopeError",
+    "NotificationDelivered",
     "PointsAwarded",
     "RejectionReason",
     "ReportRejected",

@@ -93,9 +93,25 @@ class PointsAwarded(EventData):
     awarded_at: datetime
 
 
+class NotificationDelivered(EventData):
+    """A message reached a recipient on a channel (the delivery log). Key: recipient id."""
+
+    event_type: ClassVar[str] = "gridloop.notification.delivered"
+    topic: ClassVar[Topic] = Topic.NOTIFICATIONS
+
+    notification_id: str
+    recipient_id: str
+    channel: str
+    template: str
+    report_id: str | None = None
+    work_order_id: str | None = None
+    delivered_at: datetime
+
+
 EVENT_MODELS: tuple[type[EventData], ...] = (
     ReportSubmitted,
     WorkOrderFiled,
     ReportRejected,
     PointsAwarded,
+    NotificationDelivered,
 )

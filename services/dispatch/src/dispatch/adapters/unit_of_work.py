@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from common.messaging.unit_of_work import SqlUnitOfWork
+from dispatch.adapters.repository import GridRepository, WorkOrderRepository
+
+
+class DispatchUnitOfWork(SqlUnitOfWork):
+    grids: GridRepository
+    work_orders: WorkOrderRepository
+
+    def _open(self) -> None:
+        self.grids = GridRepository(self.session)
+        self.work_orders = WorkOrderRepository(self.session)

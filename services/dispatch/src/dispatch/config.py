@@ -1,0 +1,13 @@
+from pydantic_settings import SettingsConfigDict
+
+from common.service import ServiceSettings
+
+
+class DispatchSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DISPATCH_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./data/dispatch.db"
+    port: int = 8002
+    grids_file: str | None = None
+    """GeoJSON FeatureCollection loaded at start when the registry is empty; ``demo`` loads the
+    synthetic 兖州 district shipped with the package."""

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from common.contracts.events import ReportSubmitted
+from common.messaging.consumer import DeadLetterPublish, EventConsumer
+from common.metrics import MessagingMetrics
+from dispatch.adapters.unit_of_work import DispatchUnitOfWork
+from dispatch.service_layer.handlers import GridRegistry, on_report_submitted_handler
+
+CONSUMER_NAME = "dispatch"
+
+
+def triage_consumer(
+    unit_of_work: Callable[[], DispatchUnitOfWork],
+    registry: GridRegistry,
+    dead_letter: DeadLetterPublish,
+    metrics: MessagingMetrics,
+    on_triaged: Callable[[str, str], None],
+) -> EventConsumer:
+    return EventConsumer(
+        name=CONSUMER_NAME,
+        service="dispatch",
+        unit_of_work=unit_of_work,
+        handlers={ReportSubmitted.event_type: on_report_submitted_handler(registry, on_triaged)},
+        dead_letter=dead_letter,
+        metrics=metrics,
+    )

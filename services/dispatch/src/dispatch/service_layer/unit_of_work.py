@@ -1,0 +1,41 @@
+"""What the dispatch handlers need from a unit of work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol, Self
+
+from common.contracts.envelope import CloudEvent
+from common.contracts.events import EventData
+from dispatch.domain.grids import GridIndex
+from dispatch.domain.triage import Rejected
+from dispatch.domain.work_orders import WorkOrder
+
+
+class GridStore(Protocol):
+    async def replace_district(self, index: GridIndex) -> None: ...
+    async def load(self, district_code: str) -> GridIndex | None: ...
+
+
+class WorkOrderStore(Protocol):
+    async def add(self, order: WorkOrder) -> None: ...
+    async def get(self, work_order_id: str) -> WorkOrder | None: ...
+    async def already_triaged(self, report_id: str) -> bool: ...
+    async def record_rejection(
+        self, *, report_id: str, reporter_id: str, category: str, lat: float, lon: float,
+        decision: Rejected, at: datetime,
+    ) -> None: ...
+
+
+class Outbox(Protocol):
+    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent: ...
+
+
+class DispatchUnitOfWork(Protocol):
+    grids: GridStore
+    work_orders: WorkOrderStore
+    outbox: Outbox
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *args: object) -> None: ...
+    async def commit(self) -> None: ...

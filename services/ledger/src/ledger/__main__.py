@@ -1,0 +1,12 @@
+from common.service import serve
+from ledger.bootstrap import create_app
+from ledger.config import LedgerSettings
+
+
+def main() -> None:
+    settings = LedgerSettings()
+    serve(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from common.db import messaging_tables, new_registry
+
+TIMESTAMP = sa.DateTime(timezone=True)
+
+
+class LedgerTable(SQLModel, registry=new_registry()):
+    pass
+
+
+class AccountRow(LedgerTable, table=True):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "NOT must_not_go_negative OR debits_posted + debits_pending <= credits_posted",
+            name="ck_accounts_not_negative",
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=160)
+    debits_posted: int = Field(default=0, sa_type=sa.BigInteger)  # type: ignore[call-overload]
+    credits_posted: int = Field(default=0, sa_type=sa.BigInteger)  # type: ignore[call-overload]
+    debits_pending: int = Field(default=0, sa_type=sa.BigInteger)  # type: ignore[call-overload]
+    credits_pending: int = Field(default=0, sa_type=sa.BigInteger)  # type: ignore[call-overload]
+    must_not_go_negative: bool = False
+    version: int = 0
+    created_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    updated_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+
+
+class TransferRow(LedgerTable, table=True):
+    __tablename__ = "transfers"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="ck_transfers_positive"),
+        sa.Index("ix_transfers_rider_day", "rider_id", "ledger_day"),
+    )
+
+    id: str = Field(primary_key=True, max_length=200)
+    debit_account_id: str = Field(max_length=160, foreign_key="accounts.id")
+    credit_account_id: str = Field(max_length=160, foreign_key="accounts.id")
+    amount: int = Field(sa_type=sa.BigInteger)  # type: ignore[call-overload]
+    code: str = Field(max_length=40)
+    rider_id: str = Field(max_length=128)
+    report_id: str = Field(max_length=64)
+    work_order_id: str | None = Field(default=None, max_length=64)
+    ledger_day: date
+    caused_by_event_id: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+
+
+OUTBOX, INBOX = messaging_tables(LedgerTable.metadata)

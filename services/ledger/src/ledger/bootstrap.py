@@ -1,0 +1,55 @@
+"""Composition root of the ledger service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from prometheus_client import Counter
+
+from common.contracts.topics import Topic
+from common.service import ServiceRuntime, create_service_app
+from ledger.adapters.tables import INBOX, OUTBOX
+from ledger.adapters.unit_of_work import LedgerUnitOfWork
+from ledger.config import LedgerSettings
+from ledger.domain.points import AwardRules
+from ledger.entrypoints.consumers import award_consumer
+from ledger.entrypoints.http import build_router
+
+SERVICE = "ledger"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(settings: LedgerSettings | None = None) -> FastAPI:
+    settings = settings or LedgerSettings()
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX)
+
+    def unit_of_work() -> LedgerUnitOfWork:
+        return LedgerUnitOfWork(
+            runtime.sessions,
+            outbox_table=OUTBOX,
+            inbox_table=INBOX,
+            source=f"/gridloop/{settings.district}/ledger",
+            district=settings.district,
+            on_events_committed=runtime.relay.wake,
+        )
+
+    awarded = Counter(
+        "gridloop_points_awarded_total", "Points credited to riders", ["service"],
+        registry=runtime.metrics.registry,
+    )
+    awarded.labels(SERVICE)
+    rules = AwardRules(
+        report_accepted=settings.points_report_accepted, daily_cap=settings.points_daily_cap
+    )
+    runtime.add_consumer(
+        award_consumer(unit_of_work, rules, runtime.publish, runtime.metrics,
+                       lambda amount: awarded.labels(SERVICE).inc(amount)),
+        Topic.WORKORDERS,
+    )
+    return create_service_app(
+        runtime,
+        title="gridloop ledger",
+        description="Riders' points: a double-entry ledger of immutable transfers.",
+        routers=[build_router(unit_of_work)],
+    )

@@ -1,0 +1,86 @@
+"""Points as a double-entry ledger with TigerBeetle semantics, pure rules.
+
+Accounts: ``rider:<id>`` (credit-normal, may never go negative), ``sys:issuance`` (the source of
+every awarded point), ``sys:redemption`` (the sink of redeemed points). Transfers are immutable
+and carry an id derived from their business key, so replaying a cause cannot pay twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+DISTRICT_TIMEZONE = ZoneInfo("Asia/Shanghai")
+ISSUANCE_ACCOUNT = "sys:issuance"
+REDEMPTION_ACCOUNT = "sys:redemption"
+
+
+class TransferCode(StrEnum):
+    REPORT_ACCEPTED = "report_accepted"
+
+
+def rider_account(rider_id: str) -> str:
+    return f"rider:{rider_id}"
+
+
+def award_transfer_id(report_id: str) -> str:
+    return f"award:{report_id}"
+
+
+def ledger_day(moment: datetime) -> date:
+    """The Asia/Shanghai calendar day a moment falls on (the daily cap's window)."""
+    return moment.astimezone(DISTRICT_TIMEZONE).date()
+
+
+@dataclass(frozen=True)
+class AwardRules:
+    report_accepted: int = 10
+    daily_cap: int = 50
+
+    def award_for_accepted_report(self, awarded_today: int) -> int:
+        """Points to pay for an accepted report, given what the rider already got today."""
+        return max(0, min(self.report_accepted, self.daily_cap - awarded_today))
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    debits_posted: int = 0
+    credits_posted: int = 0
+    debits_pending: int = 0
+    credits_pending: int = 0
+    must_not_go_negative: bool = False
+    version: int = 0
+
+    @property
+    def balance(self) -> int:
+        """Posted balance of a credit-normal account (a rider's points)."""
+        return self.credits_posted - self.debits_posted
+
+    @property
+    def available(self) -> int:
+        """What a rider can spend: posted balance less reservations (pessimistic pending)."""
+        return self.balance - self.debits_pending
+
+
+@dataclass(frozen=True)
+class Transfer:
+    id: str
+    debit_account_id: str
+    credit_account_id: str
+    amount: int
+    code: TransferCode
+    rider_id: str
+    report_id: str
+    work_order_id: str | None
+    ledger_day: date
+    caused_by_event_id: str
+    created_at: datetime
+
+    def __post_init__(self) -> None:
+        if self.amount <= 0:
+            raise ValueError("a transfer moves a positive amount")
+        if self.debit_account_id == self.credit_account_id:
+            raise ValueError("a transfer moves points between two different accounts")

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from common.contracts.events import WorkOrderFiled
+from common.messaging.consumer import DeadLetterPublish, EventConsumer
+from common.metrics import MessagingMetrics
+from ledger.adapters.unit_of_work import LedgerUnitOfWork
+from ledger.domain.points import AwardRules
+from ledger.service_layer.handlers import on_work_order_filed_handler
+
+CONSUMER_NAME = "ledger"
+
+
+def award_consumer(
+    unit_of_work: Callable[[], LedgerUnitOfWork],
+    rules: AwardRules,
+    dead_letter: DeadLetterPublish,
+    metrics: MessagingMetrics,
+    on_awarded: Callable[[int], None],
+) -> EventConsumer:
+    return EventConsumer(
+        name=CONSUMER_NAME,
+        service="ledger",
+        unit_of_work=unit_of_work,
+        handlers={WorkOrderFiled.event_type: on_work_order_filed_handler(rules, on_awarded)},
+        dead_letter=dead_letter,
+        metrics=metrics,
+    )

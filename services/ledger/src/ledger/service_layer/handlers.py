@@ -1,0 +1,89 @@
+"""Use cases of the ledger service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from common.contracts.envelope import CloudEvent
+from common.contracts.events import PointsAwarded, WorkOrderFiled
+from common.messaging.consumer import HandlerOutcome
+from ledger.domain.points import (
+    ISSUANCE_ACCOUNT,
+    AwardRules,
+    Transfer,
+    TransferCode,
+    award_transfer_id,
+    ledger_day,
+    rider_account,
+)
+from ledger.service_layer.unit_of_work import LedgerUnitOfWork
+
+_log = structlog.get_logger("gridloop.ledger")
+
+
+def on_work_order_filed_handler(
+    rules: AwardRules,
+    on_awarded: Callable[[int], None] = lambda amount: None,
+) -> Callable[[CloudEvent, LedgerUnitOfWork], Any]:
+    """Award the reporter for an accepted report: one transfer per report, whatever replays."""
+
+    async def on_work_order_filed(event: CloudEvent, uow: LedgerUnitOfWork) -> HandlerOutcome:
+        filed = WorkOrderFiled.model_validate(event.data)
+        transfer_id = award_transfer_id(filed.report_id)
+        if await uow.ledger.get_transfer(transfer_id) is not None:
+            return "ignored"
+        account_id = rider_account(filed.reporter_id)
+        await uow.ledger.open_account(ISSUANCE_ACCOUNT, must_not_go_negative=False)
+        await uow.ledger.open_account(account_id, must_not_go_negative=True)
+        await uow.ledger.lock_account(account_id)
+        day = ledger_day(filed.filed_at)
+        amount = rules.award_for_accepted_report(
+            await uow.ledger.awarded_on(filed.reporter_id, day)
+        )
+        if amount == 0:
+            _log.info("points.daily_cap_reached", rider_id=filed.reporter_id,
+                      report_id=filed.report_id, day=day.isoformat())
+            return "processed"
+        now = datetime.now(UTC)
+        await uow.ledger.post(
+            Transfer(
+                id=transfer_id,
+                debit_account_id=ISSUANCE_ACCOUNT,
+                credit_account_id=account_id,
+                amount=amount,
+                code=TransferCode.REPORT_ACCEPTED,
+                rider_id=filed.reporter_id,
+                report_id=filed.report_id,
+                work_order_id=filed.work_order_id,
+                ledger_day=day,
+                caused_by_event_id=event.id,
+                created_at=now,
+            )
+        )
+        account = await uow.ledger.get_account(account_id)
+        if account is None:
+            raise LookupError(account_id)
+        await uow.outbox.add(
+            PointsAwarded(
+                transfer_id=transfer_id,
+                rider_id=filed.reporter_id,
+                amount=amount,
+                balance=account.balance,
+                rule=TransferCode.REPORT_ACCEPTED.value,
+                report_id=filed.report_id,
+                work_order_id=filed.work_order_id,
+                awarded_at=now,
+            ),
+            subject=filed.reporter_id,
+            sequence=account.version,
+        )
+        on_awarded(amount)
+        _log.info("points.awarded", rider_id=filed.reporter_id, amount=amount,
+                  balance=account.balance, transfer_id=transfer_id)
+        return "processed"
+
+    return on_work_order_filed

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from notification.adapters.tables import NotificationRow
+from notification.domain.messages import Message, StoredNotification
+
+
+class NotificationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, notification_id: str, event_id: str, message: Message,
+                  at: datetime) -> None:
+        self._session.add(
+            NotificationRow(
+                id=notification_id,
+                event_id=event_id,
+                recipient_id=message.recipient_id,
+                channel=message.channel.value,
+                template=message.template.value,
+                title=message.title,
+                body=message.body,
+                report_id=message.report_id,
+                work_order_id=message.work_order_id,
+                created_at=at,
+            )
+        )
+
+    async def inbox(self, recipient_id: str, *, limit: int, offset: int) -> list[StoredNotification]:
+        rows = (
+            await self._session.exec(
+                select(NotificationRow)
+                .where(NotificationRow.recipient_id == recipient_id)
+                .order_by(col(NotificationRow.created_at).desc(), col(NotificationRow.id))
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+        return [
+            StoredNotification(
+                id=row.id, recipient_id=row.recipient_id, channel=row.channel,
+                template=row.template, title=row.title, body=row.body, report_id=row.report_id,
+                work_order_id=row.work_order_id,
+                created_at=row.created_at if row.created_at.tzinfo
+                else row.created_at.replace(tzinfo=UTC),
+            )
+            for row in rows
+        ]

@@ -1,0 +1,54 @@
+"""Composition root of the notification service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from prometheus_client import Counter
+
+from common.contracts.topics import Topic
+from common.service import ServiceRuntime, create_service_app
+from notification.adapters.tables import INBOX, OUTBOX
+from notification.adapters.unit_of_work import NotificationUnitOfWork
+from notification.config import NotificationSettings
+from notification.domain.messages import TemplateId
+from notification.entrypoints.consumers import reporter_feedback_consumer
+from notification.entrypoints.http import build_router
+
+SERVICE = "notification"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+    settings = settings or NotificationSettings()
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX)
+
+    def unit_of_work() -> NotificationUnitOfWork:
+        return NotificationUnitOfWork(
+            runtime.sessions,
+            outbox_table=OUTBOX,
+            inbox_table=INBOX,
+            source=f"/gridloop/{settings.district}/notification",
+            district=settings.district,
+            on_events_committed=runtime.relay.wake,
+        )
+
+    written = Counter(
+        "gridloop_inbox_messages_total", "Messages written to riders' inboxes",
+        ["service", "template"], registry=runtime.metrics.registry,
+    )
+    for template in TemplateId:
+        written.labels(SERVICE, template.value)
+    runtime.add_consumer(
+        reporter_feedback_consumer(unit_of_work, runtime.publish, runtime.metrics,
+                                   lambda template: written.labels(SERVICE, template).inc()),
+        Topic.WORKORDERS,
+        Topic.POINTS,
+    )
+    return create_service_app(
+        runtime,
+        title="gridloop notification",
+        description="Tells riders what became of their reports: in-app inbox.",
+        routers=[build_router(unit_of_work)],
+    )

@@ -1,0 +1,10 @@
+from pydantic_settings import SettingsConfigDict
+
+from common.service import ServiceSettings
+
+
+class NotificationSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./data/notification.db"
+    port: int = 8004

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from common.contracts.events import PointsAwarded, ReportRejected, WorkOrderFiled
+from common.messaging.consumer import DeadLetterPublish, EventConsumer
+from common.metrics import MessagingMetrics
+from notification.adapters.unit_of_work import NotificationUnitOfWork
+from notification.service_layer.handlers import notify_handler
+
+CONSUMER_NAME = "notification"
+
+
+def reporter_feedback_consumer(
+    unit_of_work: Callable[[], NotificationUnitOfWork],
+    dead_letter: DeadLetterPublish,
+    metrics: MessagingMetrics,
+    on_written: Callable[[str], None],
+) -> EventConsumer:
+    notify = notify_handler(on_written)
+    return EventConsumer(
+        name=CONSUMER_NAME,
+        service="notification",
+        unit_of_work=unit_of_work,
+        handlers={
+            WorkOrderFiled.event_type: notify,
+            ReportRejected.event_type: notify,
+            PointsAwarded.event_type: notify,
+        },
+        dead_letter=dead_letter,
+        metrics=metrics,
+    )
