@@ -283,8 +283,10 @@ class FakeStack:
         fail_categories: frozenset[str] = frozenset(),
         drop_categories: frozenset[str] = frozenset(),
         starting_balances: dict[str, int] | None = None,
+        silent_rejections: bool = False,
     ) -> None:
         self.delay = delay
+        self.silent_rejections = silent_rejections
         self.fail_categories = fail_categories
         self.drop_categories = drop_categories
         self.reports: dict[str, dict[str, Any]] = {}
@@ -323,7 +325,8 @@ class FakeStack:
         messages = self.inbox.setdefault(rider, [])
         if grid is None:
             report.update(status="rejected", rejection_reason="outside_service_area")
-            messages.insert(0, self._message(rider, report_id, "report_rejected"))
+            if not self.silent_rejections:
+                messages.insert(0, self._message(rider, report_id, "report_rejected"))
             return
         report.update(status="filed", grid_id=grid, work_order_id=f"wo-{report_id}")
         messages.insert(0, self._message(rider, report_id, "report_filed"))
@@ -547,6 +550,21 @@ async def test_unfinished_reports_are_pending_at_the_timeout(grids_file: Path) -
         report_id for report_id, report in stack.reports.items() if report["category"] in dropped
     }
     assert 1.0 <= summary.wall_time_s < 3.0
+    assert summary.exit_code == 1
+
+
+async def test_triaged_reports_without_a_message_are_pending(grids_file: Path) -> None:
+    stack = FakeStack(silent_rejections=True)
+    summary = await run_simulation(
+        fast_config(grids_file, timeout=1.0), transport=httpx.ASGITransport(app=stack.app)
+    )
+    assert summary.rejected == 6
+    assert summary.rejection_reasons == {"outside_service_area": 6}
+    assert summary.filed == 24
+    assert summary.pending == 6
+    assert summary.completed == 24
+    assert summary.inbox_messages == 48
+    assert len(summary.latencies_ms) == 24
     assert summary.exit_code == 1
 
 

@@ -15,8 +15,14 @@ CORRELATION_HEADER = "X-Correlation-ID"
 def configure_logging(service: str, level: str = "INFO", *, json: bool | None = None) -> None:
     """JSON lines on stdout (pretty output when attached to a terminal and ``json`` is None)."""
     render_json = (not sys.stdout.isatty()) if json is None else json
+
+    def add_service(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("service", service)
+        return event
+
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_service,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -36,7 +42,6 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=False,
     )
-    structlog.contextvars.bind_contextvars(service=service)
     # Third-party libraries (uvicorn, aiokafka, alembic) log through the standard library;
     # render them through the same JSON pipeline so one parser reads every line.
     formatter = structlog.stdlib.ProcessorFormatter(

@@ -37,7 +37,7 @@ TEMPLATES: dict[TemplateId, Template] = {
     TemplateId.REPORT_FILED: Template(
         title="您上报的问题已立案",
         body="您上报的「{category_name}」问题已立案，工单号 {work_order_id}，"
-        "已派往{street}{grid_name}处理。感谢您对社区治理的支持！",
+        "已派往{grid_name}处理。感谢您对社区治理的支持！",
     ),
     TemplateId.REPORT_REJECTED: Template(
         title="您上报的问题未予立案",
