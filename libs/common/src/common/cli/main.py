@@ -104,6 +104,8 @@ def run(
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C must not cut the shutdown short and leave services behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         console.print("stopping…")
         stack.stop()
         console.print("stopped.")

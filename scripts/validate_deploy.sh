@@ -1,0 +1,523 @@
+#!/usr/bin/env bash
+# Offline validation of the deployment artefacts: Dockerfiles, docker-compose.yml, Prometheus
+# rules, the Grafana dashboard and the Kubernetes manifests (deploy/).
+#
+#   scripts/validate_deploy.sh          validate; exits non-zero and lists what failed
+#   scripts/validate_deploy.sh --sync   first rewrite deploy/k8s/base/monitoring/prometheusrule.yaml
+#                                       from deploy/prometheus/rules/gridloop.rules.yml, then validate
+#
+# Needs only Python and uv (tools run through uvx / uv run, pinned below; after the first run they
+# come from uv's cache). Used when present, skipped with a note otherwise: kubectl (renders the
+# kustomize overlays), promtool (checks and unit-tests the rules), docker compose / docker-compose
+# (`config -q`). Nothing here talks to a cluster or a Docker engine.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+YAMLLINT="yamllint==1.38.0"
+CHECK_JSONSCHEMA="check-jsonschema==0.39.0"
+KUBERNETES_VALIDATE="kubernetes-validate==1.37.0"
+K8S_VERSION="1.30.0"
+PY=(uv run --quiet --no-project --with "pyyaml>=6,<7" --with "jsonschema>=4.20,<5" --with "promql-parser==0.12.0" python)
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+FAILED=()
+SKIPPED=()
+
+step() {  # step "description" command...
+  local name="$1"; shift
+  echo
+  echo "==> $name"
+  if "$@"; then
+    echo "    ok: $name"
+  else
+    echo "    FAILED: $name"
+    FAILED+=("$name")
+  fi
+}
+skip() {
+  echo
+  echo "==> $1: skipped ($2)"
+  SKIPPED+=("$1 ($2)")
+}
+pycheck() {  # pycheck <subcommand> [args...]: runs the Python checks embedded below
+  "${PY[@]}" - "$@" <<'PYTHON'
+import json, re, sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path.cwd()
+SERVICES = ["reporting", "dispatch", "ledger", "notification"]
+RULES = ROOT / "deploy/prometheus/rules/gridloop.rules.yml"
+PROMRULE = ROOT / "deploy/k8s/base/monitoring/prometheusrule.yaml"
+DASHBOARD_DIR = ROOT / "deploy/grafana/dashboards"
+SCHEMAS = ROOT / "deploy/k8s/schemas"
+K8S = ROOT / "deploy/k8s"
+TOPICS = {  # name: retention days (deploy/compose/create-topics.sh and KafkaTopics must agree)
+    "gridloop.reports.v1": 14, "gridloop.workorders.v1": 14, "gridloop.points.v1": 14,
+    "gridloop.notifications.v1": 14, "gridloop.deadletter.v1": 30,
+}
+# Metric names the services expose (DESIGN.md, deploy brief); dashboards and rules may use only
+# these, `up`, and FastStream's own faststream_* series.
+METRICS = {
+    "gridloop_http_requests_total",
+    "gridloop_http_request_duration_seconds_bucket", "gridloop_http_request_duration_seconds_sum",
+    "gridloop_http_request_duration_seconds_count",
+    "gridloop_outbox_published_total", "gridloop_outbox_backlog", "gridloop_outbox_oldest_age_seconds",
+    "gridloop_events_consumed_total",
+    "gridloop_event_handling_duration_seconds_bucket", "gridloop_event_handling_duration_seconds_sum",
+    "gridloop_event_handling_duration_seconds_count",
+    "gridloop_dead_letters_total", "gridloop_reports_submitted_total", "gridloop_reports_triaged_total",
+    "gridloop_points_awarded_total", "gridloop_inbox_messages_total", "up",
+}
+GRAFANA_VARS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
+                "${__rate_interval}": "5m", "${__interval}": "1m", "${__range}": "1h"}
+
+errors: list[str] = []
+
+def err(msg: str) -> None:
+    errors.append(msg)
+    print(f"    - {msg}")
+
+def load_docs(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+
+def metric_names(expr: str, where: str) -> set[str]:
+    import promql_parser
+    for k, v in GRAFANA_VARS.items():
+        expr = expr.replace(k, v)
+    expr = re.sub(r"\$\{?\w+(:\w+)?\}?", ".*", expr)  # template variables such as $service
+    try:
+        ast = promql_parser.parse(expr)
+    except Exception as e:  # noqa: BLE001 - parser raises ValueError subclasses
+        err(f"{where}: PromQL does not parse: {e}")
+        return set()
+    names: set[str] = set()
+    def visit(node):
+        if isinstance(node, promql_parser.VectorSelector):
+            if not node.name:
+                err(f"{where}: selector without a metric name: {node}")
+            else:
+                names.add(node.name)
+    promql_parser.walk(ast, visit)
+    return names
+
+def check_metrics(expr: str, where: str) -> None:
+    for name in metric_names(expr, where):
+        if name not in METRICS and not name.startswith("faststream_"):
+            err(f"{where}: metric {name!r} is not exposed by the services (allowed: {sorted(METRICS)} and faststream_*)")
+
+# --------------------------------------------------------------------------- dashboards
+def iter_panels(panels):
+    for p in panels or []:
+        yield p
+        yield from iter_panels(p.get("panels"))
+
+def cmd_dashboards() -> None:
+    files = sorted(DASHBOARD_DIR.glob("*.json"))
+    if not files:
+        err(f"no dashboards in {DASHBOARD_DIR}")
+    uids = set()
+    for f in files:
+        rel = f.relative_to(ROOT)
+        try:
+            d = json.loads(f.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            err(f"{rel}: invalid JSON: {e}")
+            continue
+        uid = d.get("uid")
+        if not uid or not isinstance(uid, str) or len(uid) > 40:
+            err(f"{rel}: needs a uid (string, at most 40 characters)")
+        elif uid in uids:
+            err(f"{rel}: uid {uid!r} used by another dashboard")
+        uids.add(uid)
+        if not d.get("title"):
+            err(f"{rel}: needs a title")
+        variables = {v.get("name"): v for v in d.get("templating", {}).get("list", [])}
+        dsvar = variables.get("datasource")
+        if not dsvar or dsvar.get("type") != "datasource" or dsvar.get("query") != "prometheus":
+            err(f"{rel}: needs a templating variable 'datasource' of type datasource (query prometheus)")
+        for name, v in variables.items():
+            if v.get("type") == "query":
+                q = v.get("query")
+                q = q.get("query") if isinstance(q, dict) else q
+                m = re.fullmatch(r"\s*label_values\((.*),\s*\w+\)\s*", q or "")
+                if m:
+                    check_metrics(m.group(1), f"{rel} variable {name}")
+                if (v.get("datasource") or {}).get("uid") != "${datasource}":
+                    err(f"{rel} variable {name}: datasource must be ${{datasource}}")
+        ids = []
+        panels = list(iter_panels(d.get("panels")))
+        if len(panels) < 2:
+            err(f"{rel}: has no panels")
+        for p in panels:
+            pid = p.get("id")
+            where = f"{rel} panel {pid} {p.get('title')!r}"
+            if not isinstance(pid, int):
+                err(f"{where}: panel id must be an integer")
+            ids.append(pid)
+            if "gridPos" not in p:
+                err(f"{where}: no gridPos")
+            if p.get("type") == "row":
+                continue
+            if (p.get("datasource") or {}).get("uid") != "${datasource}":
+                err(f"{where}: panel datasource must use ${{datasource}}")
+            targets = p.get("targets") or []
+            if not targets:
+                err(f"{where}: no queries")
+            for t in targets:
+                if (t.get("datasource") or {}).get("uid") not in (None, "${datasource}"):
+                    err(f"{where}: query datasource must use ${{datasource}}")
+                expr = t.get("expr")
+                if not expr:
+                    err(f"{where}: query {t.get('refId')} has no expr")
+                    continue
+                check_metrics(expr, f"{where} query {t.get('refId')}")
+        dup = sorted({i for i in ids if ids.count(i) > 1}, key=str)
+        if dup:
+            err(f"{rel}: duplicate panel ids {dup}")
+        print(f"    {rel}: uid={uid} panels={len(panels)} (ids unique: {not dup})")
+
+# --------------------------------------------------------------------------- rules
+def prometheusrule_from_rules() -> dict:
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": "gridloop",
+            "labels": {"release": "kube-prometheus-stack", "app.kubernetes.io/component": "monitoring"},
+        },
+        "spec": {"groups": groups},
+    }
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+def _str_repr(dumper, data):
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+_Dumper.add_representer(str, _str_repr)
+
+class _IndentedDumper(_Dumper):
+    def increase_indent(self, flow=False, indentless=False):  # indent sequences like the rest of the repo
+        return super().increase_indent(flow, False)
+
+def cmd_sync_rules() -> None:
+    body = yaml.dump(prometheusrule_from_rules(), Dumper=_IndentedDumper, sort_keys=False,
+                     allow_unicode=True, width=1000)
+    header = ("# GENERATED from deploy/prometheus/rules/gridloop.rules.yml by `scripts/validate_deploy.sh --sync`.\n"
+              "# Do not edit here: change the rules file (the single source of truth) and re-run.\n"
+              "# The release label must match the Prometheus ruleSelector of kube-prometheus-stack.\n")
+    PROMRULE.write_text(header + body, encoding="utf-8")
+    print(f"    wrote {PROMRULE.relative_to(ROOT)}")
+
+def cmd_rules() -> None:
+    doc = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    alerts = set()
+    for g in doc.get("groups", []):
+        for r in g.get("rules", []):
+            name = r.get("alert") or r.get("record")
+            where = f"{RULES.relative_to(ROOT)} {name}"
+            check_metrics(r.get("expr", ""), where)
+            if "alert" in r:
+                alerts.add(r["alert"])
+                for key in ("summary", "description", "runbook"):
+                    if key not in r.get("annotations", {}):
+                        err(f"{where}: annotation {key!r} missing")
+                if "severity" not in r.get("labels", {}):
+                    err(f"{where}: label 'severity' missing")
+                anchor = r.get("annotations", {}).get("runbook", "").partition("#")[2]
+                ops = (ROOT / "docs/operations.md")
+                if ops.exists() and anchor and f"### {r['alert']}" not in ops.read_text(encoding="utf-8"):
+                    err(f"{where}: docs/operations.md has no runbook section '### {r['alert']}'")
+    print(f"    alerts: {', '.join(sorted(alerts))}")
+    tests = yaml.safe_load((RULES.parent / "gridloop.rules.test.yml").read_text(encoding="utf-8"))
+    tested = {a["alertname"] for t in tests["tests"] for a in t.get("alert_rule_test", [])}
+    for a in sorted(alerts - tested):
+        err(f"alert {a} has no promtool unit test in gridloop.rules.test.yml")
+    if not PROMRULE.exists():
+        err(f"{PROMRULE.relative_to(ROOT)} missing; run scripts/validate_deploy.sh --sync")
+        return
+    [cr] = load_docs(PROMRULE)
+    if cr.get("spec") != prometheusrule_from_rules()["spec"]:
+        err(f"{PROMRULE.relative_to(ROOT)} differs from {RULES.relative_to(ROOT)}; run scripts/validate_deploy.sh --sync")
+
+# --------------------------------------------------------------------------- kubernetes
+NATIVE_GROUPS = ("v1", "apps/v1", "autoscaling/v2", "policy/v1", "networking.k8s.io/v1", "batch/v1",
+                 "rbac.authorization.k8s.io/v1")
+
+def manifest_files() -> list[Path]:
+    return sorted(p for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml")
+
+def cmd_native_files() -> None:
+    """Print the manifest files that contain only built-in kinds (for kubernetes-validate)."""
+    for p in manifest_files():
+        docs = load_docs(p)
+        if docs and all(d.get("apiVersion") in NATIVE_GROUPS for d in docs):
+            print(p.relative_to(ROOT))
+
+def schema_for(doc: dict):
+    group_version = doc.get("apiVersion", "")
+    group, _, version = group_version.rpartition("/")
+    path = SCHEMAS / f"{doc.get('kind', '').lower()}-{group}-{version}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+def check_custom_resources(docs: list[tuple[str, dict]]) -> int:
+    import jsonschema
+    n = 0
+    for where, d in docs:
+        if d.get("apiVersion") in NATIVE_GROUPS or d.get("apiVersion", "").startswith("kustomize.config"):
+            continue
+        schema = schema_for(d)
+        label = f"{where}: {d.get('kind')} {d.get('metadata', {}).get('name')}"
+        if schema is None:
+            err(f"{label}: no schema for {d.get('apiVersion')} in {SCHEMAS.relative_to(ROOT)}")
+            continue
+        n += 1
+        for e in sorted(jsonschema.Draft7Validator(schema).iter_errors(d), key=lambda e: list(e.path)):
+            err(f"{label}: {'/'.join(map(str, e.path)) or '<root>'}: {e.message}")
+    return n
+
+def cmd_crs(*rendered: str) -> None:
+    """Validate custom resources against the vendored CRD schemas (files, or rendered output)."""
+    sources = [Path(r) for r in rendered] if rendered else manifest_files()
+    docs = [(str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p), d) for p in sources for d in load_docs(p)]
+    print(f"    custom resources validated: {check_custom_resources(docs)}")
+
+def cmd_kustomizations() -> None:
+    """Every path a kustomization refers to exists (the part of `kustomize build` we can do without kubectl)."""
+    for k in sorted(K8S.rglob("kustomization.yaml")) + [ROOT / "deploy/grafana/kustomization.yaml"]:
+        doc = yaml.safe_load(k.read_text(encoding="utf-8"))
+        refs = list(doc.get("resources", [])) + list(doc.get("components", []))
+        for g in doc.get("configMapGenerator", []) + doc.get("secretGenerator", []):
+            refs += [f.partition("=")[2] or f for f in g.get("files", [])]
+        for p in doc.get("patches", []):
+            if "path" in p:
+                refs.append(p["path"])
+        for r in refs:
+            target = (k.parent / r)
+            if not target.exists():
+                err(f"{k.relative_to(ROOT)}: {r} does not exist")
+            elif target.is_dir() and not (target / "kustomization.yaml").exists():
+                err(f"{k.relative_to(ROOT)}: {r} is a directory without kustomization.yaml")
+
+def cmd_policy(*rendered: str) -> None:
+    """Conventions for the service manifests: probes, non-root, read-only root fs, resources,
+    one of each companion object, KafkaUser ACLs, topics as in compose."""
+    sources = [Path(r) for r in rendered] if rendered else manifest_files()
+    docs = [d for p in sources for d in load_docs(p)]
+    by_kind: dict[str, dict[str, dict]] = {}
+    for d in docs:
+        by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
+    label = rendered[0] if rendered else "deploy/k8s (files)"
+    for svc in SERVICES:
+        name = f"gridloop-{svc}"
+        for kind in ("ServiceAccount", "Service", "Deployment", "HorizontalPodAutoscaler",
+                     "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "KafkaUser"):
+            if name not in by_kind.get(kind, {}):
+                err(f"{label}: {kind} {name} missing")
+        dep = by_kind.get("Deployment", {}).get(name)
+        if not dep:
+            continue
+        pod = dep["spec"]["template"]["spec"]
+        psc = pod.get("securityContext", {})
+        if not psc.get("runAsNonRoot") or psc.get("runAsUser") != 10001:
+            err(f"{label}: {name}: pod must run as non-root uid 10001")
+        if pod.get("automountServiceAccountToken") is not False:
+            err(f"{label}: {name}: automountServiceAccountToken must be false")
+        [c] = pod["containers"]
+        csc = c.get("securityContext", {})
+        if not (csc.get("readOnlyRootFilesystem") and csc.get("allowPrivilegeEscalation") is False
+                and csc.get("capabilities", {}).get("drop") == ["ALL"]):
+            err(f"{label}: {name}: container needs readOnlyRootFilesystem, no privilege escalation, drop ALL")
+        if not any(m.get("mountPath") == "/tmp" for m in c.get("volumeMounts", [])):
+            err(f"{label}: {name}: /tmp must be a writable volume")
+        for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            if c.get(probe, {}).get("httpGet", {}).get("path") != path:
+                err(f"{label}: {name}: {probe} must GET {path}")
+        res = c.get("resources", {})
+        if not res.get("requests", {}).get("cpu") or not res.get("limits", {}).get("memory"):
+            err(f"{label}: {name}: resources need a cpu request and a memory limit")
+        env = {e["name"]: e for e in c.get("env", [])}
+        prefix = svc.upper() + "_"
+        for var, secret in ((f"{prefix}DATABASE_URL", (f"gridloop-{svc}-db", "url")),
+                            ("GRIDLOOP_JWT_SECRET", ("gridloop-jwt", "secret")),
+                            ("KAFKA_SASL_PASSWORD", (name, "password"))):
+            ref = env.get(var, {}).get("valueFrom", {}).get("secretKeyRef", {})
+            if (ref.get("name"), ref.get("key")) != secret:
+                err(f"{label}: {name}: {var} must come from Secret {secret[0]} key {secret[1]}")
+        if not any(e.get("configMapRef", {}).get("name", "").startswith("gridloop-config") for e in c.get("envFrom", [])):
+            err(f"{label}: {name}: envFrom gridloop-config missing")
+        svc_obj = by_kind.get("Service", {}).get(name)
+        if svc_obj and [p.get("name") for p in svc_obj["spec"]["ports"]] != ["http"]:
+            err(f"{label}: Service {name}: the only port must be named http")
+        sm = by_kind.get("ServiceMonitor", {}).get(name)
+        if sm and not all(e.get("port") == "http" and e.get("path") == "/metrics" for e in sm["spec"]["endpoints"]):
+            err(f"{label}: ServiceMonitor {name}: must scrape port http path /metrics")
+    topics = {d["spec"]["topicName"]: d for d in by_kind.get("KafkaTopic", {}).values()}
+    if set(topics) != set(TOPICS):
+        err(f"{label}: KafkaTopics {sorted(topics)} != {sorted(TOPICS)}")
+    for t, days in TOPICS.items():
+        d = topics.get(t)
+        if d and (d["spec"].get("partitions") != 6 or d["spec"].get("config", {}).get("retention.ms") != days * 86400000):
+            err(f"{label}: KafkaTopic {t}: expected 6 partitions and retention {days} days")
+    # ACLs: own topic + dead letter writable, consumed topics readable, group = service name
+    produces = {"reporting": ["gridloop.reports.v1"], "dispatch": ["gridloop.workorders.v1"],
+                "ledger": ["gridloop.points.v1"], "notification": ["gridloop.notifications.v1"]}
+    consumes = {"reporting": ["gridloop.workorders.v1"], "dispatch": ["gridloop.reports.v1"],
+                "ledger": ["gridloop.workorders.v1"], "notification": ["gridloop.workorders.v1", "gridloop.points.v1"]}
+    for svc in SERVICES:
+        user = by_kind.get("KafkaUser", {}).get(f"gridloop-{svc}")
+        if not user:
+            continue
+        acl = {(a["resource"]["type"], a["resource"].get("name"), op)
+               for a in user["spec"]["authorization"]["acls"] for op in a["operations"]}
+        want = {("topic", t, "Write") for t in produces[svc] + ["gridloop.deadletter.v1"]}
+        want |= {("topic", t, "Read") for t in consumes[svc]} | {("group", svc, "Read")}
+        if not want <= acl:
+            err(f"{label}: KafkaUser gridloop-{svc}: missing ACLs {sorted(want - acl)}")
+        extra = {a for a in acl if a[2] not in ("Describe",)} - want
+        if extra:
+            err(f"{label}: KafkaUser gridloop-{svc}: unexpected ACLs {sorted(extra)}")
+    print(f"    {label}: {len(docs)} objects checked")
+
+# --------------------------------------------------------------------------- compose & images
+def cmd_compose() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    for i, svc in enumerate(SERVICES):
+        s = services.get(svc)
+        if not s:
+            err(f"docker-compose.yml: service {svc} missing")
+            continue
+        if s.get("build", {}).get("dockerfile") != f"services/{svc}/Dockerfile" or s["build"].get("context") != ".":
+            err(f"docker-compose.yml: {svc} must build services/{svc}/Dockerfile with the repo root as context")
+        if f"{8001 + i}:8000" not in [str(p) for p in s.get("ports", [])]:
+            err(f"docker-compose.yml: {svc} must publish {8001 + i}:8000")
+        env = s.get("environment", {})
+        p = svc.upper() + "_"
+        for var in (f"{p}HOST", f"{p}PORT", f"{p}DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "GRIDLOOP_JWT_SECRET"):
+            if var not in env:
+                err(f"docker-compose.yml: {svc}: environment {var} missing")
+        deps = s.get("depends_on", {})
+        if deps.get("kafka-init", {}).get("condition") != "service_completed_successfully" or \
+           deps.get("postgres", {}).get("condition") != "service_healthy":
+            err(f"docker-compose.yml: {svc}: depends_on kafka-init (completed) and postgres (healthy) missing")
+    script = (ROOT / "deploy/compose/create-topics.sh").read_text(encoding="utf-8")
+    found = dict((t, int(d)) for t, d in re.findall(r"^topic (\S+) (\d+)$", script, re.M))
+    if found != TOPICS:
+        err(f"deploy/compose/create-topics.sh creates {found}, expected {TOPICS}")
+    sql = (ROOT / "deploy/compose/postgres-init.sql").read_text(encoding="utf-8")
+    for svc in SERVICES:
+        if f"CREATE DATABASE {svc} OWNER {svc}" not in sql:
+            err(f"deploy/compose/postgres-init.sql: database {svc} (owned by {svc}) missing")
+    prom = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+    for svc in SERVICES:
+        targets = [t for sc in jobs.get(f"gridloop-{svc}", {}).get("static_configs", []) for t in sc["targets"]]
+        if targets != [f"{svc}:8000"]:
+            err(f"deploy/prometheus/prometheus.yml: job gridloop-{svc} must scrape {svc}:8000")
+
+def cmd_dockerfiles() -> None:
+    ref = (ROOT / "services/reporting/Dockerfile").read_text(encoding="utf-8")
+    for svc in SERVICES:
+        path = ROOT / f"services/{svc}/Dockerfile"
+        if not path.exists():
+            err(f"{path.relative_to(ROOT)} missing")
+            continue
+        text = path.read_text(encoding="utf-8")
+        expected = ref.replace("reporting", svc).replace("REPORTING_", svc.upper() + "_")
+        if text != expected:
+            err(f"{path.relative_to(ROOT)} drifted from services/reporting/Dockerfile (they must differ only in the service name)")
+        for needle in ('uv sync --frozen --no-dev --package "gridloop-${SERVICE}"', f"ARG SERVICE={svc}",
+                       "USER 10001:10001", "EXPOSE 8000", "HEALTHCHECK", "/healthz",
+                       f'CMD ["python", "-m", "{svc}"]', "COPY --from=uv /uv /uvx /bin/"):
+            if needle not in text:
+                err(f"{path.relative_to(ROOT)}: expected {needle!r}")
+    ignore = (ROOT / ".dockerignore")
+    if not ignore.exists():
+        err(".dockerignore missing")
+    elif "**/.venv" not in ignore.read_text(encoding="utf-8"):
+        err(".dockerignore must exclude **/.venv")
+
+COMMANDS = {
+    "dashboards": cmd_dashboards, "rules": cmd_rules, "sync-rules": cmd_sync_rules,
+    "native-files": cmd_native_files, "crs": cmd_crs, "kustomizations": cmd_kustomizations,
+    "policy": cmd_policy, "compose": cmd_compose, "dockerfiles": cmd_dockerfiles,
+}
+COMMANDS[sys.argv[1]](*sys.argv[2:])
+sys.exit(1 if errors else 0)
+PYTHON
+}
+
+if [[ "${1:-}" == "--sync" ]]; then
+  step "sync PrometheusRule from the rules file" pycheck sync-rules
+fi
+
+# ---------------------------------------------------------------- YAML and compose
+step "yamllint (.yamllint.yml)" uvx --quiet "$YAMLLINT" -c .yamllint.yml docker-compose.yml deploy .yamllint.yml
+step "docker-compose.yml against the compose-spec schema" \
+  uvx --quiet "$CHECK_JSONSCHEMA" --builtin-schema vendor.compose-spec docker-compose.yml
+step "compose conventions (services, ports, depends_on, topics, databases, scrape jobs)" pycheck compose
+if docker compose version >/dev/null 2>&1; then
+  step "docker compose config -q" docker compose -f docker-compose.yml config -q
+elif command -v docker-compose >/dev/null 2>&1; then
+  step "docker-compose config -q" docker-compose -f docker-compose.yml config -q
+else
+  skip "docker compose config" "no docker compose / docker-compose"
+fi
+step "Dockerfiles in sync and complete" pycheck dockerfiles
+
+# ---------------------------------------------------------------- Prometheus and Grafana
+step "alert rules (PromQL, metric names, annotations, tests, PrometheusRule in sync)" pycheck rules
+if command -v promtool >/dev/null 2>&1; then
+  step "promtool check rules" promtool check rules deploy/prometheus/rules/gridloop.rules.yml
+  step "promtool test rules" promtool test rules deploy/prometheus/rules/gridloop.rules.test.yml
+else
+  skip "promtool check/test rules" "promtool not installed (apt-get install prometheus)"
+fi
+step "Grafana dashboards (JSON, uid, panel ids, \${datasource}, PromQL, metric names)" pycheck dashboards
+
+# ---------------------------------------------------------------- Kubernetes
+step "kustomization references exist" pycheck kustomizations
+mapfile -t NATIVE < <(pycheck native-files)
+if ((${#NATIVE[@]})); then
+  step "kubernetes-validate --strict -k $K8S_VERSION (built-in kinds, ${#NATIVE[@]} files)" \
+    uvx --quiet "$KUBERNETES_VALIDATE" --strict -k "$K8S_VERSION" --quiet "${NATIVE[@]}"
+else
+  step "kubernetes manifests found" false
+fi
+step "custom resources against deploy/k8s/schemas (Strimzi v1, prometheus-operator v1)" pycheck crs
+step "service manifest conventions (files)" pycheck policy
+if command -v kubectl >/dev/null 2>&1; then
+  for dir in deploy/k8s/base deploy/k8s/overlays/*; do
+    out="$WORK/$(basename "$dir").yaml"
+    if step "kubectl kustomize $dir" sh -c 'kubectl kustomize "$1" > "$2"' _ "$dir" "$out"; then
+      # --no-warn: kubernetes-validate has no schemas for custom resources; `crs` checks those.
+      step "kubernetes-validate --strict rendered $dir" \
+        uvx --quiet "$KUBERNETES_VALIDATE" --strict -k "$K8S_VERSION" --quiet --no-warn "$out"
+      step "custom resources in rendered $dir" pycheck crs "$out"
+      step "service manifest conventions in rendered $dir" pycheck policy "$out"
+    fi
+  done
+else
+  skip "kubectl kustomize (render and validate overlays)" "kubectl not installed"
+fi
+
+# ---------------------------------------------------------------- summary
+echo
+if ((${#SKIPPED[@]})); then
+  echo "Skipped (tool not available):"
+  printf '  - %s\n' "${SKIPPED[@]}"
+fi
+if ((${#FAILED[@]})); then
+  echo "FAILED (${#FAILED[@]}):"
+  printf '  - %s\n' "${FAILED[@]}"
+  exit 1
+fi
+echo "All deployment checks passed."

@@ -1,0 +1,199 @@
+"""The four services as real processes against a real Kafka-protocol broker and real
+databases, once on SQLite and once on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+from shapely.geometry import shape
+
+from common.auth import DEVELOPMENT_SECRET, issue_token
+from common.embedded_broker import free_port
+from common.stack import SERVICES, Stack
+from common.testing import kafka_bootstrap_servers, postgres_server, temporary_postgres_database
+
+DISTRICT = "370812"
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def stack(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack per database backend, each with its own broker (unless the environment
+    names one), so the two runs never see each other's events."""
+    backend: str = request.param
+    data_dir = tmp_path_factory.mktemp(f"stack-{backend}")
+    with ExitStack() as resources_:
+        bootstrap_servers = resources_.enter_context(kafka_bootstrap_servers())
+        urls: dict[str, str] = {}
+        if backend == "postgres":
+            server = resources_.enter_context(postgres_server())
+            for name in SERVICES:
+                urls[name] = resources_.enter_context(
+                    temporary_postgres_database(server, prefix=f"gridloop_it_{name}")
+                )
+        running = Stack(
+            data_dir=data_dir,
+            database_urls=urls,
+            kafka_bootstrap_servers=bootstrap_servers,
+            ports={name: free_port() for name in SERVICES},
+        )
+        try:
+            running.start(timeout=120)
+            yield running
+        finally:
+            running.stop()
+
+
+class Rider:
+    """A rider using the HTTP APIs, as the app would."""
+
+    def __init__(self, stack: Stack, rider_id: str | None = None) -> None:
+        self.stack = stack
+        self.id = rider_id or f"it-rider-{uuid.uuid4().hex[:10]}"
+        token = issue_token(DEVELOPMENT_SECRET, role="rider", subject=self.id, district=DISTRICT)
+        self.client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=15)
+
+    def submit(self, category: str, lat: float, lon: float, text: str = "楼道杂物堆放") -> str:
+        response = self.client.post(
+            f"{self.stack.url('reporting')}/v1/reports",
+            json={"category": category, "lat": lat, "lon": lon, "text": text},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert response.status_code == 201, response.text
+        report_id: str = response.json()["id"]
+        return report_id
+
+    def report(self, report_id: str) -> dict[str, Any]:
+        response = self.client.get(f"{self.stack.url('reporting')}/v1/reports/{report_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def balance(self) -> int:
+        response = self.client.get(f"{self.stack.url('ledger')}/v1/accounts/{self.id}/balance")
+        assert response.status_code == 200, response.text
+        return int(response.json()["balance"])
+
+    def transfers(self) -> list[dict[str, Any]]:
+        response = self.client.get(
+            f"{self.stack.url('ledger')}/v1/accounts/{self.id}/transfers", params={"limit": 200}
+        )
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    def inbox(self) -> list[dict[str, Any]]:
+        response = self.client.get(
+            f"{self.stack.url('notification')}/v1/inbox/{self.id}", params={"limit": 200}
+        )
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+
+def eventually(check: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.3) -> Any:
+    """Poll until ``check`` returns a truthy value (or stops raising AssertionError)."""
+    deadline = time.monotonic() + timeout
+    last_error: AssertionError | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except AssertionError as error:
+            last_error = error
+        time.sleep(interval)
+    if last_error:
+        raise last_error
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def metric_value(stack: Stack, service: str, name: str, **labels: str) -> float:
+    text = httpx.get(f"{stack.url(service)}/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        if all(f'{key}="{value}"' in line for key, value in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@pytest.fixture(scope="session")
+def district_points() -> dict[str, tuple[float, float]]:
+    """A point well inside a demo grid, and one far outside the district."""
+    document = json.loads(
+        (resources.files("dispatch.demo_data") / "370812-yanzhou-synthetic.geojson").read_text(
+            encoding="utf-8"
+        )
+    )
+    inside = shape(document["features"][100]["geometry"]).representative_point()
+    return {"inside": (inside.y, inside.x), "outside": (36.9, 118.2)}
+
+
+def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any]:
+    """Every record currently on ``topic``, read without a consumer group."""
+
+    async def read() -> list[Any]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p)
+                          for p in sorted(consumer.partitions_for_topic(topic) or
+                                          await _partitions(consumer, topic))]
+            consumer.assign(partitions)
+            end = await consumer.end_offsets(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            records: list[Any] = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                positions = [await consumer.position(tp) for tp in partitions]
+                if all(pos >= end[tp] for pos, tp in zip(positions, partitions, strict=True)):
+                    break
+                batch = await consumer.getmany(timeout_ms=500)
+                for items in batch.values():
+                    records.extend(items)
+            return records
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # noqa: SLF001 - no public equivalent
+    return consumer.partitions_for_topic(topic) or {0}
+
+
+def publish_raw(bootstrap: str, topic: str, key: bytes, value: bytes,
+                headers: list[tuple[str, bytes]] | None = None) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers or [])
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+@pytest.fixture()
+def rider_factory(stack: Stack) -> Callable[[], Rider]:
+    return lambda: Rider(stack)
+
+
+__all__ = ["Path", "Rider", "eventually", "metric_value", "publish_raw", "read_topic"]

@@ -1,0 +1,173 @@
+"""The whole 随手拍 loop across the four services, a real broker and real databases."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+
+from common.contracts.envelope import CloudEvent
+from common.contracts.topics import Topic
+from common.stack import Stack
+from tests.integration.conftest import Rider, eventually, metric_value, publish_raw, read_topic
+
+
+def test_report_inside_the_district_is_filed_pays_ten_points_and_tells_the_rider_twice(
+    rider_factory: Callable[[], Rider], district_points: dict[str, tuple[float, float]]
+) -> None:
+    rider = rider_factory()
+    lat, lon = district_points["inside"]
+    report_id = rider.submit("0501", lat, lon, "楼道里有人飞线充电")
+
+    report = eventually(lambda: (r := rider.report(report_id))["status"] == "filed" and r)
+    assert report["grid_id"].startswith("370812-")
+    assert report["work_order_id"].startswith("wo-")
+    assert eventually(lambda: rider.balance() == 10)
+    messages = eventually(lambda: len(m := rider.inbox()) == 2 and m)
+    assert {m["template"] for m in messages} == {"report_filed", "points_awarded"}
+    assert all(m["report_id"] == report_id for m in messages)
+    filed = next(m for m in messages if m["template"] == "report_filed")
+    assert "已立案" in filed["title"] and report["work_order_id"] in filed["body"]
+
+
+def test_report_outside_the_district_is_rejected_with_its_reason(
+    rider_factory: Callable[[], Rider], district_points: dict[str, tuple[float, float]]
+) -> None:
+    rider = rider_factory()
+    lat, lon = district_points["outside"]
+    report_id = rider.submit("0101", lat, lon)
+
+    report = eventually(lambda: (r := rider.report(report_id))["status"] == "rejected" and r)
+    assert report["rejection_reason_code"] == "outside_service_area"
+    assert "服务范围" in report["rejection_reason"]
+    messages = eventually(lambda: len(m := rider.inbox()) == 1 and m)
+    assert messages[0]["template"] == "report_rejected"
+    assert rider.balance() == 0
+
+
+def _events_for(stack: Stack, topic: Topic, report_id: str) -> list[tuple[bytes, bytes]]:
+    found = []
+    for record in read_topic(stack.bootstrap_servers, topic.value):
+        try:
+            event = CloudEvent.from_bytes(record.value)
+        except ValueError:
+            continue
+        if event.data.get("report_id") == report_id:
+            found.append((record.key, record.value))
+    return found
+
+
+def test_republishing_the_same_events_changes_nothing_anywhere(
+    stack: Stack, rider_factory: Callable[[], Rider],
+    district_points: dict[str, tuple[float, float]],
+) -> None:
+    rider = rider_factory()
+    report_id = rider.submit("0401", *district_points["inside"])
+    eventually(lambda: len(rider.inbox()) == 2)
+    before = (rider.report(report_id), rider.balance(), rider.transfers(), rider.inbox())
+
+    duplicates_before = {
+        service: metric_value(stack, service, "gridloop_events_consumed_total",
+                              outcome="duplicate")
+        for service in ("dispatch", "ledger", "notification", "reporting")
+    }
+    replayed = 0
+    for topic in (Topic.REPORTS, Topic.WORKORDERS, Topic.POINTS):
+        for key, value in _events_for(stack, topic, report_id):
+            publish_raw(stack.bootstrap_servers, topic.value, key, value)
+            replayed += 1
+    assert replayed == 3  # submitted, filed, awarded
+
+    def every_consumer_saw_its_duplicates() -> bool:
+        expected = {"dispatch": 1, "ledger": 1, "notification": 2, "reporting": 1}
+        return all(
+            metric_value(stack, service, "gridloop_events_consumed_total", outcome="duplicate")
+            >= duplicates_before[service] + count
+            for service, count in expected.items()
+        )
+
+    eventually(every_consumer_saw_its_duplicates)
+    after = (rider.report(report_id), rider.balance(), rider.transfers(), rider.inbox())
+    assert after == before
+    assert before[1] == 10 and len(before[2]) == 1 and len(before[3]) == 2
+
+
+def test_a_malformed_message_is_dead_lettered_and_the_partition_keeps_flowing(
+    stack: Stack, rider_factory: Callable[[], Rider],
+    district_points: dict[str, tuple[float, float]],
+) -> None:
+    marker = f"not json {uuid.uuid4()}".encode()
+    publish_raw(stack.bootstrap_servers, Topic.REPORTS.value, b"poison", b"{" + marker)
+    invalid_data = CloudEvent(
+        type="gridloop.report.submitted", source="/test", subject="poison-2", district="370812",
+        correlationid="it", sequence=1, data={"report_id": "poison-2", "lat": "north"},
+    )
+    publish_raw(stack.bootstrap_servers, Topic.REPORTS.value, b"poison-2",
+                invalid_data.to_bytes())
+
+    rider = rider_factory()
+    report_id = rider.submit("0301", *district_points["inside"])
+    eventually(lambda: rider.report(report_id)["status"] == "filed")
+
+    def dead_letters() -> list[dict[str, str]]:
+        found = []
+        for record in read_topic(stack.bootstrap_servers, Topic.DEADLETTER.value):
+            headers = {k: v.decode() for k, v in record.headers}
+            if marker in (record.value or b"") or b"poison-2" in (record.key or b""):
+                found.append(headers)
+        return found
+
+    letters = eventually(lambda: len(d := dead_letters()) >= 2 and d)
+    reasons = {h["gridloop-dlq-reason"] for h in letters}
+    assert reasons == {"unparseable", "invalid"}
+    for headers in letters:
+        assert headers["gridloop-dlq-original-topic"] == Topic.REPORTS.value
+        assert int(headers["gridloop-dlq-original-offset"]) >= 0
+        assert headers["gridloop-dlq-consumer"] == "dispatch"
+
+
+def test_killing_services_mid_flight_loses_nothing_and_pays_nothing_twice(
+    stack: Stack, district_points: dict[str, tuple[float, float]],
+) -> None:
+    riders = [Rider(stack) for _ in range(6)]
+    lat, lon = district_points["inside"]
+    submitted: dict[str, list[str]] = {r.id: [] for r in riders}
+    lock = threading.Lock()
+
+    def submit_all() -> None:
+        for round_ in range(4):
+            for rider in riders:
+                report_id = rider.submit("0102", lat, lon, f"消防通道堵塞 #{round_}")
+                with lock:
+                    submitted[rider.id].append(report_id)
+
+    worker = threading.Thread(target=submit_all)
+    worker.start()
+    eventually(lambda: sum(len(v) for v in submitted.values()) >= 6, timeout=30)
+    for victim in ("ledger", "notification", "dispatch"):
+        process = stack.services[victim].process
+        assert process is not None
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    worker.join(timeout=120)
+    assert not worker.is_alive()
+    for victim in ("dispatch", "ledger", "notification"):
+        stack.start_service(victim)
+    stack.wait_ready(["dispatch", "ledger", "notification"], timeout=120)
+
+    for rider in riders:
+        reports = submitted[rider.id]
+        assert len(reports) == 4
+        eventually(lambda r=rider, ids=reports: all(  # type: ignore[misc]
+            r.report(i)["status"] == "filed" for i in ids), timeout=180)
+        transfers = eventually(lambda r=rider: len(t := r.transfers()) == 4 and t, timeout=120)
+        assert sorted(t["report_id"] for t in transfers) == sorted(reports)
+        assert eventually(lambda r=rider: r.balance() == 40, timeout=60)
+        inbox = eventually(lambda r=rider: len(m := r.inbox()) == 8 and m, timeout=120)
+        per_report = {i: sorted(m["template"] for m in inbox if m["report_id"] == i)
+                      for i in reports}
+        assert all(t == ["points_awarded", "report_filed"] for t in per_report.values()), (
+            json.dumps(per_report, ensure_ascii=False)
+        )
