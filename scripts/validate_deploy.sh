@@ -108,7 +108,7 @@ def metric_names(expr: str, where: str) -> set[str]:
 def check_metrics(expr: str, where: str) -> None:
     for name in metric_names(expr, where):
         if name not in METRICS and not name.startswith("faststream_"):
-            err(f"{where}: metric {name!r} is not exposed by the services (allowed: {sorted(METRICS)} and faststream_*)")
+            err(f"{where}: metric {name!r} is not exposed by the services (see METRICS in scripts/validate_deploy.sh)")
 
 # --------------------------------------------------------------------------- dashboards
 def iter_panels(panels):
@@ -423,16 +423,25 @@ def cmd_compose() -> None:
         if targets != [f"{svc}:8000"]:
             err(f"deploy/prometheus/prometheus.yml: job gridloop-{svc} must scrape {svc}:8000")
 
+def normalised_dockerfile(text: str, svc: str) -> str:
+    """The Dockerfile with its own service name replaced (the list of workspace manifests kept)."""
+    return "\n".join(
+        line if line.startswith("COPY services/") and "pyproject.toml" in line
+        else line.replace(svc.upper() + "_", "@PREFIX@").replace(svc, "@SERVICE@")
+        for line in text.splitlines())
+
 def cmd_dockerfiles() -> None:
-    ref = (ROOT / "services/reporting/Dockerfile").read_text(encoding="utf-8")
+    ref = normalised_dockerfile((ROOT / "services/reporting/Dockerfile").read_text(encoding="utf-8"), "reporting")
     for svc in SERVICES:
         path = ROOT / f"services/{svc}/Dockerfile"
         if not path.exists():
             err(f"{path.relative_to(ROOT)} missing")
             continue
         text = path.read_text(encoding="utf-8")
-        expected = ref.replace("reporting", svc).replace("REPORTING_", svc.upper() + "_")
-        if text != expected:
+        for member in ["libs/common"] + [f"services/{s}" for s in SERVICES]:
+            if f"COPY {member}/pyproject.toml {member}/" not in text:
+                err(f"{path.relative_to(ROOT)}: must copy {member}/pyproject.toml (uv workspace discovery)")
+        if normalised_dockerfile(text, svc) != ref:
             err(f"{path.relative_to(ROOT)} drifted from services/reporting/Dockerfile (they must differ only in the service name)")
         for needle in ('uv sync --frozen --no-dev --package "gridloop-${SERVICE}"', f"ARG SERVICE={svc}",
                        "USER 10001:10001", "EXPOSE 8000", "HEALTHCHECK", "/healthz",
@@ -455,6 +464,11 @@ sys.exit(1 if errors else 0)
 PYTHON
 }
 
+if ! uv --version >/dev/null 2>&1 || ! uvx --version >/dev/null 2>&1; then
+  echo "scripts/validate_deploy.sh needs uv and uvx on PATH (https://docs.astral.sh/uv/; pip install uv)" >&2
+  exit 2
+fi
+
 if [[ "${1:-}" == "--sync" ]]; then
   step "sync PrometheusRule from the rules file" pycheck sync-rules
 fi
@@ -476,6 +490,7 @@ step "Dockerfiles in sync and complete" pycheck dockerfiles
 # ---------------------------------------------------------------- Prometheus and Grafana
 step "alert rules (PromQL, metric names, annotations, tests, PrometheusRule in sync)" pycheck rules
 if command -v promtool >/dev/null 2>&1; then
+  step "promtool check config (compose prometheus.yml)" promtool check config deploy/prometheus/prometheus.yml
   step "promtool check rules" promtool check rules deploy/prometheus/rules/gridloop.rules.yml
   step "promtool test rules" promtool test rules deploy/prometheus/rules/gridloop.rules.test.yml
 else

@@ -29,8 +29,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def stack(request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     """One stack per database backend, each with its own broker (unless the environment
     names one), so the two runs never see each other's events."""
     backend: str = request.param
@@ -151,9 +152,12 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = [TopicPartition(topic, p)
-                          for p in sorted(consumer.partitions_for_topic(topic) or
-                                          await _partitions(consumer, topic))]
+            partitions = [
+                TopicPartition(topic, p)
+                for p in sorted(
+                    consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
+                )
+            ]
             consumer.assign(partitions)
             end = await consumer.end_offsets(partitions)
             await consumer.seek_to_beginning(*partitions)
@@ -174,12 +178,17 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # noqa: SLF001 - no public equivalent
+    await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or {0}
 
 
-def publish_raw(bootstrap: str, topic: str, key: bytes, value: bytes,
-                headers: list[tuple[str, bytes]] | None = None) -> None:
+def publish_raw(
+    bootstrap: str,
+    topic: str,
+    key: bytes,
+    value: bytes,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()

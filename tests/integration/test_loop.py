@@ -60,7 +60,8 @@ def _events_for(stack: Stack, topic: Topic, report_id: str) -> list[tuple[bytes,
 
 
 def test_republishing_the_same_events_changes_nothing_anywhere(
-    stack: Stack, rider_factory: Callable[[], Rider],
+    stack: Stack,
+    rider_factory: Callable[[], Rider],
     district_points: dict[str, tuple[float, float]],
 ) -> None:
     rider = rider_factory()
@@ -69,8 +70,7 @@ def test_republishing_the_same_events_changes_nothing_anywhere(
     before = (rider.report(report_id), rider.balance(), rider.transfers(), rider.inbox())
 
     duplicates_before = {
-        service: metric_value(stack, service, "gridloop_events_consumed_total",
-                              outcome="duplicate")
+        service: metric_value(stack, service, "gridloop_events_consumed_total", outcome="duplicate")
         for service in ("dispatch", "ledger", "notification", "reporting")
     }
     replayed = 0
@@ -95,17 +95,22 @@ def test_republishing_the_same_events_changes_nothing_anywhere(
 
 
 def test_a_malformed_message_is_dead_lettered_and_the_partition_keeps_flowing(
-    stack: Stack, rider_factory: Callable[[], Rider],
+    stack: Stack,
+    rider_factory: Callable[[], Rider],
     district_points: dict[str, tuple[float, float]],
 ) -> None:
     marker = f"not json {uuid.uuid4()}".encode()
     publish_raw(stack.bootstrap_servers, Topic.REPORTS.value, b"poison", b"{" + marker)
     invalid_data = CloudEvent(
-        type="gridloop.report.submitted", source="/test", subject="poison-2", district="370812",
-        correlationid="it", sequence=1, data={"report_id": "poison-2", "lat": "north"},
+        type="gridloop.report.submitted",
+        source="/test",
+        subject="poison-2",
+        district="370812",
+        correlationid="it",
+        sequence=1,
+        data={"report_id": "poison-2", "lat": "north"},
     )
-    publish_raw(stack.bootstrap_servers, Topic.REPORTS.value, b"poison-2",
-                invalid_data.to_bytes())
+    publish_raw(stack.bootstrap_servers, Topic.REPORTS.value, b"poison-2", invalid_data.to_bytes())
 
     rider = rider_factory()
     report_id = rider.submit("0301", *district_points["inside"])
@@ -129,7 +134,8 @@ def test_a_malformed_message_is_dead_lettered_and_the_partition_keeps_flowing(
 
 
 def test_killing_services_mid_flight_loses_nothing_and_pays_nothing_twice(
-    stack: Stack, district_points: dict[str, tuple[float, float]],
+    stack: Stack,
+    district_points: dict[str, tuple[float, float]],
 ) -> None:
     riders = [Rider(stack) for _ in range(6)]
     lat, lon = district_points["inside"]
@@ -160,14 +166,19 @@ def test_killing_services_mid_flight_loses_nothing_and_pays_nothing_twice(
     for rider in riders:
         reports = submitted[rider.id]
         assert len(reports) == 4
-        eventually(lambda r=rider, ids=reports: all(  # type: ignore[misc]
-            r.report(i)["status"] == "filed" for i in ids), timeout=180)
+        eventually(
+            lambda r=rider, ids=reports: all(  # type: ignore[misc]
+                r.report(i)["status"] == "filed" for i in ids
+            ),
+            timeout=180,
+        )
         transfers = eventually(lambda r=rider: len(t := r.transfers()) == 4 and t, timeout=120)
         assert sorted(t["report_id"] for t in transfers) == sorted(reports)
         assert eventually(lambda r=rider: r.balance() == 40, timeout=60)
         inbox = eventually(lambda r=rider: len(m := r.inbox()) == 8 and m, timeout=120)
-        per_report = {i: sorted(m["template"] for m in inbox if m["report_id"] == i)
-                      for i in reports}
+        per_report = {
+            i: sorted(m["template"] for m in inbox if m["report_id"] == i) for i in reports
+        }
         assert all(t == ["points_awarded", "report_filed"] for t in per_report.values()), (
             json.dumps(per_report, ensure_ascii=False)
         )

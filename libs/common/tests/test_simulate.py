@@ -12,6 +12,12 @@ from typing import Annotated, Any
 import httpx
 import pytest
 import typer
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from rich.console import Console
+from shapely.geometry import Point, Polygon
+from typer.testing import CliRunner
+
 from common.auth import DEVELOPMENT_SECRET, Principal, TokenError, verify_token
 from common.cli.simulate import (
     CATEGORY_CODES,
@@ -35,11 +41,6 @@ from common.cli.simulate import (
     run_simulation,
     simulate,
 )
-from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
-from rich.console import Console
-from shapely.geometry import Point, Polygon
-from typer.testing import CliRunner
 
 # A small grid near 兖州: one L-shaped (concave) polygon and one square.
 L_SHAPE = Polygon(
@@ -246,7 +247,9 @@ def test_build_summary_from_fake_outcomes() -> None:
     assert summary.latency_p50_ms == pytest.approx(200.0)
     assert summary.latency_p95_ms == pytest.approx(300.0)
     assert summary.latency_max_ms == pytest.approx(300.0)
-    assert summary.throughput == pytest.approx(1.5)
+    assert summary.close_time_s == pytest.approx(1.2)  # first POST at 1.0, last close at 2.2
+    assert summary.throughput == pytest.approx(3 / 1.2)
+    assert summary.submit_throughput == pytest.approx(5 / 2.0)  # no submit time: wall time
     assert summary.exit_code == 1
 
     console = Console(record=True, width=160)

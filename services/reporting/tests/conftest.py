@@ -15,12 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
 from common.auth import issue_token
 from common.contracts.envelope import CloudEvent
 from common.contracts.topics import Topic
 from common.db import upgrade_database
 from common.messaging.consumer import EventConsumer, IncomingRecord
-from fastapi import FastAPI
 from reporting import bootstrap
 from reporting.config import ReportingSettings
 

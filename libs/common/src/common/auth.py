@@ -51,9 +51,7 @@ class TokenError(Exception):
 
 def validate_secret(secret: str) -> str:
     if len(secret) < MINIMUM_SECRET_LENGTH:
-        raise ValueError(
-            f"the JWT secret must be at least {MINIMUM_SECRET_LENGTH} characters long"
-        )
+        raise ValueError(f"the JWT secret must be at least {MINIMUM_SECRET_LENGTH} characters long")
     return secret
 
 

@@ -80,8 +80,12 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
     outbox = sa.Table(
         "outbox",
         metadata,
-        sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-                  primary_key=True, autoincrement=True),
+        sa.Column(
+            "position",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("event_id", sa.String(64), nullable=False, unique=True),
         sa.Column("topic", sa.String(200), nullable=False),
         sa.Column("message_key", sa.String(200), nullable=False),
@@ -90,8 +94,12 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
     )
-    sa.Index("ix_outbox_unpublished", outbox.c.position, sqlite_where=outbox.c.published_at.is_(None),
-             postgresql_where=outbox.c.published_at.is_(None))
+    sa.Index(
+        "ix_outbox_unpublished",
+        outbox.c.position,
+        sqlite_where=outbox.c.published_at.is_(None),
+        postgresql_where=outbox.c.published_at.is_(None),
+    )
     inbox = sa.Table(
         "processed_events",
         metadata,
@@ -108,8 +116,12 @@ def create_messaging_tables(op: Any) -> None:
     timestamp = sa.DateTime(timezone=True)
     op.create_table(
         "outbox",
-        sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-                  primary_key=True, autoincrement=True),
+        sa.Column(
+            "position",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("event_id", sa.String(64), nullable=False, unique=True),
         sa.Column("topic", sa.String(200), nullable=False),
         sa.Column("message_key", sa.String(200), nullable=False),
@@ -118,9 +130,13 @@ def create_messaging_tables(op: Any) -> None:
         sa.Column("created_at", timestamp, nullable=False),
         sa.Column("published_at", timestamp, nullable=True),
     )
-    op.create_index("ix_outbox_unpublished", "outbox", ["position"],
-                    sqlite_where=sa.text("published_at IS NULL"),
-                    postgresql_where=sa.text("published_at IS NULL"))
+    op.create_index(
+        "ix_outbox_unpublished",
+        "outbox",
+        ["position"],
+        sqlite_where=sa.text("published_at IS NULL"),
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
     op.create_table(
         "processed_events",
         sa.Column("consumer", sa.String(100), primary_key=True),
@@ -161,10 +177,14 @@ def run_migrations_online(target_metadata: sa.MetaData) -> None:
 
     def do_run(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                               {"key": MIGRATION_LOCK_KEY})
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite")
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
         with context.begin_transaction():
             context.run_migrations()
 

@@ -31,9 +31,7 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
         if render_json
         else structlog.dev.ConsoleRenderer()
     )
-    exception_formatter: list[Any] = (
-        [structlog.processors.dict_tracebacks] if render_json else []
-    )
+    exception_formatter: list[Any] = [structlog.processors.dict_tracebacks] if render_json else []
     structlog.configure(
         processors=[*shared, *exception_formatter, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(

@@ -15,7 +15,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 _log = structlog.get_logger("gridloop.http")
 
 
-class Problem(Exception):  # noqa: N818 - it is the RFC's name for the thing
+class Problem(Exception):
     """Raise from a route to answer with ``application/problem+json``."""
 
     def __init__(
@@ -52,9 +52,7 @@ def problem_response(
         body["instance"] = instance
     if extra:
         body.update(extra)
-    return JSONResponse(
-        body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
-    )
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
 
 
 def not_found(what: str, identifier: str) -> Problem:

@@ -65,7 +65,7 @@ class ServiceSettings(BaseSettings):
 
 @dataclass
 class ConsumerBinding:
-    consumer: EventConsumer
+    consumer: EventConsumer[Any]
     topics: tuple[Topic, ...]
 
 
@@ -100,7 +100,7 @@ class ServiceRuntime:
             idle_interval=self.settings.relay_idle_interval_seconds,
         )
 
-    def add_consumer(self, consumer: EventConsumer, *topics: Topic) -> None:
+    def add_consumer(self, consumer: EventConsumer[Any], *topics: Topic) -> None:
         self.consumers.append(ConsumerBinding(consumer, topics))
         subscribe(self.broker, consumer, topics)
 
@@ -171,8 +171,9 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(runtime.name, settings.log_level, json=settings.log_json)
         if settings.jwt_secret == DEVELOPMENT_SECRET:
-            _log.warning("auth.development_secret_in_use",
-                         hint="set GRIDLOOP_JWT_SECRET outside development")
+            _log.warning(
+                "auth.development_secret_in_use", hint="set GRIDLOOP_JWT_SECRET outside development"
+            )
         if settings.migrate_on_start:
             await upgrade_database_async(settings.database_url, runtime.migrations_dir)
             _log.info("database.migrated")

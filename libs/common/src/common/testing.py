@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from sqlalchemy.engine import make_url
 
 from common.embedded_broker import EmbeddedBroker
@@ -27,7 +27,7 @@ class TestInfrastructureMissing(RuntimeError):
 
 def docker_available() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         docker.from_env(timeout=2).ping()
         return True
@@ -43,7 +43,7 @@ def kafka_bootstrap_servers() -> Iterator[str]:
         yield from_env
         return
     if docker_available():
-        from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
+        from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
@@ -73,7 +73,7 @@ def postgres_server() -> Iterator[str]:
         yield DEFAULT_POSTGRES_URL
         return
     if docker_available():
-        from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
+        from testcontainers.postgres import PostgresContainer
 
         with PostgresContainer("postgres:16", driver=None) as postgres:
             yield postgres.get_connection_url()

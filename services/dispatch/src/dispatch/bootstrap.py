@@ -53,8 +53,10 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         )
 
     triaged = Counter(
-        "gridloop_reports_triaged_total", "Reports triaged, by outcome and rejection reason",
-        ["service", "outcome", "reason"], registry=runtime.metrics.registry,
+        "gridloop_reports_triaged_total",
+        "Reports triaged, by outcome and rejection reason",
+        ["service", "outcome", "reason"],
+        registry=runtime.metrics.registry,
     )
     triaged.labels(SERVICE, "filed", "")
     for reason in RejectionReason:
@@ -66,8 +68,9 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     async def load_registry() -> None:
         await registry.refresh(unit_of_work())
         if not registry.loaded and settings.grids_file:
-            await handlers.load_grids(read_grids_file(settings.grids_file), unit_of_work(),
-                                      registry)
+            await handlers.load_grids(
+                read_grids_file(settings.grids_file), unit_of_work(), registry
+            )
         if registry.loaded:
             _log.info("grids.ready", grids=len(registry.current()))
         else:

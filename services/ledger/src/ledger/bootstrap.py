@@ -35,7 +35,9 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         )
 
     awarded = Counter(
-        "gridloop_points_awarded_total", "Points credited to riders", ["service"],
+        "gridloop_points_awarded_total",
+        "Points credited to riders",
+        ["service"],
         registry=runtime.metrics.registry,
     )
     awarded.labels(SERVICE)
@@ -43,8 +45,13 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         report_accepted=settings.points_report_accepted, daily_cap=settings.points_daily_cap
     )
     runtime.add_consumer(
-        award_consumer(unit_of_work, rules, runtime.publish, runtime.metrics,
-                       lambda amount: awarded.labels(SERVICE).inc(amount)),
+        award_consumer(
+            unit_of_work,
+            rules,
+            runtime.publish,
+            runtime.metrics,
+            lambda amount: awarded.labels(SERVICE).inc(amount),
+        ),
         Topic.WORKORDERS,
     )
     return create_service_app(

@@ -35,14 +35,20 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         )
 
     written = Counter(
-        "gridloop_inbox_messages_total", "Messages written to riders' inboxes",
-        ["service", "template"], registry=runtime.metrics.registry,
+        "gridloop_inbox_messages_total",
+        "Messages written to riders' inboxes",
+        ["service", "template"],
+        registry=runtime.metrics.registry,
     )
     for template in TemplateId:
         written.labels(SERVICE, template.value)
     runtime.add_consumer(
-        reporter_feedback_consumer(unit_of_work, runtime.publish, runtime.metrics,
-                                   lambda template: written.labels(SERVICE, template).inc()),
+        reporter_feedback_consumer(
+            unit_of_work,
+            runtime.publish,
+            runtime.metrics,
+            lambda template: written.labels(SERVICE, template).inc(),
+        ),
         Topic.WORKORDERS,
         Topic.POINTS,
     )

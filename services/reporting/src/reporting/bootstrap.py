@@ -37,7 +37,9 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         status_projection(unit_of_work, runtime.publish, runtime.metrics), Topic.WORKORDERS
     )
     submitted = Counter(
-        "gridloop_reports_submitted_total", "Reports accepted over HTTP", ["service"],
+        "gridloop_reports_submitted_total",
+        "Reports accepted over HTTP",
+        ["service"],
         registry=runtime.metrics.registry,
     )
     submitted.labels(SERVICE)

@@ -30,18 +30,23 @@ errors = Console(stderr=True)
 
 @app.command()
 def token(
-    role: Annotated[Role, typer.Option(help="rider, grid_worker, department, supervisor, admin, service")],
+    role: Annotated[
+        Role, typer.Option(help="rider, grid_worker, department, supervisor, admin, service")
+    ],
     sub: Annotated[str, typer.Option(help="subject: rider id, worker id, service name")],
     district: Annotated[str, typer.Option(help="6-digit district admin code")] = "370812",
-    grid: Annotated[list[str] | None, typer.Option(help="grid id a grid worker covers; repeat")] = None,
+    grid: Annotated[
+        list[str] | None, typer.Option(help="grid id a grid worker covers; repeat")
+    ] = None,
     ttl: Annotated[int, typer.Option(help="lifetime in seconds", min=60)] = 12 * 3600,
 ) -> None:
     """Print a development bearer token signed with GRIDLOOP_JWT_SECRET."""
     secret = os.environ.get("GRIDLOOP_JWT_SECRET", DEVELOPMENT_SECRET)
     try:
         validate_secret(secret)
-        value = issue_token(secret, role=role, subject=sub, district=district,
-                            grids=grid or [], ttl_seconds=ttl)
+        value = issue_token(
+            secret, role=role, subject=sub, district=district, grids=grid or [], ttl_seconds=ttl
+        )
     except ValueError as error:
         errors.print(f"[red]cannot mint the token:[/red] {error}")
         raise typer.Exit(2) from error
@@ -109,3 +114,32 @@ def run(
         console.print("stopping…")
         stack.stop()
         console.print("stopped.")
+
+
+@app.command()
+def contracts(
+    out: Annotated[Path, typer.Option(help="where the contract files live")] = Path(
+        "docs/contracts"
+    ),
+    check: Annotated[bool, typer.Option(help="fail if the files differ from the code")] = False,
+) -> None:
+    """Export the event JSON Schemas, the AsyncAPI document and each service's OpenAPI."""
+    from importlib import import_module
+
+    from common.contracts.export import render_contracts, stale_contracts, write_contracts
+
+    openapi = {}
+    for name in SERVICES:
+        bootstrap = import_module(f"{name}.bootstrap")
+        openapi[name] = bootstrap.create_app().openapi()
+    files = render_contracts(openapi)
+    if check:
+        stale = stale_contracts(out, files)
+        if stale:
+            errors.print("[red]contracts are out of date:[/red] " + ", ".join(stale))
+            errors.print("run: uv run gridloop contracts")
+            raise typer.Exit(1)
+        console.print(f"{len(files)} contract files are up to date")
+        return
+    write_contracts(out, files)
+    console.print(f"wrote {len(files)} contract files under {out}")

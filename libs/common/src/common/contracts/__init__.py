@@ -9,9 +9,9 @@ from common.contracts.events import (
     EVENT_MODELS,
     NotificationDelivered,
     PointsAwarded,
+    RejectionReason,
     ReportRejected,
     ReportSubmitted,
-    RejectionReason,
     WorkOrderFiled,
 )
 from common.contracts.topics import Topic

@@ -26,7 +26,7 @@ class CloudEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    specversion: Literal["1.0"] = SPEC_VERSION
+    specversion: Literal["1.0"] = "1.0"
     id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=64)
     type: str = Field(pattern=r"^gridloop\.[a-z_]+\.[a-z_]+$")
     source: str = Field(min_length=1, max_length=200)

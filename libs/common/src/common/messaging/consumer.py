@@ -15,7 +15,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from types import TracebackType
+from typing import Generic, Literal, Protocol, TypeVar
 
 import structlog
 from pydantic import ValidationError
@@ -36,15 +37,23 @@ class UnprocessableEvent(Exception):
 
 
 class ConsumingUnitOfWork(Protocol):
-    outbox: OutboxWriter
-    inbox: Inbox
+    @property
+    def outbox(self) -> OutboxWriter: ...
+    @property
+    def inbox(self) -> Inbox: ...
 
     async def __aenter__(self) -> ConsumingUnitOfWork: ...
-    async def __aexit__(self, *args: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
     async def commit(self) -> None: ...
 
 
-EventHandler = Callable[[CloudEvent, "ConsumingUnitOfWork"], Awaitable[HandlerOutcome | None]]
+UnitOfWork = TypeVar("UnitOfWork", bound=ConsumingUnitOfWork)
+EventHandler = Callable[[CloudEvent, UnitOfWork], Awaitable[HandlerOutcome | None]]
 
 
 @dataclass(frozen=True)
@@ -73,14 +82,14 @@ DeadLetterPublish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None
 
 
 @dataclass
-class EventConsumer:
+class EventConsumer(Generic[UnitOfWork]):
     """Handles records of one consumer group. ``handlers`` maps CloudEvents types to handlers;
     other types on the same topics are acknowledged and counted as ignored."""
 
     name: str
     service: str
-    unit_of_work: Callable[[], ConsumingUnitOfWork]
-    handlers: Mapping[str, EventHandler]
+    unit_of_work: Callable[[], UnitOfWork]
+    handlers: Mapping[str, EventHandler[UnitOfWork]]
     dead_letter: DeadLetterPublish
     metrics: MessagingMetrics
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -113,7 +122,7 @@ class EventConsumer:
             await self._handle_with_retries(record, event, handler)
 
     async def _handle_with_retries(
-        self, record: IncomingRecord, event: CloudEvent, handler: EventHandler
+        self, record: IncomingRecord, event: CloudEvent, handler: EventHandler[UnitOfWork]
     ) -> None:
         for attempt in range(1, self.retry.attempts + 1):
             try:
@@ -132,8 +141,9 @@ class EventConsumer:
                     return
                 self.metrics.handling_retries.labels(self.service, self.name).inc()
                 delay = self.retry.delay(attempt)
-                _log.warning("event.retrying", attempt=attempt, delay=round(delay, 3),
-                             error=repr(error))
+                _log.warning(
+                    "event.retrying", attempt=attempt, delay=round(delay, 3), error=repr(error)
+                )
                 await asyncio.sleep(delay)
                 continue
             self._count(event.type, outcome)
@@ -144,9 +154,10 @@ class EventConsumer:
             return
 
     async def _apply_once(
-        self, event: CloudEvent, handler: EventHandler
+        self, event: CloudEvent, handler: EventHandler[UnitOfWork]
     ) -> Literal["processed", "stale", "ignored", "duplicate"]:
-        async with self.unit_of_work() as uow:
+        uow = self.unit_of_work()
+        async with uow:
             if not await uow.inbox.claim(self.name, event):
                 return "duplicate"
             uow.outbox.caused_by(event)
@@ -173,8 +184,9 @@ class EventConsumer:
         }
         # Raises if the broker refuses: the offset is then not committed and the record
         # comes back, rather than being lost.
-        await self.dead_letter(Topic.DEADLETTER.value, record.key or b"", record.value or b"",
-                               headers)
+        await self.dead_letter(
+            Topic.DEADLETTER.value, record.key or b"", record.value or b"", headers
+        )
         self.metrics.dead_letters.labels(self.service, self.name, reason).inc()
         self._count(event_type, "dead_lettered", known=event_type in self.handlers)
         _log.error(

@@ -23,7 +23,7 @@ class Inbox:
         False means it was handled before and the caller must skip it. The row commits or rolls
         back together with the handler's effects, so a failed attempt leaves no trace.
         """
-        dialect = self._session.bind.dialect.name
+        dialect = self._session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = (
             insert(self._table)

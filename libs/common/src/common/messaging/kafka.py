@@ -3,8 +3,11 @@ records to an :class:`EventConsumer` with offsets committed only after the handl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
+from typing import Any, cast
 
+from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -38,7 +41,7 @@ def publisher_for(broker: KafkaBroker) -> Publish:
 
 def subscribe(
     broker: KafkaBroker,
-    consumer: EventConsumer,
+    consumer: EventConsumer[Any],
     topics: Iterable[Topic],
 ) -> None:
     """Feed ``topics`` to ``consumer`` as consumer group ``consumer.name``.
@@ -48,7 +51,7 @@ def subscribe(
     """
 
     async def on_record(message: KafkaMessage) -> None:
-        raw = message.raw_message
+        raw = cast(ConsumerRecord[bytes, bytes], message.raw_message)
         await consumer.handle(
             IncomingRecord(
                 topic=raw.topic,
@@ -85,9 +88,7 @@ async def ensure_topics(
             if topic.value not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()

@@ -11,6 +11,7 @@ ids; consumers drop them through their inbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -109,7 +110,11 @@ class OutboxRelay:
                     row.topic,
                     row.message_key.encode(),
                     row.payload,
-                    {"content-type": CONTENT_TYPE, "ce_id": row.event_id, "ce_type": row.event_type},
+                    {
+                        "content-type": CONTENT_TYPE,
+                        "ce_id": row.event_id,
+                        "ce_type": row.event_type,
+                    },
                 )
                 published.append(row.position)
         finally:
@@ -183,8 +188,6 @@ class OutboxRelay:
                 _log.warning("outbox.leader_connection_close_failed")
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
         self._wake.clear()

@@ -28,7 +28,7 @@ class GridRepository:
 
     async def replace_district(self, index: GridIndex) -> None:
         """Swap a district's whole registry for ``index`` (in the caller's transaction)."""
-        await self._session.exec(  # type: ignore[call-overload]
+        await self._session.exec(
             delete(GridRow).where(col(GridRow.district_code) == index.district_code)
         )
         now = datetime.now(UTC)
@@ -146,8 +146,15 @@ class WorkOrderRepository:
         return await self._session.get(RejectedReportRow, report_id) is not None
 
     async def record_rejection(
-        self, *, report_id: str, reporter_id: str, category: str, lat: float, lon: float,
-        decision: Rejected, at: datetime,
+        self,
+        *,
+        report_id: str,
+        reporter_id: str,
+        category: str,
+        lat: float,
+        lon: float,
+        decision: Rejected,
+        at: datetime,
     ) -> None:
         self._session.add(
             RejectedReportRow(

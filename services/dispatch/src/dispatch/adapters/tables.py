@@ -22,9 +22,9 @@ class GridRow(DispatchTable, table=True):
     name: str = Field(max_length=200)
     community: str = Field(max_length=200)
     street: str = Field(max_length=200)
-    geometry: str = Field(sa_type=sa.Text)  # type: ignore[call-overload]
+    geometry: str = Field(sa_type=sa.Text)
     position: int
-    loaded_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    loaded_at: datetime = Field(sa_type=TIMESTAMP)
 
 
 class WorkOrderRow(DispatchTable, table=True):
@@ -42,7 +42,7 @@ class WorkOrderRow(DispatchTable, table=True):
     text: str = Field(max_length=500)
     status: str = Field(max_length=20)
     version: int
-    filed_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    filed_at: datetime = Field(sa_type=TIMESTAMP)
 
 
 class WorkOrderHistoryRow(DispatchTable, table=True):
@@ -54,7 +54,7 @@ class WorkOrderHistoryRow(DispatchTable, table=True):
     to_status: str = Field(max_length=20)
     actor: str = Field(max_length=128)
     reason: str = Field(max_length=500)
-    at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    at: datetime = Field(sa_type=TIMESTAMP)
 
 
 class RejectedReportRow(DispatchTable, table=True):
@@ -69,7 +69,7 @@ class RejectedReportRow(DispatchTable, table=True):
     lon: float
     reason_code: str = Field(max_length=64)
     reason: str = Field(max_length=500)
-    rejected_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    rejected_at: datetime = Field(sa_type=TIMESTAMP)
 
 
 OUTBOX, INBOX = messaging_tables(DispatchTable.metadata)

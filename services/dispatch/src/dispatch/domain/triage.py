@@ -22,8 +22,12 @@ class Rejected:
 
 
 REASON_TEXT = {
-    RejectionReason.OUTSIDE_SERVICE_AREA: "上报位置不在本区服务范围内（{district}），请确认定位后重新上报",
-    RejectionReason.UNKNOWN_CATEGORY: "问题类别代码 {category} 无效，请选择正确的问题类别后重新上报",
+    RejectionReason.OUTSIDE_SERVICE_AREA: (
+        "上报位置不在本区服务范围内（{district}），请确认定位后重新上报"
+    ),
+    RejectionReason.UNKNOWN_CATEGORY: (
+        "问题类别代码 {category} 无效，请选择正确的问题类别后重新上报"
+    ),
 }
 
 

@@ -69,6 +69,8 @@ class WorkOrder:
             filed_at=at,
         )
         order.history.append(
-            Transition(None, WorkOrderStatus.FILED, "system", "auto-triage: in grid, known category", at)
+            Transition(
+                None, WorkOrderStatus.FILED, "system", "auto-triage: in grid, known category", at
+            )
         )
         return order

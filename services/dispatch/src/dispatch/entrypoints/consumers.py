@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from common.contracts.events import ReportSubmitted
 from common.messaging.consumer import DeadLetterPublish, EventConsumer
@@ -17,7 +18,7 @@ def triage_consumer(
     dead_letter: DeadLetterPublish,
     metrics: MessagingMetrics,
     on_triaged: Callable[[str, str], None],
-) -> EventConsumer:
+) -> EventConsumer[Any]:
     return EventConsumer(
         name=CONSUMER_NAME,
         service="dispatch",

@@ -69,8 +69,12 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/v1")
 
-    @router.get("/workorders/{work_order_id}", response_model=WorkOrderView,
-                tags=["work orders"], summary="A work order and its history")
+    @router.get(
+        "/workorders/{work_order_id}",
+        response_model=WorkOrderView,
+        tags=["work orders"],
+        summary="A work order and its history",
+    )
     async def get_work_order(work_order_id: str, principal: Caller) -> WorkOrderView:
         async with unit_of_work() as uow:
             order = await uow.work_orders.get(work_order_id)
@@ -99,15 +103,23 @@ def build_router(
             history=[TransitionView(**vars(step)) for step in order.history],
         )
 
-    @router.put("/grids", response_model=GridLoadSummary, tags=["grids"],
-                summary="Replace the district's grid registry with a GeoJSON FeatureCollection")
+    @router.put(
+        "/grids",
+        response_model=GridLoadSummary,
+        tags=["grids"],
+        summary="Replace the district's grid registry with a GeoJSON FeatureCollection",
+    )
     async def put_grids(
         principal: Admin,
         document: Annotated[dict[str, Any], Body(description="GeoJSON FeatureCollection")],
     ) -> GridLoadSummary:
         if principal.district != registry.district:
-            raise Problem(403, "Forbidden", f"an admin of district {principal.district} "
-                          f"may not load grids of district {registry.district}")
+            raise Problem(
+                403,
+                "Forbidden",
+                f"an admin of district {principal.district} "
+                f"may not load grids of district {registry.district}",
+            )
         try:
             index = await handlers.load_grids(document, unit_of_work(), registry)
         except GridFileError as error:

@@ -88,7 +88,9 @@ def on_report_submitted_handler(
         if await uow.work_orders.already_triaged(report.report_id):
             return "ignored"
         decision = triage(
-            category_code=report.category, lat=report.lat, lon=report.lon,
+            category_code=report.category,
+            lat=report.lat,
+            lon=report.lon,
             grids=registry.current(),
         )
         now = datetime.now(UTC)
@@ -127,12 +129,21 @@ def on_report_submitted_handler(
                 sequence=order.version,
             )
             on_triaged("filed", "")
-            _log.info("workorder.filed", report_id=report.report_id, work_order_id=order.id,
-                      grid_id=order.grid_id)
+            _log.info(
+                "workorder.filed",
+                report_id=report.report_id,
+                work_order_id=order.id,
+                grid_id=order.grid_id,
+            )
             return "processed"
         await uow.work_orders.record_rejection(
-            report_id=report.report_id, reporter_id=report.reporter_id,
-            category=report.category, lat=report.lat, lon=report.lon, decision=decision, at=now,
+            report_id=report.report_id,
+            reporter_id=report.reporter_id,
+            category=report.category,
+            lat=report.lat,
+            lon=report.lon,
+            decision=decision,
+            at=now,
         )
         await uow.outbox.add(
             ReportRejected(

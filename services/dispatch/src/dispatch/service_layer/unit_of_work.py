@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import TracebackType
 from typing import Protocol, Self
 
 from common.contracts.envelope import CloudEvent
@@ -22,8 +23,15 @@ class WorkOrderStore(Protocol):
     async def get(self, work_order_id: str) -> WorkOrder | None: ...
     async def already_triaged(self, report_id: str) -> bool: ...
     async def record_rejection(
-        self, *, report_id: str, reporter_id: str, category: str, lat: float, lon: float,
-        decision: Rejected, at: datetime,
+        self,
+        *,
+        report_id: str,
+        reporter_id: str,
+        category: str,
+        lat: float,
+        lon: float,
+        decision: Rejected,
+        at: datetime,
     ) -> None: ...
 
 
@@ -32,10 +40,18 @@ class Outbox(Protocol):
 
 
 class DispatchUnitOfWork(Protocol):
-    grids: GridStore
-    work_orders: WorkOrderStore
-    outbox: Outbox
+    @property
+    def grids(self) -> GridStore: ...
+    @property
+    def work_orders(self) -> WorkOrderStore: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *args: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
     async def commit(self) -> None: ...

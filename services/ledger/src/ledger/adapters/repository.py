@@ -30,14 +30,22 @@ class LedgerRepository:
 
     async def open_account(self, account_id: str, *, must_not_go_negative: bool) -> None:
         """Create the account if it does not exist yet (idempotent, race-safe)."""
-        dialect = self._session.bind.dialect.name
+        dialect = self._session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         now = datetime.now(UTC)
-        await self._session.exec(  # type: ignore[call-overload]
+        await self._session.exec(
             insert(AccountRow)
-            .values(id=account_id, must_not_go_negative=must_not_go_negative,
-                    debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
-                    version=0, created_at=now, updated_at=now)
+            .values(
+                id=account_id,
+                must_not_go_negative=must_not_go_negative,
+                debits_posted=0,
+                credits_posted=0,
+                debits_pending=0,
+                credits_pending=0,
+                version=0,
+                created_at=now,
+                updated_at=now,
+            )
             .on_conflict_do_nothing(index_elements=["id"])
         )
 
@@ -94,11 +102,16 @@ class LedgerRepository:
             (transfer.debit_account_id, table.c.debits_posted),
             (transfer.credit_account_id, table.c.credits_posted),
         ):
-            await self._session.exec(  # type: ignore[call-overload]
+            await self._session.exec(
                 sa.update(table)
                 .where(table.c.id == account_id)
-                .values({column: column + transfer.amount, table.c.version: table.c.version + 1,
-                         table.c.updated_at: now})
+                .values(
+                    {
+                        column: column + transfer.amount,
+                        table.c.version: table.c.version + 1,
+                        table.c.updated_at: now,
+                    }
+                )
             )
         self._session.expire_all()
 

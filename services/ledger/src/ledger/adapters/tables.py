@@ -24,14 +24,14 @@ class AccountRow(LedgerTable, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=160)
-    debits_posted: int = Field(default=0, sa_type=sa.BigInteger)  # type: ignore[call-overload]
-    credits_posted: int = Field(default=0, sa_type=sa.BigInteger)  # type: ignore[call-overload]
-    debits_pending: int = Field(default=0, sa_type=sa.BigInteger)  # type: ignore[call-overload]
-    credits_pending: int = Field(default=0, sa_type=sa.BigInteger)  # type: ignore[call-overload]
+    debits_posted: int = Field(default=0, sa_type=sa.BigInteger)
+    credits_posted: int = Field(default=0, sa_type=sa.BigInteger)
+    debits_pending: int = Field(default=0, sa_type=sa.BigInteger)
+    credits_pending: int = Field(default=0, sa_type=sa.BigInteger)
     must_not_go_negative: bool = False
     version: int = 0
-    created_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
-    updated_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    created_at: datetime = Field(sa_type=TIMESTAMP)
+    updated_at: datetime = Field(sa_type=TIMESTAMP)
 
 
 class TransferRow(LedgerTable, table=True):
@@ -44,14 +44,14 @@ class TransferRow(LedgerTable, table=True):
     id: str = Field(primary_key=True, max_length=200)
     debit_account_id: str = Field(max_length=160, foreign_key="accounts.id")
     credit_account_id: str = Field(max_length=160, foreign_key="accounts.id")
-    amount: int = Field(sa_type=sa.BigInteger)  # type: ignore[call-overload]
+    amount: int = Field(sa_type=sa.BigInteger)
     code: str = Field(max_length=40)
     rider_id: str = Field(max_length=128)
     report_id: str = Field(max_length=64)
     work_order_id: str | None = Field(default=None, max_length=64)
     ledger_day: date
     caused_by_event_id: str = Field(max_length=64)
-    created_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    created_at: datetime = Field(sa_type=TIMESTAMP)
 
 
 OUTBOX, INBOX = messaging_tables(LedgerTable.metadata)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from common.contracts.events import WorkOrderFiled
 from common.messaging.consumer import DeadLetterPublish, EventConsumer
@@ -18,7 +19,7 @@ def award_consumer(
     dead_letter: DeadLetterPublish,
     metrics: MessagingMetrics,
     on_awarded: Callable[[int], None],
-) -> EventConsumer:
+) -> EventConsumer[Any]:
     return EventConsumer(
         name=CONSUMER_NAME,
         service="ledger",

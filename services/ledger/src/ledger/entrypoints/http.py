@@ -52,20 +52,36 @@ def _authorise(principal: Principal, rider_id: str) -> None:
 def build_router(unit_of_work: Callable[[], LedgerUnitOfWork]) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["points"])
 
-    @router.get("/accounts/{rider_id}/balance", response_model=BalanceView,
-                summary="A rider's points balance")
+    @router.get(
+        "/accounts/{rider_id}/balance",
+        response_model=BalanceView,
+        summary="A rider's points balance",
+    )
     async def balance(rider_id: str, principal: Caller) -> BalanceView:
         _authorise(principal, rider_id)
         async with unit_of_work() as uow:
             account = await uow.ledger.get_account(rider_account(rider_id))
         if account is None:  # no points yet: a zero balance, not an error
-            return BalanceView(account_id=rider_account(rider_id), rider_id=rider_id,
-                               balance=0, pending=0, available=0)
-        return BalanceView(account_id=account.id, rider_id=rider_id, balance=account.balance,
-                           pending=account.debits_pending, available=account.available)
+            return BalanceView(
+                account_id=rider_account(rider_id),
+                rider_id=rider_id,
+                balance=0,
+                pending=0,
+                available=0,
+            )
+        return BalanceView(
+            account_id=account.id,
+            rider_id=rider_id,
+            balance=account.balance,
+            pending=account.debits_pending,
+            available=account.available,
+        )
 
-    @router.get("/accounts/{rider_id}/transfers", response_model=TransferList,
-                summary="Every transfer behind a rider's balance, newest first")
+    @router.get(
+        "/accounts/{rider_id}/transfers",
+        response_model=TransferList,
+        summary="Every transfer behind a rider's balance, newest first",
+    )
     async def transfers(
         rider_id: str,
         principal: Caller,
@@ -78,10 +94,15 @@ def build_router(unit_of_work: Callable[[], LedgerUnitOfWork]) -> APIRouter:
         return TransferList(
             items=[
                 TransferView(
-                    id=t.id, debit_account_id=t.debit_account_id,
-                    credit_account_id=t.credit_account_id, amount=t.amount, code=t.code.value,
-                    report_id=t.report_id, work_order_id=t.work_order_id,
-                    ledger_day=t.ledger_day, caused_by_event_id=t.caused_by_event_id,
+                    id=t.id,
+                    debit_account_id=t.debit_account_id,
+                    credit_account_id=t.credit_account_id,
+                    amount=t.amount,
+                    code=t.code.value,
+                    report_id=t.report_id,
+                    work_order_id=t.work_order_id,
+                    ledger_day=t.ledger_day,
+                    caused_by_event_id=t.caused_by_event_id,
                     created_at=t.created_at,
                 )
                 for t in found

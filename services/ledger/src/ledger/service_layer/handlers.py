@@ -45,8 +45,12 @@ def on_work_order_filed_handler(
             await uow.ledger.awarded_on(filed.reporter_id, day)
         )
         if amount == 0:
-            _log.info("points.daily_cap_reached", rider_id=filed.reporter_id,
-                      report_id=filed.report_id, day=day.isoformat())
+            _log.info(
+                "points.daily_cap_reached",
+                rider_id=filed.reporter_id,
+                report_id=filed.report_id,
+                day=day.isoformat(),
+            )
             return "processed"
         now = datetime.now(UTC)
         await uow.ledger.post(
@@ -82,8 +86,13 @@ def on_work_order_filed_handler(
             sequence=account.version,
         )
         on_awarded(amount)
-        _log.info("points.awarded", rider_id=filed.reporter_id, amount=amount,
-                  balance=account.balance, transfer_id=transfer_id)
+        _log.info(
+            "points.awarded",
+            rider_id=filed.reporter_id,
+            amount=amount,
+            balance=account.balance,
+            transfer_id=transfer_id,
+        )
         return "processed"
 
     return on_work_order_filed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from types import TracebackType
 from typing import Protocol, Self
 
 from common.contracts.envelope import CloudEvent
@@ -25,9 +26,16 @@ class Outbox(Protocol):
 
 
 class LedgerUnitOfWork(Protocol):
-    ledger: LedgerStore
-    outbox: Outbox
+    @property
+    def ledger(self) -> LedgerStore: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *args: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
     async def commit(self) -> None: ...

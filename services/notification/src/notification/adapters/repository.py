@@ -13,8 +13,9 @@ class NotificationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, notification_id: str, event_id: str, message: Message,
-                  at: datetime) -> None:
+    async def add(
+        self, notification_id: str, event_id: str, message: Message, at: datetime
+    ) -> None:
         self._session.add(
             NotificationRow(
                 id=notification_id,
@@ -30,7 +31,9 @@ class NotificationRepository:
             )
         )
 
-    async def inbox(self, recipient_id: str, *, limit: int, offset: int) -> list[StoredNotification]:
+    async def inbox(
+        self, recipient_id: str, *, limit: int, offset: int
+    ) -> list[StoredNotification]:
         rows = (
             await self._session.exec(
                 select(NotificationRow)
@@ -42,10 +45,16 @@ class NotificationRepository:
         ).all()
         return [
             StoredNotification(
-                id=row.id, recipient_id=row.recipient_id, channel=row.channel,
-                template=row.template, title=row.title, body=row.body, report_id=row.report_id,
+                id=row.id,
+                recipient_id=row.recipient_id,
+                channel=row.channel,
+                template=row.template,
+                title=row.title,
+                body=row.body,
+                report_id=row.report_id,
                 work_order_id=row.work_order_id,
-                created_at=row.created_at if row.created_at.tzinfo
+                created_at=row.created_at
+                if row.created_at.tzinfo
                 else row.created_at.replace(tzinfo=UTC),
             )
             for row in rows

@@ -17,8 +17,13 @@ class NotificationTable(SQLModel, registry=new_registry()):
 class NotificationRow(NotificationTable, table=True):
     __tablename__ = "notifications"
     __table_args__ = (
-        sa.UniqueConstraint("event_id", "recipient_id", "channel", "template",
-                            name="uq_notifications_event_recipient_channel_template"),
+        sa.UniqueConstraint(
+            "event_id",
+            "recipient_id",
+            "channel",
+            "template",
+            name="uq_notifications_event_recipient_channel_template",
+        ),
         sa.Index("ix_notifications_recipient_created", "recipient_id", "created_at"),
     )
 
@@ -31,7 +36,7 @@ class NotificationRow(NotificationTable, table=True):
     body: str = Field(max_length=2000)
     report_id: str | None = Field(default=None, max_length=64)
     work_order_id: str | None = Field(default=None, max_length=64)
-    created_at: datetime = Field(sa_type=TIMESTAMP)  # type: ignore[call-overload]
+    created_at: datetime = Field(sa_type=TIMESTAMP)
 
 
 OUTBOX, INBOX = messaging_tables(NotificationTable.metadata)

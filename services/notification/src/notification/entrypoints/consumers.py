@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from common.contracts.events import PointsAwarded, ReportRejected, WorkOrderFiled
 from common.messaging.consumer import DeadLetterPublish, EventConsumer
@@ -16,7 +17,7 @@ def reporter_feedback_consumer(
     dead_letter: DeadLetterPublish,
     metrics: MessagingMetrics,
     on_written: Callable[[str], None],
-) -> EventConsumer:
+) -> EventConsumer[Any]:
     notify = notify_handler(on_written)
     return EventConsumer(
         name=CONSUMER_NAME,

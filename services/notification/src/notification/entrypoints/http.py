@@ -35,8 +35,11 @@ class Inbox(BaseModel):
 def build_router(unit_of_work: Callable[[], NotificationUnitOfWork]) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["inbox"])
 
-    @router.get("/inbox/{recipient_id}", response_model=Inbox,
-                summary="A recipient's in-app messages, newest first")
+    @router.get(
+        "/inbox/{recipient_id}",
+        response_model=Inbox,
+        summary="A recipient's in-app messages, newest first",
+    )
     async def inbox(
         recipient_id: str,
         principal: Caller,
@@ -46,16 +49,24 @@ def build_router(unit_of_work: Callable[[], NotificationUnitOfWork]) -> APIRoute
         if principal.role is Role.RIDER and principal.subject != recipient_id:
             raise Problem(403, "Forbidden", "a rider may only read their own inbox")
         if principal.role not in {Role.RIDER, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE}:
-            raise Problem(403, "Forbidden",
-                          f"role '{principal.role.value}' may not read riders' inboxes")
+            raise Problem(
+                403, "Forbidden", f"role '{principal.role.value}' may not read riders' inboxes"
+            )
         async with unit_of_work() as uow:
             items = await uow.notifications.inbox(recipient_id, limit=limit, offset=offset)
         return Inbox(
             recipient_id=recipient_id,
             items=[
-                InboxItem(id=i.id, channel=i.channel, template=i.template, title=i.title,
-                          body=i.body, report_id=i.report_id, work_order_id=i.work_order_id,
-                          created_at=i.created_at)
+                InboxItem(
+                    id=i.id,
+                    channel=i.channel,
+                    template=i.template,
+                    title=i.title,
+                    body=i.body,
+                    report_id=i.report_id,
+                    work_order_id=i.work_order_id,
+                    created_at=i.created_at,
+                )
                 for i in items
             ],
             limit=limit,

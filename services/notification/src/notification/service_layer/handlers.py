@@ -67,8 +67,13 @@ def notify_handler(on_written: Callable[[str], None] = lambda template: None) ->
         if message is None:
             return "ignored"
         now = datetime.now(UTC)
-        notification_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event.id}/{message.recipient_id}"
-                                          f"/{message.channel.value}/{message.template.value}"))
+        notification_id = str(
+            uuid.uuid5(
+                uuid.NAMESPACE_URL,
+                f"{event.id}/{message.recipient_id}"
+                f"/{message.channel.value}/{message.template.value}",
+            )
+        )
         await uow.notifications.add(notification_id, event.id, message, now)
         await uow.outbox.add(
             NotificationDelivered(
@@ -85,8 +90,12 @@ def notify_handler(on_written: Callable[[str], None] = lambda template: None) ->
             sequence=int(now.timestamp() * 1_000_000),
         )
         on_written(message.template.value)
-        _log.info("inbox.written", recipient_id=message.recipient_id,
-                  template=message.template.value, report_id=message.report_id)
+        _log.info(
+            "inbox.written",
+            recipient_id=message.recipient_id,
+            template=message.template.value,
+            report_id=message.report_id,
+        )
         return "processed"
 
     return notify

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import TracebackType
 from typing import Protocol, Self
 
 from common.contracts.envelope import CloudEvent
@@ -11,8 +12,9 @@ from notification.domain.messages import Message, StoredNotification
 
 
 class NotificationStore(Protocol):
-    async def add(self, notification_id: str, event_id: str, message: Message,
-                  at: datetime) -> None: ...
+    async def add(
+        self, notification_id: str, event_id: str, message: Message, at: datetime
+    ) -> None: ...
     async def inbox(
         self, recipient_id: str, *, limit: int, offset: int
     ) -> list[StoredNotification]: ...
@@ -23,9 +25,16 @@ class Outbox(Protocol):
 
 
 class NotificationUnitOfWork(Protocol):
-    notifications: NotificationStore
-    outbox: Outbox
+    @property
+    def notifications(self) -> NotificationStore: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *args: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
     async def commit(self) -> None: ...

@@ -29,8 +29,8 @@ class ReportRow(ReportingTable, table=True):
     rejection_code: str | None = Field(default=None, max_length=64)
     rejection_reason: str | None = Field(default=None, max_length=500)
     last_sequence: int = 0
-    submitted_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
-    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
+    submitted_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
 class IdempotencyRow(ReportingTable, table=True):
@@ -40,7 +40,7 @@ class IdempotencyRow(ReportingTable, table=True):
     key: str = Field(primary_key=True, max_length=128)
     fingerprint: str = Field(max_length=64)
     report_id: str = Field(max_length=64)
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
 OUTBOX, INBOX = messaging_tables(ReportingTable.metadata)

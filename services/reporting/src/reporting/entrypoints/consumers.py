@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from common.contracts.events import ReportRejected, WorkOrderFiled
 from common.messaging.consumer import DeadLetterPublish, EventConsumer, EventHandler
@@ -15,11 +16,11 @@ def status_projection(
     unit_of_work: Callable[[], ReportingUnitOfWork],
     dead_letter: DeadLetterPublish,
     metrics: MessagingMetrics,
-) -> EventConsumer:
+) -> EventConsumer[Any]:
     """Keeps the reporter-facing status in step with the work-order topic."""
     table: dict[str, EventHandler] = {
-        WorkOrderFiled.event_type: handlers.on_work_order_filed,  # type: ignore[dict-item]
-        ReportRejected.event_type: handlers.on_report_rejected,  # type: ignore[dict-item]
+        WorkOrderFiled.event_type: handlers.on_work_order_filed,
+        ReportRejected.event_type: handlers.on_report_rejected,
     }
     return EventConsumer(
         name=CONSUMER_NAME,

@@ -32,8 +32,14 @@ class SubmitReportRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"category": "0101", "lat": 35.5531, "lon": 116.8287,
-                          "text": "3号楼2单元楼道堆放杂物，影响通行"}]
+            "examples": [
+                {
+                    "category": "0101",
+                    "lat": 35.5531,
+                    "lon": 116.8287,
+                    "text": "3号楼2单元楼道堆放杂物，影响通行",
+                }
+            ]
         },
     )
 
@@ -110,8 +116,11 @@ def build_router(
         status_code=201,
         response_model=ReportView,
         summary="Submit a report (随手拍上报)",
-        responses={400: {"description": "malformed JSON"}, 409: {"description": "key reused"},
-                   422: {"description": "invalid report"}},
+        responses={
+            400: {"description": "malformed JSON"},
+            409: {"description": "key reused"},
+            422: {"description": "invalid report"},
+        },
     )
     async def submit(
         body: SubmitReportRequest,
@@ -145,9 +154,7 @@ def build_router(
         return ReportView.of(submission.report)
 
     @router.get("/reports/{report_id}", response_model=ReportView, summary="A report's status")
-    async def get_report(
-        report_id: str, principal: Caller
-    ) -> ReportView:
+    async def get_report(report_id: str, principal: Caller) -> ReportView:
         async with unit_of_work() as uow:
             report = await uow.reports.get(report_id)
         visible = report is not None and (
@@ -174,8 +181,13 @@ def build_router(
     @router.get("/categories", response_model=list[CategoryView], summary="Report categories")
     async def categories() -> list[CategoryView]:
         return [
-            CategoryView(code=c.code, name=c.name, group_code=c.group_code,
-                         group_name=c.group_name, priority=c.priority.value)
+            CategoryView(
+                code=c.code,
+                name=c.name,
+                group_code=c.group_code,
+                group_name=c.group_name,
+                priority=c.priority.value,
+            )
             for c in CATEGORIES.values()
         ]
 

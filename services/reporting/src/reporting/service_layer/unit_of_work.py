@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import TracebackType
 from typing import Protocol, Self
 
 from common.contracts.envelope import CloudEvent
@@ -31,12 +32,20 @@ class Outbox(Protocol):
 
 
 class ReportingUnitOfWork(Protocol):
-    reports: ReportStore
-    idempotency: IdempotencyStore
-    outbox: Outbox
+    @property
+    def reports(self) -> ReportStore: ...
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *args: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
     async def commit(self) -> None: ...
 
 

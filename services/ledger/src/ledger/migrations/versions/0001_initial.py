@@ -38,10 +38,10 @@ def upgrade() -> None:
     op.create_table(
         "transfers",
         sa.Column("id", sa.String(200), primary_key=True),
-        sa.Column("debit_account_id", sa.String(160), sa.ForeignKey("accounts.id"),
-                  nullable=False),
-        sa.Column("credit_account_id", sa.String(160), sa.ForeignKey("accounts.id"),
-                  nullable=False),
+        sa.Column("debit_account_id", sa.String(160), sa.ForeignKey("accounts.id"), nullable=False),
+        sa.Column(
+            "credit_account_id", sa.String(160), sa.ForeignKey("accounts.id"), nullable=False
+        ),
         sa.Column("amount", AMOUNT, nullable=False),
         sa.Column("code", sa.String(40), nullable=False),
         sa.Column("rider_id", sa.String(128), nullable=False),

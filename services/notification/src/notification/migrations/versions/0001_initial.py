@@ -28,11 +28,17 @@ def upgrade() -> None:
         sa.Column("report_id", sa.String(64)),
         sa.Column("work_order_id", sa.String(64)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.UniqueConstraint("event_id", "recipient_id", "channel", "template",
-                            name="uq_notifications_event_recipient_channel_template"),
+        sa.UniqueConstraint(
+            "event_id",
+            "recipient_id",
+            "channel",
+            "template",
+            name="uq_notifications_event_recipient_channel_template",
+        ),
     )
-    op.create_index("ix_notifications_recipient_created", "notifications",
-                    ["recipient_id", "created_at"])
+    op.create_index(
+        "ix_notifications_recipient_created", "notifications", ["recipient_id", "created_at"]
+    )
     create_messaging_tables(op)
 
 

@@ -1,0 +1,51 @@
+# gridloop — the two commands that matter: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTHON ?= python3
+
+.PHONY: help install run test test-unit test-integration lint typecheck contracts contracts-check validate-deploy check clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	@echo "uv not found: installing it from PyPI"
+	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+
+install: $(UV)  ## install every package and tool into .venv (from uv.lock)
+	$(UV) sync --all-packages --locked
+
+run: install  ## start a broker and the four services with the demo district (Ctrl-C stops)
+	$(UV) run gridloop run
+
+test: install  ## run every test: unit, service and cross-service integration
+	$(UV) run pytest
+
+test-unit: install  ## the fast tests only (no broker, no PostgreSQL)
+	$(UV) run pytest libs/common/tests services -m "not integration"
+
+test-integration: install  ## the four services against a real broker, on SQLite and PostgreSQL
+	$(UV) run pytest tests/integration
+
+lint: install  ## ruff lint and format check
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: install  ## mypy over the library and the services
+	$(UV) run mypy -p common -p reporting -p dispatch -p ledger -p notification
+
+contracts: install  ## regenerate docs/contracts (JSON Schema, AsyncAPI, OpenAPI)
+	$(UV) run gridloop contracts
+
+contracts-check: install  ## fail if docs/contracts differ from the code
+	$(UV) run gridloop contracts --check
+
+validate-deploy: install  ## offline checks of compose, Kubernetes, Prometheus and Grafana files
+	bash deploy/validate.sh
+
+check: lint typecheck contracts-check validate-deploy test  ## everything CI runs
+
+clean:  ## remove local data, caches and the virtualenv
+	rm -rf data .venv .pytest_cache .mypy_cache .ruff_cache

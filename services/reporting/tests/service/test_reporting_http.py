@@ -1,0 +1,358 @@
+"""The reporting HTTP API through FastAPI against a real SQLite database (no broker)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+
+from common.auth import issue_token
+
+PROBLEM = "application/problem+json"
+Auth = Callable[..., dict[str, str]]
+
+REPORT = {"category": "0101", "lat": 35.5531, "lon": 116.8287, "text": "3号楼2单元楼道堆放杂物"}
+
+
+def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    for needle in needles:
+        assert needle in body["detail"], body
+    assert "Traceback" not in response.text
+    return body
+
+
+def sample(metrics_text: str, name: str, **labels: str) -> float | None:
+    for family in text_string_to_metric_families(metrics_text):
+        for metric in family.samples:
+            if metric.name == name and all(metric.labels.get(k) == v for k, v in labels.items()):
+                return float(metric.value)
+    return None
+
+
+async def submit(
+    client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any] | None = None
+) -> httpx.Response:
+    return await client.post("/v1/reports", json=body or REPORT, headers=headers)
+
+
+# --- operational endpoints --------------------------------------------------------------------
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_metrics_exposes_gridloop_series(client: httpx.AsyncClient, auth: Auth) -> None:
+    assert (await submit(client, auth())).status_code == 201
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert "gridloop_http_requests_total" in text
+    assert sample(text, "gridloop_reports_submitted_total", service="reporting") == 1.0
+    assert (
+        sample(
+            text,
+            "gridloop_http_requests_total",
+            service="reporting",
+            route="/v1/reports",
+            method="POST",
+            status="201",
+        )
+        == 1.0
+    )
+
+
+async def test_categories_lists_the_catalogue(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/categories")
+    assert response.status_code == 200
+    codes = {c["code"]: c for c in response.json()}
+    assert len(codes) == 29
+    assert codes["0102"] == {
+        "code": "0102",
+        "name": "消防/疏散通道堵占",
+        "group_code": "01",
+        "group_name": "楼道与公共空间堆物",
+        "priority": "urgent",
+    }
+
+
+# --- submitting -------------------------------------------------------------------------------
+
+
+async def test_submit_returns_the_new_report(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await submit(client, auth(subject="rider-7"))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert response.headers["location"] == f"/v1/reports/{body['id']}"
+    assert "idempotent-replayed" not in response.headers
+    assert body["reporter_id"] == "rider-7"
+    assert body["district"] == "370812"
+    assert body["category"] == "0101"
+    assert body["category_name"] == "楼道杂物堆放"
+    assert (body["lat"], body["lon"]) == (35.5531, 116.8287)
+    assert body["text"] == REPORT["text"]
+    assert body["status"] == "submitted"
+    assert body["status_label"] == "已上报，待受理"
+    assert body["grid_id"] is None and body["work_order_id"] is None
+    assert body["submitted_at"] == body["updated_at"]
+
+
+async def test_submitted_report_is_readable_and_listed(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    rider = auth(subject="rider-1")
+    created = (await submit(client, rider)).json()
+    fetched = await client.get(f"/v1/reports/{created['id']}", headers=rider)
+    assert fetched.status_code == 200
+    assert fetched.json() == created
+    listed = await client.get("/v1/reports", headers=rider)
+    assert listed.status_code == 200
+    assert [item["id"] for item in listed.json()["items"]] == [created["id"]]
+    assert (listed.json()["limit"], listed.json()["offset"]) == (50, 0)
+
+
+async def test_the_outbox_holds_report_submitted(
+    client: httpx.AsyncClient, auth: Auth, app: FastAPI
+) -> None:
+    created = (await submit(client, auth())).json()
+    async with app.state.runtime.engine.connect() as connection:
+        rows = (
+            await connection.execute(sa.text("SELECT topic, message_key, event_type FROM outbox"))
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("gridloop.reports.v1", created["id"], "gridloop.report.submitted")
+    ]
+
+
+async def test_a_list_shows_only_the_callers_reports(client: httpx.AsyncClient, auth: Auth) -> None:
+    await submit(client, auth(subject="rider-1"))
+    await submit(client, auth(subject="rider-2"))
+    await submit(client, auth(subject="rider-2"), {**REPORT, "text": "第二条"})
+    mine = (await client.get("/v1/reports", headers=auth(subject="rider-2"))).json()["items"]
+    assert len(mine) == 2
+    assert {item["reporter_id"] for item in mine} == {"rider-2"}
+    page = await client.get("/v1/reports?limit=1&offset=1", headers=auth(subject="rider-2"))
+    assert len(page.json()["items"]) == 1
+
+
+async def test_text_of_exactly_500_characters_is_accepted(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    response = await submit(client, auth(), {**REPORT, "text": "字" * 500})
+    assert response.status_code == 201
+    assert len(response.json()["text"]) == 500
+
+
+# --- idempotency ------------------------------------------------------------------------------
+
+
+async def test_retry_with_the_same_key_returns_the_original(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    headers = {**auth(), "Idempotency-Key": "k-123"}
+    first = await submit(client, headers)
+    second = await submit(client, headers)
+    assert first.status_code == second.status_code == 201
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.json() == first.json()
+    listed = (await client.get("/v1/reports", headers=auth())).json()["items"]
+    assert len(listed) == 1
+
+
+async def test_reusing_a_key_for_another_report_is_a_conflict(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    headers = {**auth(), "Idempotency-Key": "k-123"}
+    assert (await submit(client, headers)).status_code == 201
+    response = await submit(client, headers, {**REPORT, "text": "完全不同的问题"})
+    assert_problem(response, 409, "Idempotency-Key")
+    assert len((await client.get("/v1/reports", headers=auth())).json()["items"]) == 1
+
+
+async def test_an_over_long_idempotency_key_is_refused(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    response = await submit(client, {**auth(), "Idempotency-Key": "k" * 129})
+    assert_problem(response, 422, "Idempotency-Key")
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+async def test_malformed_json_is_400(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await client.post(
+        "/v1/reports",
+        content=b'{"category": "0101", "lat": ',
+        headers={**auth(), "content-type": "application/json"},
+    )
+    assert_problem(response, 400, "not valid JSON")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"lat": 90.0001}, "lat"),
+        ({"lat": -91}, "lat"),
+        ({"lon": 180.5}, "lon"),
+        ({"lon": -181}, "lon"),
+        ({"text": "x" * 501}, "text"),
+        ({"text": ""}, "text"),
+        ({"category": "abc"}, "category"),
+        ({"category": "01011"}, "category"),
+        ({"photo": "x.jpg"}, "photo"),
+    ],
+)
+async def test_invalid_fields_are_422_naming_the_field(
+    client: httpx.AsyncClient, auth: Auth, change: dict[str, Any], field: str
+) -> None:
+    response = await submit(client, auth(), {**REPORT, **change})
+    body = assert_problem(response, 422, field)
+    assert field in {error["field"] for error in body["errors"]}
+
+
+async def test_a_missing_field_is_422(client: httpx.AsyncClient, auth: Auth) -> None:
+    body = {key: value for key, value in REPORT.items() if key != "lat"}
+    assert_problem(await submit(client, auth(), body), 422, "lat")
+
+
+async def test_nan_coordinates_are_refused(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await client.post(
+        "/v1/reports",
+        content=b'{"category": "0101", "lat": NaN, "lon": 116.8, "text": "x"}',
+        headers={**auth(), "content-type": "application/json"},
+    )
+    assert_problem(response, 422, "lat")
+
+
+async def test_unknown_category_is_422(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await submit(client, auth(), {**REPORT, "category": "0000"})
+    body = assert_problem(response, 422, "0000", "/v1/categories")
+    assert body["title"] == "Unknown category"
+    assert (await client.get("/v1/reports", headers=auth())).json()["items"] == []
+
+
+async def test_missing_token_is_401(client: httpx.AsyncClient) -> None:
+    response = await submit(client, {})
+    assert_problem(response, 401, "bearer token is required")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_non_bearer_scheme_is_401(client: httpx.AsyncClient) -> None:
+    response = await submit(client, {"Authorization": "Basic cmlkZXI6c2VjcmV0"})
+    assert_problem(response, 401, "bearer token is required")
+
+
+async def test_a_garbage_token_is_401(client: httpx.AsyncClient) -> None:
+    response = await submit(client, {"Authorization": "Bearer not-a-jwt"})
+    assert_problem(response, 401, "invalid")
+
+
+async def test_a_token_signed_with_another_secret_is_401(client: httpx.AsyncClient) -> None:
+    token = issue_token(
+        "another-secret-that-is-long-enough-0123456789",
+        role="rider",
+        subject="r",
+        district="370812",
+    )
+    response = await submit(client, {"Authorization": f"Bearer {token}"})
+    assert_problem(response, 401, "Signature verification failed")
+
+
+async def test_an_expired_token_is_401(client: httpx.AsyncClient, app: FastAPI) -> None:
+    token = issue_token(
+        app.state.jwt_secret,
+        role="rider",
+        subject="r",
+        district="370812",
+        ttl_seconds=60,
+        now=time.time() - 3600,
+    )
+    response = await submit(client, {"Authorization": f"Bearer {token}"})
+    assert_problem(response, 401, "expired")
+
+
+async def test_a_token_with_an_unknown_role_is_401(client: httpx.AsyncClient, app: FastAPI) -> None:
+    now = int(time.time())
+    claims = {
+        "iss": "gridloop",
+        "sub": "r",
+        "role": "janitor",
+        "district": "370812",
+        "iat": now,
+        "exp": now + 60,
+    }
+    token = jwt.encode(claims, app.state.jwt_secret, algorithm="HS256")
+    response = await submit(client, {"Authorization": f"Bearer {token}"})
+    assert_problem(response, 401, "invalid claims", "role")
+
+
+@pytest.mark.parametrize("role", ["grid_worker", "supervisor", "admin", "department"])
+async def test_only_riders_may_submit(client: httpx.AsyncClient, auth: Auth, role: str) -> None:
+    response = await submit(client, auth(role=role))
+    assert_problem(response, 403, f"role '{role}'", "rider")
+
+
+async def test_only_riders_may_list_their_reports(client: httpx.AsyncClient, auth: Auth) -> None:
+    assert_problem(await client.get("/v1/reports", headers=auth(role="supervisor")), 403)
+
+
+async def test_list_limit_out_of_range_is_422(client: httpx.AsyncClient, auth: Auth) -> None:
+    assert_problem(await client.get("/v1/reports?limit=0", headers=auth()), 422, "limit")
+    assert_problem(await client.get("/v1/reports?limit=201", headers=auth()), 422, "limit")
+
+
+async def test_unknown_report_is_404(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await client.get("/v1/reports/no-such-report", headers=auth())
+    assert_problem(response, 404, "no-such-report")
+
+
+async def test_an_unknown_route_is_a_problem_404(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/v1/nothing-here"), 404)
+
+
+# --- who sees what ----------------------------------------------------------------------------
+
+
+async def test_another_riders_report_is_404(client: httpx.AsyncClient, auth: Auth) -> None:
+    created = (await submit(client, auth(subject="rider-1"))).json()
+    response = await client.get(f"/v1/reports/{created['id']}", headers=auth(subject="rider-2"))
+    assert_problem(response, 404, created["id"])
+
+
+async def test_staff_of_the_district_see_any_report(client: httpx.AsyncClient, auth: Auth) -> None:
+    created = (await submit(client, auth(subject="rider-1"))).json()
+    for role in ("supervisor", "admin", "service"):
+        response = await client.get(
+            f"/v1/reports/{created['id']}", headers=auth(role=role, subject="staff")
+        )
+        assert response.status_code == 200, role
+        assert response.json()["id"] == created["id"]
+
+
+@pytest.mark.parametrize(
+    ("role", "district"),
+    [("supervisor", "370811"), ("grid_worker", "370812"), ("department", "370812")],
+)
+async def test_others_do_not_see_the_report(
+    client: httpx.AsyncClient, auth: Auth, role: str, district: str
+) -> None:
+    created = (await submit(client, auth(subject="rider-1"))).json()
+    response = await client.get(
+        f"/v1/reports/{created['id']}", headers=auth(role=role, subject="x", district=district)
+    )
+    assert_problem(response, 404)
