@@ -19,7 +19,7 @@ YAMLLINT="yamllint==1.38.0"
 CHECK_JSONSCHEMA="check-jsonschema==0.39.0"
 KUBERNETES_VALIDATE="kubernetes-validate==1.37.0"
 K8S_VERSION="1.30.0"
-PY=(uv run --quiet --no-project --with "pyyaml>=6,<7" --with "jsonschema>=4.20,<5" --with "promql-parser==0.12.0" python)
+PY=(uv run --quiet --no-project --with "pyyaml>=6,<7" --with "jsonschema>=4.20,<5" --with "promql-parser==0.12.0" --with "dockerfile==3.4.0" python)
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -441,6 +441,23 @@ def cmd_dockerfiles() -> None:
         for member in ["libs/common"] + [f"services/{s}" for s in SERVICES]:
             if f"COPY {member}/pyproject.toml {member}/" not in text:
                 err(f"{path.relative_to(ROOT)}: must copy {member}/pyproject.toml (uv workspace discovery)")
+        import dockerfile  # BuildKit's own Dockerfile parser (Go), so syntax errors show up here
+        try:
+            instructions = dockerfile.parse_string(text)
+        except dockerfile.GoParseError as e:
+            err(f"{path.relative_to(ROOT)}: does not parse: {e}")
+            continue
+        stages = [i for i, c in enumerate(instructions) if c.cmd == "FROM"]
+        final = instructions[stages[-1]:] if stages else []
+        cmds = {c.cmd: c for c in final}
+        if len(stages) < 2:
+            err(f"{path.relative_to(ROOT)}: must be a multi-stage build")
+        if cmds.get("USER") is None or cmds["USER"].value[0].split(":")[0] not in ("10001",):
+            err(f"{path.relative_to(ROOT)}: final stage must run as USER 10001")
+        if cmds.get("CMD") is None or not cmds["CMD"].json or list(cmds["CMD"].value) != ["python", "-m", svc]:
+            err(f"{path.relative_to(ROOT)}: final stage needs CMD [\"python\", \"-m\", \"{svc}\"] (exec form)")
+        if cmds.get("HEALTHCHECK") is None or "/healthz" not in " ".join(cmds["HEALTHCHECK"].value):
+            err(f"{path.relative_to(ROOT)}: final stage needs a HEALTHCHECK on /healthz")
         if normalised_dockerfile(text, svc) != ref:
             err(f"{path.relative_to(ROOT)} drifted from services/reporting/Dockerfile (they must differ only in the service name)")
         for needle in ('uv sync --frozen --no-dev --package "gridloop-${SERVICE}"', f"ARG SERVICE={svc}",

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 import pytest
+from pydantic import ValidationError
+
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
     EventData,
@@ -270,8 +272,6 @@ async def test_an_empty_registry_raises_instead_of_rejecting(uow: FakeUnitOfWork
 async def test_an_invalid_payload_raises_a_validation_error(
     uow: FakeUnitOfWork, registry: GridRegistry
 ) -> None:
-    from pydantic import ValidationError
-
     event = submitted().model_copy(update={"data": {"report_id": "rep-1"}})
     with pytest.raises(ValidationError):
         await handlers.on_report_submitted_handler(registry)(event, _typed(uow))

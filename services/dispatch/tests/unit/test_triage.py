@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from common.contracts.catalogue import Priority
 from common.contracts.events import RejectionReason
 from dispatch.domain.grids import GridIndex
