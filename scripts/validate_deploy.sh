@@ -13,7 +13,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 2
 
 YAMLLINT="yamllint==1.38.0"
 CHECK_JSONSCHEMA="check-jsonschema==0.39.0"
@@ -35,6 +35,7 @@ step() {  # step "description" command...
   else
     echo "    FAILED: $name"
     FAILED+=("$name")
+    return 1
   fi
 }
 skip() {
@@ -60,14 +61,14 @@ TOPICS = {  # name: retention days (deploy/compose/create-topics.sh and KafkaTop
     "gridloop.reports.v1": 14, "gridloop.workorders.v1": 14, "gridloop.points.v1": 14,
     "gridloop.notifications.v1": 14, "gridloop.deadletter.v1": 30,
 }
-# Metric names the services expose (DESIGN.md, deploy brief); dashboards and rules may use only
-# these, `up`, and FastStream's own faststream_* series.
+# Metric names the services expose (libs/common/src/common/metrics.py and the services'
+# bootstrap.py); dashboards and rules may use only these, `up`, and FastStream's faststream_*.
 METRICS = {
     "gridloop_http_requests_total",
     "gridloop_http_request_duration_seconds_bucket", "gridloop_http_request_duration_seconds_sum",
     "gridloop_http_request_duration_seconds_count",
     "gridloop_outbox_published_total", "gridloop_outbox_backlog", "gridloop_outbox_oldest_age_seconds",
-    "gridloop_events_consumed_total",
+    "gridloop_outbox_relay_leader", "gridloop_events_consumed_total", "gridloop_event_handling_retries_total",
     "gridloop_event_handling_duration_seconds_bucket", "gridloop_event_handling_duration_seconds_sum",
     "gridloop_event_handling_duration_seconds_count",
     "gridloop_dead_letters_total", "gridloop_reports_submitted_total", "gridloop_reports_triaged_total",
@@ -461,8 +462,7 @@ def cmd_dockerfiles() -> None:
         if normalised_dockerfile(text, svc) != ref:
             err(f"{path.relative_to(ROOT)} drifted from services/reporting/Dockerfile (they must differ only in the service name)")
         for needle in ('uv sync --frozen --no-dev --package "gridloop-${SERVICE}"', f"ARG SERVICE={svc}",
-                       "USER 10001:10001", "EXPOSE 8000", "HEALTHCHECK", "/healthz",
-                       f'CMD ["python", "-m", "{svc}"]', "COPY --from=uv /uv /uvx /bin/"):
+                       "EXPOSE 8000", "COPY --from=uv /uv /uvx /bin/"):
             if needle not in text:
                 err(f"{path.relative_to(ROOT)}: expected {needle!r}")
     ignore = (ROOT / ".dockerignore")
@@ -529,6 +529,7 @@ step "service manifest conventions (files)" pycheck policy
 if command -v kubectl >/dev/null 2>&1; then
   for dir in deploy/k8s/base deploy/k8s/overlays/*; do
     out="$WORK/$(basename "$dir").yaml"
+    # shellcheck disable=SC2016  # $1/$2 are expanded by the inner sh
     if step "kubectl kustomize $dir" sh -c 'kubectl kustomize "$1" > "$2"' _ "$dir" "$out"; then
       # --no-warn: kubernetes-validate has no schemas for custom resources; `crs` checks those.
       step "kubernetes-validate --strict rendered $dir" \

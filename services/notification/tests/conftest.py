@@ -109,12 +109,10 @@ def dead_letters(consumer: EventConsumer) -> list[DeadLetter]:
 
 @pytest.fixture
 def deliver(consumer: EventConsumer, dead_letters: list[DeadLetter]) -> Deliver:
-    """Feed one record from a topic (the work-order topic unless told) to the consumer, at the next offset."""
+    """Feed one record to the consumer at the next offset (work-order topic unless told)."""
     offsets = itertools.count()
 
-    async def send(
-        message: CloudEvent | bytes, topic: Topic = Topic.WORKORDERS
-    ) -> IncomingRecord:
+    async def send(message: CloudEvent | bytes, topic: Topic = Topic.WORKORDERS) -> IncomingRecord:
         value = message.to_bytes() if isinstance(message, CloudEvent) else message
         record = IncomingRecord(
             topic=topic.value,

@@ -28,7 +28,7 @@ from common.contracts.topics import Topic
 from common.db import create_engine, ping, session_factory, upgrade_database_async
 from common.logging import CORRELATION_HEADER, configure_logging, new_correlation_id
 from common.messaging.consumer import EventConsumer
-from common.messaging.kafka import create_broker, publisher_for, subscribe
+from common.messaging.kafka import create_broker, enqueuer_for, publisher_for, subscribe
 from common.messaging.relay import OutboxRelay
 from common.metrics import MessagingMetrics
 from common.problems import install_problem_handlers
@@ -94,7 +94,7 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             self.engine,
             self.outbox_table,
-            self.publish,
+            enqueuer_for(self.broker),
             service=self.name,
             metrics=self.metrics,
             idle_interval=self.settings.relay_idle_interval_seconds,

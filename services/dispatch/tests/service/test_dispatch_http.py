@@ -12,6 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from shapely.geometry import shape
 
 from common.auth import issue_token
 from common.contracts.envelope import CloudEvent
@@ -145,6 +146,33 @@ async def test_the_demo_district_loads(
     stored = await grid_rows(app)
     assert len(stored) == 317
     assert stored[0] == demo["features"][0]["properties"]["grid_id"]
+
+
+async def test_the_demo_district_files_work_orders_in_its_grids(
+    client: httpx.AsyncClient, auth: Auth, app: FastAPI, deliver: Deliver, demo: dict[str, Any]
+) -> None:
+    assert (await put_grids(client, auth, demo)).status_code == 200
+    target = demo["features"][100]["properties"]
+    centre = shape(demo["features"][100]["geometry"]).representative_point()
+    work_order_id = await file_work_order(app, deliver, lat=centre.y, lon=centre.x)
+
+    response = await client.get(
+        f"/v1/workorders/{work_order_id}",
+        headers=auth(role="grid_worker", subject="w", grids=(target["grid_id"],)),
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["grid_id"], body["grid_name"]) == (target["grid_id"], target["name"])
+    assert (body["community"], body["street"]) == (target["community"], target["street"])
+
+
+async def test_loading_the_same_grids_twice_is_fine(
+    client: httpx.AsyncClient, auth: Auth, app: FastAPI
+) -> None:
+    assert (await put_grids(client, auth, two_grids())).status_code == 200
+    response = await put_grids(client, auth, two_grids())
+    assert response.status_code == 200, response.text
+    assert await grid_rows(app) == ["g-west", "g-east"]
 
 
 async def test_loading_again_replaces_the_registry(

@@ -249,8 +249,8 @@ async def test_an_already_triaged_report_is_ignored(
     uow: FakeUnitOfWork, registry: GridRegistry, triaged: list[tuple[str, str]], first: str
 ) -> None:
     on_submitted = handler(registry, triaged)
-    where = {"lat": 35.505, "lon": 116.815} if first == "inside" else {"lat": 0.0, "lon": 0.0}
-    await on_submitted(submitted(id_="e-1", **where), _typed(uow))
+    lat, lon = (35.505, 116.815) if first == "inside" else (0.0, 0.0)
+    await on_submitted(submitted(id_="e-1", lat=lat, lon=lon), _typed(uow))
     uow.outbox.events.clear()
 
     outcome = await on_submitted(submitted(id_="e-2"), _typed(uow))

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -231,16 +230,13 @@ async def test_an_envelope_that_is_not_a_cloud_event_goes_to_dead_letter(
     assert "not a valid CloudEvent" in dead_letters[0][3]["gridloop-dlq-error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SOURCE BUG: SQLite drops the UTC offset of filed_at; the repository then reads the "
-    "wall time back as UTC (reporting/adapters/repository.py _aware)",
-)
 async def test_a_filing_time_with_an_offset_is_kept_as_the_same_instant(
     client: httpx.AsyncClient, auth: Auth, deliver: Deliver
 ) -> None:
+    """SQLite keeps no UTC offset; an event time in +08:00 must still read back as its instant."""
     report_id = await new_report(client, auth)
     shanghai = datetime.fromisoformat("2026-11-24T00:00:00+08:00")
     await deliver(filed(report_id, filed_at=shanghai))
     body = await view(client, auth, report_id)
+    assert body["updated_at"] == "2026-11-23T16:00:00Z"
     assert datetime.fromisoformat(body["updated_at"]) == shanghai

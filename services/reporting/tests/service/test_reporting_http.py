@@ -356,3 +356,15 @@ async def test_others_do_not_see_the_report(
         f"/v1/reports/{created['id']}", headers=auth(role=role, subject="x", district=district)
     )
     assert_problem(response, 404)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SOURCE BUG: reporting/entrypoints/http.py submit() stamps the report with the "
+    "token's district instead of refusing a rider of another district",
+)
+async def test_a_rider_of_another_district_cannot_file_here(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    response = await submit(client, auth(subject="rider-x", district="370811"))
+    assert response.status_code == 403, response.json()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -100,6 +101,15 @@ def test_a_submitted_report_accepts_any_sequence_even_zero() -> None:
     assert not target.is_stale(0)
     assert file(target, 0)
     assert target.status is ReportStatus.FILED
+
+
+@pytest.mark.parametrize("apply", [file, reject])
+def test_event_times_are_kept_in_utc(apply: Callable[..., bool]) -> None:
+    target = report()
+    shanghai = datetime(2026, 11, 24, 0, 0, tzinfo=timezone(timedelta(hours=8)))
+    assert apply(target, 1, at=shanghai)
+    assert target.updated_at == shanghai
+    assert target.updated_at.utcoffset() == timedelta(0)
 
 
 @pytest.mark.parametrize("sequence", [1, 2])

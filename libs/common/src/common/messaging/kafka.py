@@ -4,7 +4,7 @@ records to an :class:`EventConsumer` with offsets committed only after the handl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, cast
 
 from aiokafka import ConsumerRecord
@@ -16,7 +16,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from common.contracts.topics import Topic
 from common.messaging.consumer import EventConsumer, IncomingRecord
-from common.messaging.relay import Publish
+from common.messaging.relay import Enqueue, Publish
 
 
 def create_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
@@ -37,6 +37,18 @@ def publisher_for(broker: KafkaBroker) -> Publish:
         await broker.publish(value, topic=topic, key=key, headers=headers)
 
     return publish
+
+
+def enqueuer_for(broker: KafkaBroker) -> Enqueue:
+    async def enqueue(
+        topic: str, key: bytes, value: bytes, headers: dict[str, str]
+    ) -> Awaitable[object]:
+        delivery: Awaitable[object] = await broker.publish(
+            value, topic=topic, key=key, headers=headers, no_confirm=True
+        )
+        return delivery
+
+    return enqueue
 
 
 def subscribe(
@@ -69,6 +81,8 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         max_poll_interval_ms=300_000,
+        # An idle consumer's long poll bounds how soon a new event is seen; keep it short.
+        fetch_max_wait_ms=100,
         title=f"{consumer.name}:{'+'.join(t.value for t in topics)}",
     )(on_record)
 

@@ -26,6 +26,11 @@ from common.metrics import MessagingMetrics
 Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
 """(topic, key, value, headers) -> returns once the broker acknowledged the record."""
 
+Enqueue = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[object]]]
+"""(topic, key, value, headers) -> hands the record to the producer and returns an awaitable
+that resolves when the broker acknowledged it. The producer keeps one request in flight per
+partition, so records enqueued in order reach each partition in order."""
+
 _log = structlog.get_logger("gridloop.outbox")
 
 
@@ -34,7 +39,7 @@ class OutboxRelay:
         self,
         engine: AsyncEngine,
         outbox: sa.Table,
-        publish: Publish,
+        enqueue: Enqueue,
         *,
         service: str,
         metrics: MessagingMetrics,
@@ -44,7 +49,7 @@ class OutboxRelay:
     ) -> None:
         self._engine = engine
         self._outbox = outbox
-        self._publish = publish
+        self._enqueue = enqueue
         self._service = service
         self._metrics = metrics
         self._batch_size = batch_size
@@ -103,23 +108,30 @@ class OutboxRelay:
                 )
             ).all()
             await connection.rollback()
+        deliveries = []
+        for row in rows:
+            headers = {
+                "content-type": CONTENT_TYPE,
+                "ce_id": row.event_id,
+                "ce_type": row.event_type,
+            }
+            deliveries.append(
+                await self._enqueue(row.topic, row.message_key.encode(), row.payload, headers)
+            )
+        outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
+        # Mark only the unbroken run of acknowledged rows: everything after a failure is sent
+        # again (consumers drop the repeats), so no row is ever skipped.
         published: list[int] = []
-        try:
-            for row in rows:
-                await self._publish(
-                    row.topic,
-                    row.message_key.encode(),
-                    row.payload,
-                    {
-                        "content-type": CONTENT_TYPE,
-                        "ce_id": row.event_id,
-                        "ce_type": row.event_type,
-                    },
-                )
-                published.append(row.position)
-        finally:
-            if published:
-                await self._mark_published(published)
+        failure: BaseException | None = None
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failure = outcome
+                break
+            published.append(row.position)
+        if published:
+            await self._mark_published(published)
+        if failure is not None:
+            raise failure
         return len(published)
 
     async def _mark_published(self, positions: list[int]) -> None:

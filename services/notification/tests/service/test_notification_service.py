@@ -1,0 +1,341 @@
+"""The in-app inbox through its HTTP API and its real consumer, against a real SQLite database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from common.auth import issue_token
+from common.contracts.envelope import CloudEvent
+from common.contracts.events import (
+    EventData,
+    PointsAwarded,
+    RejectionReason,
+    ReportRejected,
+    ReportSubmitted,
+    WorkOrderFiled,
+)
+from common.contracts.topics import Topic
+
+PROBLEM = "application/problem+json"
+Auth = Callable[..., dict[str, str]]
+Deliver = Callable[..., Awaitable[Any]]
+DeadLetter = tuple[str, bytes, bytes, dict[str, str]]
+
+AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+
+def cloud_event(data: EventData, subject: str) -> CloudEvent:
+    return CloudEvent(
+        type=data.event_type,
+        source="/test",
+        subject=subject,
+        district="370812",
+        correlationid="c-1",
+        sequence=1,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def filed(report_id: str = "rep-1", reporter_id: str = "rider-1") -> CloudEvent:
+    data = WorkOrderFiled(
+        work_order_id=f"wo-{report_id}",
+        report_id=report_id,
+        reporter_id=reporter_id,
+        category="0601",
+        category_name="井盖缺失/破损",
+        priority="urgent",
+        grid_id="370812-01-001-1",
+        grid_name="鼓楼街道第1社区第1网格",
+        community="鼓楼街道第1社区",
+        street="鼓楼街道",
+        lat=35.55,
+        lon=116.83,
+        filed_at=AT,
+    )
+    return cloud_event(data, f"wo-{report_id}")
+
+
+def rejected(report_id: str = "rep-2", reporter_id: str = "rider-1") -> CloudEvent:
+    data = ReportRejected(
+        report_id=report_id,
+        reporter_id=reporter_id,
+        category="0601",
+        reason_code=RejectionReason.OUTSIDE_SERVICE_AREA,
+        reason="上报位置不在本区服务范围内（370812），请确认定位后重新上报",
+        rejected_at=AT,
+    )
+    return cloud_event(data, report_id)
+
+
+def awarded(report_id: str = "rep-1", rider_id: str = "rider-1", balance: int = 10) -> CloudEvent:
+    data = PointsAwarded(
+        transfer_id=f"award:{report_id}",
+        rider_id=rider_id,
+        amount=10,
+        balance=balance,
+        rule="report_accepted",
+        report_id=report_id,
+        work_order_id=f"wo-{report_id}",
+        awarded_at=AT,
+    )
+    return cloud_event(data, rider_id)
+
+
+def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    for needle in needles:
+        assert needle in body["detail"], body
+    return body
+
+
+async def inbox(
+    client: httpx.AsyncClient, auth: Auth, recipient: str = "rider-1"
+) -> list[dict[str, Any]]:
+    response = await client.get(f"/v1/inbox/{recipient}", headers=auth(subject=recipient))
+    assert response.status_code == 200, response.text
+    assert response.json()["recipient_id"] == recipient
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def outbox(app: FastAPI) -> list[CloudEvent]:
+    async with app.state.runtime.engine.connect() as connection:
+        rows = (
+            await connection.execute(sa.text("SELECT payload FROM outbox ORDER BY position"))
+        ).all()
+    return [CloudEvent.from_bytes(row[0]) for row in rows]
+
+
+# --- operational endpoints --------------------------------------------------------------------
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_metrics_exposes_gridloop_series(client: httpx.AsyncClient, deliver: Deliver) -> None:
+    await deliver(filed())
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert (
+        'gridloop_inbox_messages_total{service="notification",template="report_filed"} 1.0'
+        in response.text
+    )
+    assert (
+        'gridloop_inbox_messages_total{service="notification",template="points_awarded"} 0.0'
+        in response.text
+    )
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+
+async def test_an_empty_inbox(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await client.get("/v1/inbox/rider-9", headers=auth(subject="rider-9"))
+    assert response.json() == {"recipient_id": "rider-9", "items": [], "limit": 50, "offset": 0}
+
+
+async def test_the_reporter_hears_of_filing_rejection_and_points(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, app: FastAPI
+) -> None:
+    await deliver(filed("rep-1"))
+    await deliver(rejected("rep-2"))
+    await deliver(awarded("rep-1", balance=10), Topic.POINTS)
+
+    items = await inbox(client, auth)
+    assert [item["template"] for item in items] == [
+        "points_awarded",
+        "report_rejected",
+        "report_filed",
+    ]  # newest first
+    points, rejection, filing = items
+    assert filing["title"] == "您上报的问题已立案"
+    assert filing["body"] == (
+        "您上报的「井盖缺失/破损」问题已立案，工单号 wo-rep-1，"
+        "已派往鼓楼街道第1社区第1网格处理。感谢您对社区治理的支持！"
+    )
+    assert (filing["report_id"], filing["work_order_id"]) == ("rep-1", "wo-rep-1")
+    assert filing["channel"] == "inbox"
+    assert rejection["title"] == "您上报的问题未予立案"
+    assert rejection["body"].startswith("您上报的「井盖缺失/破损」问题未予立案：上报位置不在")
+    assert points["title"] == "+10 积分"
+    assert points["body"] == "感谢您的随手拍上报！本次获得 +10 积分，当前积分余额 10。"
+
+    delivered = await outbox(app)
+    assert [e.type for e in delivered] == ["gridloop.notification.delivered"] * 3
+    assert {e.subject for e in delivered} == {"rider-1"}
+    assert [e.data["notification_id"] for e in reversed(delivered)] == [i["id"] for i in items]
+
+
+async def test_messages_go_to_the_reporter_only(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    await deliver(filed("rep-1", reporter_id="rider-1"))
+    await deliver(filed("rep-2", reporter_id="rider-2"))
+    assert [i["report_id"] for i in await inbox(client, auth, "rider-1")] == ["rep-1"]
+    assert [i["report_id"] for i in await inbox(client, auth, "rider-2")] == ["rep-2"]
+
+
+async def test_inbox_pages(client: httpx.AsyncClient, auth: Auth, deliver: Deliver) -> None:
+    for n in range(3):
+        await deliver(filed(f"rep-{n}"))
+    response = await client.get("/v1/inbox/rider-1?limit=2&offset=1", headers=auth())
+    body = response.json()
+    assert (body["limit"], body["offset"]) == (2, 1)
+    assert [i["report_id"] for i in body["items"]] == ["rep-1", "rep-0"]
+
+
+# --- the consumer -----------------------------------------------------------------------------
+
+
+async def test_the_same_event_twice_writes_one_message(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, app: FastAPI
+) -> None:
+    event = filed()
+    await deliver(event)
+    await deliver(event)
+    assert len(await inbox(client, auth)) == 1
+    assert len(await outbox(app)) == 1
+    text = (await client.get("/metrics")).text
+    assert (
+        'event_type="gridloop.workorder.filed",outcome="duplicate",service="notification"} 1.0'
+        in text
+    )
+
+
+async def test_events_that_tell_the_reporter_nothing_are_skipped(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, dead_letters: list[DeadLetter]
+) -> None:
+    submitted = ReportSubmitted(
+        report_id="rep-1",
+        reporter_id="rider-1",
+        category="0101",
+        lat=35.5,
+        lon=116.8,
+        text="x",
+        submitted_at=AT,
+    )
+    await deliver(cloud_event(submitted, "rep-1"))
+    assert await inbox(client, auth) == []
+    assert dead_letters == []
+
+
+async def test_poison_messages_go_to_dead_letter_and_the_partition_keeps_flowing(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, dead_letters: list[DeadLetter]
+) -> None:
+    await deliver(b"{not json", Topic.POINTS)
+    bad = CloudEvent(
+        type="gridloop.points.awarded",
+        source="/test",
+        subject="rider-1",
+        district="370812",
+        correlationid="c-1",
+        sequence=1,
+        data={"rider_id": "rider-1", "amount": -5},
+    )
+    await deliver(bad, Topic.POINTS)
+    await deliver(awarded(), Topic.POINTS)
+
+    assert [letter[3]["gridloop-dlq-reason"] for letter in dead_letters] == [
+        "unparseable",
+        "invalid",
+    ]
+    for offset, (topic, key, _value, headers) in enumerate(dead_letters):
+        assert topic == "gridloop.deadletter.v1"
+        assert key == b"k"
+        assert headers["gridloop-dlq-original-topic"] == "gridloop.points.v1"
+        assert headers["gridloop-dlq-original-partition"] == "0"
+        assert headers["gridloop-dlq-original-offset"] == str(offset)
+        assert headers["gridloop-dlq-consumer"] == "notification"
+    assert dead_letters[0][2] == b"{not json"
+    assert dead_letters[1][2] == bad.to_bytes()
+    assert "amount" in dead_letters[1][3]["gridloop-dlq-error"]
+    assert [i["template"] for i in await inbox(client, auth)] == ["points_awarded"]
+
+
+# --- who may read what ------------------------------------------------------------------------
+
+
+async def test_another_riders_inbox_is_403(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    await deliver(filed(reporter_id="rider-1"))
+    response = await client.get("/v1/inbox/rider-1", headers=auth(subject="rider-2"))
+    assert_problem(response, 403, "own inbox")
+
+
+@pytest.mark.parametrize("role", ["supervisor", "admin", "service"])
+async def test_staff_read_a_riders_inbox(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, role: str
+) -> None:
+    await deliver(filed(reporter_id="rider-1"))
+    response = await client.get("/v1/inbox/rider-1", headers=auth(role=role, subject="staff"))
+    assert response.status_code == 200
+    assert len(response.json()["items"]) == 1
+
+
+@pytest.mark.parametrize("role", ["grid_worker", "department"])
+async def test_other_roles_may_not_read_inboxes(
+    client: httpx.AsyncClient, auth: Auth, role: str
+) -> None:
+    response = await client.get("/v1/inbox/rider-1", headers=auth(role=role))
+    assert_problem(response, 403, f"role '{role}'")
+
+
+async def test_the_inbox_needs_a_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/inbox/rider-1")
+    assert_problem(response, 401, "bearer token is required")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_garbage_token_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/inbox/rider-1", headers={"Authorization": "Bearer nope"})
+    assert_problem(response, 401, "invalid")
+
+
+async def test_an_expired_token_is_401(client: httpx.AsyncClient, app: FastAPI) -> None:
+    token = issue_token(
+        app.state.jwt_secret,
+        role="rider",
+        subject="rider-1",
+        district="370812",
+        ttl_seconds=1,
+        now=time.time() - 60,
+    )
+    response = await client.get("/v1/inbox/rider-1", headers={"Authorization": f"Bearer {token}"})
+    assert_problem(response, 401, "expired")
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=201", "offset=-1"])
+async def test_paging_out_of_range_is_422(
+    client: httpx.AsyncClient, auth: Auth, query: str
+) -> None:
+    response = await client.get(f"/v1/inbox/rider-1?{query}", headers=auth())
+    assert_problem(response, 422, query.split("=")[0])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SOURCE BUG: notification/entrypoints/http.py inbox() ignores the caller's district",
+)
+async def test_staff_of_another_district_do_not_read_inboxes(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    await deliver(filed(reporter_id="rider-1"))
+    response = await client.get(
+        "/v1/inbox/rider-1", headers=auth(role="supervisor", district="370811")
+    )
+    assert response.status_code in {403, 404}

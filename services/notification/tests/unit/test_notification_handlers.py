@@ -1,0 +1,213 @@
+"""The notify handler driven with an in-memory unit of work (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Self
+
+import pytest
+
+from common.contracts.envelope import CloudEvent
+from common.contracts.events import (
+    EventData,
+    NotificationDelivered,
+    PointsAwarded,
+    RejectionReason,
+    ReportRejected,
+    ReportSubmitted,
+    WorkOrderFiled,
+)
+from notification.domain.messages import Message, StoredNotification
+from notification.service_layer.handlers import notify_handler
+from notification.service_layer.unit_of_work import NotificationUnitOfWork
+
+AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+# --- fakes ----------------------------------------------------------------------------------
+
+
+class FakeNotifications:
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, Message, datetime]] = {}
+
+    async def add(
+        self, notification_id: str, event_id: str, message: Message, at: datetime
+    ) -> None:
+        if notification_id in self.rows:
+            raise KeyError(f"duplicate notification {notification_id}")
+        self.rows[notification_id] = (event_id, message, at)
+
+    async def inbox(
+        self, recipient_id: str, *, limit: int, offset: int
+    ) -> list[StoredNotification]:
+        mine = [
+            StoredNotification(
+                id=key,
+                recipient_id=m.recipient_id,
+                channel=m.channel.value,
+                template=m.template.value,
+                title=m.title,
+                body=m.body,
+                report_id=m.report_id,
+                work_order_id=m.work_order_id,
+                created_at=at,
+            )
+            for key, (_, m, at) in self.rows.items()
+            if m.recipient_id == recipient_id
+        ]
+        return mine[offset : offset + limit]
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.events: list[tuple[EventData, str, int]] = []
+
+    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
+        self.events.append((data, subject, sequence))
+        return CloudEvent(
+            type=data.event_type,
+            source="/test",
+            subject=subject,
+            district="370812",
+            correlationid="c-1",
+            sequence=sequence,
+            data=data.model_dump(mode="json"),
+        )
+
+
+class FakeUnitOfWork:
+    def __init__(self) -> None:
+        self.notifications = FakeNotifications()
+        self.outbox = FakeOutbox()
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        return None
+
+    async def commit(self) -> None:
+        self.committed = True
+
+
+def _typed(uow: FakeUnitOfWork) -> NotificationUnitOfWork:
+    return uow
+
+
+def cloud_event(data: EventData, subject: str, event_id: str = "e-1") -> CloudEvent:
+    return CloudEvent(
+        id=event_id,
+        type=data.event_type,
+        source="/test",
+        subject=subject,
+        district="370812",
+        correlationid="c-1",
+        sequence=1,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def filed(reporter_id: str = "rider-1") -> WorkOrderFiled:
+    return WorkOrderFiled(
+        work_order_id="wo-1",
+        report_id="rep-1",
+        reporter_id=reporter_id,
+        category="0101",
+        category_name="楼道杂物堆放",
+        priority="normal",
+        grid_id="g-1",
+        grid_name="第1网格",
+        community="第1社区",
+        street="鼓楼街道",
+        lat=35.55,
+        lon=116.83,
+        filed_at=AT,
+    )
+
+
+REJECTED = ReportRejected(
+    report_id="rep-2",
+    reporter_id="rider-2",
+    category="0101",
+    reason_code=RejectionReason.UNKNOWN_CATEGORY,
+    reason="问题类别代码无效",
+    rejected_at=AT,
+)
+AWARDED = PointsAwarded(
+    transfer_id="award:rep-1",
+    rider_id="rider-3",
+    amount=10,
+    balance=10,
+    rule="report_accepted",
+    report_id="rep-1",
+    awarded_at=AT,
+)
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork()
+
+
+@pytest.mark.parametrize(
+    ("data", "subject", "recipient", "template"),
+    [
+        (filed("rider-1"), "wo-1", "rider-1", "report_filed"),
+        (REJECTED, "rep-2", "rider-2", "report_rejected"),
+        (AWARDED, "rider-3", "rider-3", "points_awarded"),
+    ],
+)
+async def test_one_inbox_message_and_one_delivery_event_per_message(
+    uow: FakeUnitOfWork, data: EventData, subject: str, recipient: str, template: str
+) -> None:
+    written: list[str] = []
+    event = cloud_event(data, subject)
+
+    outcome = await notify_handler(written.append)(event, _typed(uow))
+
+    assert outcome == "processed"
+    assert written == [template]
+    assert len(uow.notifications.rows) == 1
+    (notification_id, (event_id, message, at)) = next(iter(uow.notifications.rows.items()))
+    assert event_id == event.id
+    assert message.recipient_id == recipient
+    assert message.template.value == template
+    assert len(uow.outbox.events) == 1
+    delivered, delivery_subject, sequence = uow.outbox.events[0]
+    assert isinstance(delivered, NotificationDelivered)
+    assert delivery_subject == recipient
+    assert delivered.recipient_id == recipient
+    assert delivered.notification_id == notification_id
+    assert (delivered.channel, delivered.template) == ("inbox", template)
+    assert delivered.delivered_at == at
+    assert sequence == int(at.timestamp() * 1_000_000)
+    assert delivered.report_id == message.report_id
+
+
+async def test_the_notification_id_is_derived_from_the_event(uow: FakeUnitOfWork) -> None:
+    other = FakeUnitOfWork()
+    await notify_handler()(cloud_event(filed(), "wo-1", "e-1"), _typed(uow))
+    await notify_handler()(cloud_event(filed(), "wo-1", "e-1"), _typed(other))
+    await notify_handler()(cloud_event(filed(), "wo-1", "e-2"), _typed(other))
+    first = next(iter(uow.notifications.rows))
+    assert first in other.notifications.rows
+    assert len(other.notifications.rows) == 2
+
+
+async def test_an_event_without_a_message_is_ignored(uow: FakeUnitOfWork) -> None:
+    submitted = ReportSubmitted(
+        report_id="rep-1",
+        reporter_id="rider-1",
+        category="0101",
+        lat=35.5,
+        lon=116.8,
+        text="x",
+        submitted_at=AT,
+    )
+    written: list[str] = []
+    outcome = await notify_handler(written.append)(cloud_event(submitted, "rep-1"), _typed(uow))
+    assert outcome == "ignored"
+    assert uow.notifications.rows == {}
+    assert uow.outbox.events == []
+    assert written == []
