@@ -9,7 +9,7 @@
 # Needs only Python and uv (tools run through uvx / uv run, pinned below; after the first run they
 # come from uv's cache). Used when present, skipped with a note otherwise: kubectl (renders the
 # kustomize overlays), promtool (checks and unit-tests the rules), docker compose / docker-compose
-# (`config -q`). Nothing here talks to a cluster or a Docker engine.
+# (`config -q`), shellcheck. Nothing here talks to a cluster or a Docker engine.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -503,6 +503,11 @@ else
   skip "docker compose config" "no docker compose / docker-compose"
 fi
 step "Dockerfiles in sync and complete" pycheck dockerfiles
+if command -v shellcheck >/dev/null 2>&1; then
+  step "shellcheck" shellcheck deploy/compose/create-topics.sh scripts/validate_deploy.sh
+else
+  skip "shellcheck" "shellcheck not installed"
+fi
 
 # ---------------------------------------------------------------- Prometheus and Grafana
 step "alert rules (PromQL, metric names, annotations, tests, PrometheusRule in sync)" pycheck rules

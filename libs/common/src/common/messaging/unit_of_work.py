@@ -7,11 +7,16 @@ from types import TracebackType
 from typing import Self
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.messaging.inbox import Inbox
 from common.messaging.outbox import OutboxWriter
+
+
+class WriteConflict(Exception):
+    """A concurrent transaction wrote the same unique key first; re-read and decide again."""
 
 
 class SqlUnitOfWork:
@@ -63,6 +68,9 @@ class SqlUnitOfWork:
             await self.session.rollback()
         finally:
             await self.session.close()
+        if isinstance(exc, IntegrityError):
+            # A unique key written concurrently (at flush or at commit): callers may re-read.
+            raise WriteConflict(str(exc.orig)) from exc
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -11,6 +11,7 @@ import structlog
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportRejected, ReportSubmitted, WorkOrderFiled
 from common.messaging.consumer import HandlerOutcome
+from common.messaging.unit_of_work import WriteConflict
 from reporting.domain.reports import IdempotencyConflict, Report, SubmitReport
 from reporting.service_layer.unit_of_work import ReportingUnitOfWork, utc_now
 
@@ -31,6 +32,18 @@ async def submit_report(
 ) -> Submission:
     """Store the report and queue ``report.submitted``; a retried request with the same
     Idempotency-Key returns the original report instead of filing a second one."""
+    try:
+        return await _submit_once(command, uow, new_id)
+    except WriteConflict:
+        if not command.idempotency_key:
+            raise
+        # Two requests with the same key raced; the other one stored its report first.
+        return await _submit_once(command, uow, new_id)
+
+
+async def _submit_once(
+    command: SubmitReport, uow: ReportingUnitOfWork, new_id: Callable[[], str]
+) -> Submission:
     command.category_or_error()
     fingerprint = command.fingerprint()
     async with uow:
