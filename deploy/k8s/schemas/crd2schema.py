@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turn a CustomResourceDefinition into a strict JSON Schema for scripts/validate_deploy.sh.
+"""Turn a CustomResourceDefinition into a strict JSON Schema for deploy/validate.sh.
 
     python deploy/k8s/schemas/crd2schema.py CRD.yaml VERSION "SOURCE" > deploy/k8s/schemas/<kind>-<group>-<version>.json
 

@@ -28,7 +28,13 @@ from common.contracts.topics import Topic
 from common.db import create_engine, ping, session_factory, upgrade_database_async
 from common.logging import CORRELATION_HEADER, configure_logging, new_correlation_id
 from common.messaging.consumer import EventConsumer
-from common.messaging.kafka import create_broker, enqueuer_for, publisher_for, subscribe
+from common.messaging.kafka import (
+    KafkaCredentials,
+    create_broker,
+    enqueuer_for,
+    publisher_for,
+    subscribe,
+)
 from common.messaging.relay import OutboxRelay
 from common.metrics import MessagingMetrics
 from common.problems import install_problem_handlers
@@ -56,6 +62,35 @@ class ServiceSettings(BaseSettings):
         default="370812", pattern=r"^\d{6}$", validation_alias=AliasChoices("GRIDLOOP_DISTRICT")
     )
     relay_idle_interval_seconds: float = Field(default=0.5, gt=0)
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT",
+        pattern=r"^(PLAINTEXT|SASL_PLAINTEXT|SASL_SSL)$",
+        validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL"),
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="SCRAM-SHA-512", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM")
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_USERNAME")
+    )
+    kafka_sasl_password: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD")
+    )
+
+    def kafka_credentials(self) -> KafkaCredentials | None:
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return None
+        if not self.kafka_sasl_username or not self.kafka_sasl_password:
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        return KafkaCredentials(
+            mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password,
+            use_ssl=self.kafka_security_protocol == "SASL_SSL",
+        )
 
     @field_validator("jwt_secret")
     @classmethod
@@ -89,7 +124,11 @@ class ServiceRuntime:
         self.engine = create_engine(self.settings.database_url)
         self.sessions = session_factory(self.engine)
         self.metrics = MessagingMetrics(self.name)
-        self.broker = create_broker(self.settings.kafka_bootstrap_servers, client_id=self.name)
+        self.broker = create_broker(
+            self.settings.kafka_bootstrap_servers,
+            client_id=self.name,
+            credentials=self.settings.kafka_credentials(),
+        )
         self.publish = publisher_for(self.broker)
         self.relay = OutboxRelay(
             self.engine,

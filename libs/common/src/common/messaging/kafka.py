@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from aiokafka import ConsumerRecord
@@ -13,18 +14,50 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from common.contracts.topics import Topic
 from common.messaging.consumer import EventConsumer, IncomingRecord
 from common.messaging.relay import Enqueue, Publish
 
 
-def create_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
+@dataclass(frozen=True)
+class KafkaCredentials:
+    """SASL login (e.g. a Strimzi ``KafkaUser`` with scram-sha-512)."""
+
+    mechanism: str
+    username: str
+    password: str
+    use_ssl: bool = False
+
+
+def _security(credentials: KafkaCredentials | None) -> BaseSecurity | None:
+    if credentials is None:
+        return None
+    mechanisms: dict[str, type[SASLScram512] | type[SASLScram256] | type[SASLPlaintext]] = {
+        "SCRAM-SHA-512": SASLScram512,
+        "SCRAM-SHA-256": SASLScram256,
+        "PLAIN": SASLPlaintext,
+    }
+    try:
+        security = mechanisms[credentials.mechanism.upper()]
+    except KeyError as error:
+        raise ValueError(
+            f"unsupported SASL mechanism {credentials.mechanism!r}; "
+            f"use one of {', '.join(mechanisms)}"
+        ) from error
+    return security(credentials.username, credentials.password, use_ssl=credentials.use_ssl)
+
+
+def create_broker(
+    bootstrap_servers: str, *, client_id: str, credentials: KafkaCredentials | None = None
+) -> KafkaBroker:
     """Producer with ``acks=all``. Idempotence stays off: the outbox already gives ids the
     consumers deduplicate on, and the embedded test broker does not implement InitProducerId."""
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
+        security=_security(credentials),
         acks="all",
         enable_idempotence=False,
         request_timeout_ms=15_000,

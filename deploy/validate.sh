@@ -2,8 +2,8 @@
 # Offline validation of the deployment artefacts: Dockerfiles, docker-compose.yml, Prometheus
 # rules, the Grafana dashboard and the Kubernetes manifests (deploy/).
 #
-#   scripts/validate_deploy.sh          validate; exits non-zero and lists what failed
-#   scripts/validate_deploy.sh --sync   first rewrite deploy/k8s/base/monitoring/prometheusrule.yaml
+#   deploy/validate.sh          validate; exits non-zero and lists what failed
+#   deploy/validate.sh --sync   first rewrite deploy/k8s/base/monitoring/prometheusrule.yaml
 #                                       from deploy/prometheus/rules/gridloop.rules.yml, then validate
 #
 # Needs only Python and uv (tools run through uvx / uv run, pinned below; after the first run they
@@ -109,7 +109,7 @@ def metric_names(expr: str, where: str) -> set[str]:
 def check_metrics(expr: str, where: str) -> None:
     for name in metric_names(expr, where):
         if name not in METRICS and not name.startswith("faststream_"):
-            err(f"{where}: metric {name!r} is not exposed by the services (see METRICS in scripts/validate_deploy.sh)")
+            err(f"{where}: metric {name!r} is not exposed by the services (see METRICS in deploy/validate.sh)")
 
 # --------------------------------------------------------------------------- dashboards
 def iter_panels(panels):
@@ -211,7 +211,7 @@ class _IndentedDumper(_Dumper):
 def cmd_sync_rules() -> None:
     body = yaml.dump(prometheusrule_from_rules(), Dumper=_IndentedDumper, sort_keys=False,
                      allow_unicode=True, width=1000)
-    header = ("# GENERATED from deploy/prometheus/rules/gridloop.rules.yml by `scripts/validate_deploy.sh --sync`.\n"
+    header = ("# GENERATED from deploy/prometheus/rules/gridloop.rules.yml by `deploy/validate.sh --sync`.\n"
               "# Do not edit here: change the rules file (the single source of truth) and re-run.\n"
               "# The release label must match the Prometheus ruleSelector of kube-prometheus-stack.\n")
     PROMRULE.write_text(header + body, encoding="utf-8")
@@ -242,11 +242,11 @@ def cmd_rules() -> None:
     for a in sorted(alerts - tested):
         err(f"alert {a} has no promtool unit test in gridloop.rules.test.yml")
     if not PROMRULE.exists():
-        err(f"{PROMRULE.relative_to(ROOT)} missing; run scripts/validate_deploy.sh --sync")
+        err(f"{PROMRULE.relative_to(ROOT)} missing; run deploy/validate.sh --sync")
         return
     [cr] = load_docs(PROMRULE)
     if cr.get("spec") != prometheusrule_from_rules()["spec"]:
-        err(f"{PROMRULE.relative_to(ROOT)} differs from {RULES.relative_to(ROOT)}; run scripts/validate_deploy.sh --sync")
+        err(f"{PROMRULE.relative_to(ROOT)} differs from {RULES.relative_to(ROOT)}; run deploy/validate.sh --sync")
 
 # --------------------------------------------------------------------------- kubernetes
 NATIVE_GROUPS = ("v1", "apps/v1", "autoscaling/v2", "policy/v1", "networking.k8s.io/v1", "batch/v1",
@@ -482,7 +482,7 @@ PYTHON
 }
 
 if ! uv --version >/dev/null 2>&1 || ! uvx --version >/dev/null 2>&1; then
-  echo "scripts/validate_deploy.sh needs uv and uvx on PATH (https://docs.astral.sh/uv/; pip install uv)" >&2
+  echo "deploy/validate.sh needs uv and uvx on PATH (https://docs.astral.sh/uv/; pip install uv)" >&2
   exit 2
 fi
 
@@ -504,7 +504,7 @@ else
 fi
 step "Dockerfiles in sync and complete" pycheck dockerfiles
 if command -v shellcheck >/dev/null 2>&1; then
-  step "shellcheck" shellcheck deploy/compose/create-topics.sh scripts/validate_deploy.sh
+  step "shellcheck" shellcheck deploy/compose/create-topics.sh deploy/validate.sh
 else
   skip "shellcheck" "shellcheck not installed"
 fi
