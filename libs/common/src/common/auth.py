@@ -93,12 +93,15 @@ def verify_token(secret: str, token: str) -> Principal:
         raise TokenError("the bearer token has expired") from error
     except jwt.PyJWTError as error:
         raise TokenError(f"the bearer token is invalid: {error}") from error
+    grids = claims.get("grids") or []
+    if not isinstance(grids, list) or not all(isinstance(g, str) for g in grids):
+        raise TokenError("the bearer token carries invalid claims: grids must be a list of ids")
     try:
         return Principal(
             subject=claims["sub"],
             role=claims.get("role"),
             district=claims.get("district"),
-            grids=tuple(claims.get("grids") or ()),
+            grids=tuple(grids),
         )
     except ValidationError as error:
         fields = ", ".join(str(e["loc"][0]) for e in error.errors())
@@ -126,9 +129,18 @@ async def current_principal(
         raise _unauthorized("a bearer token is required (Authorization: Bearer <jwt>)")
     secret: str = request.app.state.jwt_secret
     try:
-        return verify_token(secret, credentials.credentials)
+        principal = verify_token(secret, credentials.credentials)
     except TokenError as error:
         raise _unauthorized(str(error)) from error
+    served: str | None = getattr(request.app.state, "district", None)
+    if served is not None and principal.district != served:
+        raise Problem(
+            status=403,
+            title="Forbidden",
+            detail=f"the token is for district {principal.district}; "
+            f"this service serves district {served}",
+        )
+    return principal
 
 
 def require_roles(*roles: Role) -> Any:

@@ -233,6 +233,7 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.jwt_secret = settings.jwt_secret
+    app.state.district = settings.district
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.add_middleware(_ObservabilityMiddleware, metrics=runtime.metrics)

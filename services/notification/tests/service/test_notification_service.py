@@ -327,10 +327,6 @@ async def test_paging_out_of_range_is_422(
     assert_problem(response, 422, query.split("=")[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SOURCE BUG: notification/entrypoints/http.py inbox() ignores the caller's district",
-)
 async def test_staff_of_another_district_do_not_read_inboxes(
     client: httpx.AsyncClient, auth: Auth, deliver: Deliver
 ) -> None:

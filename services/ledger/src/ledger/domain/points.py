@@ -8,7 +8,7 @@ and carry an id derived from their business key, so replaying a cause cannot pay
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,10 @@ def award_transfer_id(report_id: str) -> str:
 
 
 def ledger_day(moment: datetime) -> date:
-    """The Asia/Shanghai calendar day a moment falls on (the daily cap's window)."""
+    """The Asia/Shanghai calendar day a moment falls on (the daily cap's window); a moment
+    without an offset is taken as UTC, never as the host's local time."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(DISTRICT_TIMEZONE).date()
 
 
