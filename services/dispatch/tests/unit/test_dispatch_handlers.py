@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -89,6 +90,7 @@ class FakeUnitOfWork:
         self.work_orders = FakeWorkOrders()
         self.outbox = FakeOutbox()
         self.committed = False
+        self.after_commit_callbacks: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> Self:
         return self
@@ -98,6 +100,11 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         self.committed = True
+        for callback in self.after_commit_callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.after_commit_callbacks.append(callback)
 
 
 def _typed(uow: FakeUnitOfWork) -> DispatchUnitOfWork:
@@ -212,6 +219,7 @@ async def test_a_report_in_a_grid_files_a_work_order(
     assert (data.community, data.street) == ("鼓楼街道第1社区", "鼓楼街道")
     assert (data.category_name, data.priority) == ("消防/疏散通道堵占", "urgent")
     assert data.filed_at == order.filed_at
+    await uow.commit()  # metrics count committed work only
     assert triaged == [("filed", "")]
     assert uow.work_orders.rejections == {}
 
@@ -231,6 +239,7 @@ async def test_a_report_outside_every_grid_is_rejected(
     assert data.reason_code is RejectionReason.OUTSIDE_SERVICE_AREA
     assert data.reporter_id == "rider-1"
     assert "370812" in data.reason
+    await uow.commit()  # metrics count committed work only
     assert triaged == [("rejected", "outside_service_area")]
 
 
@@ -241,6 +250,7 @@ async def test_a_report_of_an_unknown_category_is_rejected(
     data, _, _ = uow.outbox.events[0]
     assert isinstance(data, ReportRejected)
     assert data.reason_code is RejectionReason.UNKNOWN_CATEGORY
+    await uow.commit()  # metrics count committed work only
     assert triaged == [("rejected", "unknown_category")]
 
 
@@ -258,6 +268,7 @@ async def test_an_already_triaged_report_is_ignored(
     assert outcome == "ignored"
     assert uow.outbox.events == []
     assert len(uow.work_orders.orders) + len(uow.work_orders.rejections) == 1
+    await uow.commit()  # metrics count committed work only
     assert len(triaged) == 1
 
 
@@ -330,3 +341,12 @@ async def test_refresh_of_an_empty_store_leaves_the_registry_empty(uow: FakeUnit
     assert not registry.loaded
     with pytest.raises(GridRegistryEmpty):
         registry.current()
+
+
+async def test_triage_is_counted_only_once_the_transaction_commits(
+    uow: FakeUnitOfWork, registry: GridRegistry, triaged: list[tuple[str, str]]
+) -> None:
+    await handler(registry, triaged)(submitted(), _typed(uow))
+    assert triaged == []
+    await uow.commit()
+    assert triaged == [("filed", "")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, Self
 
@@ -90,6 +91,7 @@ class FakeUnitOfWork:
         self.ledger = FakeLedger()
         self.outbox = FakeOutbox()
         self.committed = False
+        self.after_commit_callbacks: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> Self:
         return self
@@ -99,6 +101,11 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         self.committed = True
+        for callback in self.after_commit_callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.after_commit_callbacks.append(callback)
 
 
 def _typed(uow: FakeUnitOfWork) -> LedgerUnitOfWork:
@@ -209,6 +216,7 @@ async def test_an_accepted_report_earns_ten_points(
         "rep-1",
         "wo-rep-1",
     )
+    await uow.commit()  # metrics count committed work only
     assert awarded == [10]
 
 
@@ -230,6 +238,7 @@ async def test_a_replay_under_another_event_id_pays_nothing(
     assert balance(uow) == 10
     assert len(uow.ledger.transfers) == 1
     assert uow.outbox.events == []
+    await uow.commit()  # metrics count committed work only
     assert awarded == [10]
 
 
@@ -245,6 +254,7 @@ async def test_when_the_daily_cap_is_reached_nothing_is_paid(
     assert "award:rep-5" not in uow.ledger.transfers
     assert balance(uow) == 50
     assert uow.outbox.events == []
+    await uow.commit()  # metrics count committed work only
     assert awarded == [10] * 5
 
 
@@ -256,6 +266,7 @@ async def test_a_partial_award_fills_the_cap_exactly(
     )
     for n in range(4):
         await on_filed(filed(f"rep-{n}"), _typed(uow))
+    await uow.commit()  # metrics count committed work only
     assert awarded == [10, 10, 5]
     assert balance(uow) == 25
     assert [data.amount for data, _, _ in awards(uow)] == [10, 10, 5]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Self
 
@@ -80,6 +81,7 @@ class FakeUnitOfWork:
         self.notifications = FakeNotifications()
         self.outbox = FakeOutbox()
         self.committed = False
+        self.after_commit_callbacks: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> Self:
         return self
@@ -89,6 +91,11 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         self.committed = True
+        for callback in self.after_commit_callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.after_commit_callbacks.append(callback)
 
 
 def _typed(uow: FakeUnitOfWork) -> NotificationUnitOfWork:
@@ -167,6 +174,8 @@ async def test_one_inbox_message_and_one_delivery_event_per_message(
     outcome = await notify_handler(written.append)(event, _typed(uow))
 
     assert outcome == "processed"
+    assert written == []  # counted only once the consumer commits
+    await uow.commit()
     assert written == [template]
     assert len(uow.notifications.rows) == 1
     (notification_id, (event_id, message, at)) = next(iter(uow.notifications.rows.items()))

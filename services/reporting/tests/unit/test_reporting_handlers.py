@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Self
 
@@ -87,6 +88,7 @@ class FakeUnitOfWork:
         self.idempotency = FakeIdempotency()
         self.outbox = FakeOutbox()
         self.committed = False
+        self.after_commit_callbacks: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> Self:
         return self
@@ -96,6 +98,11 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         self.committed = True
+        for callback in self.after_commit_callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.after_commit_callbacks.append(callback)
 
 
 def _typed(uow: FakeUnitOfWork) -> ReportingUnitOfWork:

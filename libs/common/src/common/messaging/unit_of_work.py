@@ -52,6 +52,7 @@ class SqlUnitOfWork:
             self.session, self._outbox_table, source=self._source, district=self._district
         )
         self.inbox = Inbox(self.session, self._inbox_table)
+        self._after_commit: list[Callable[[], None]] = []
         self._open()
         return self
 
@@ -72,8 +73,16 @@ class SqlUnitOfWork:
             # A unique key written concurrently (at flush or at commit): callers may re-read.
             raise WriteConflict(str(exc.orig)) from exc
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this transaction has committed (e.g. count a metric), so a
+        retried attempt is never counted twice."""
+        self._after_commit.append(callback)
+
     async def commit(self) -> None:
         await self.session.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
         if self.outbox.pending and self._on_events_committed is not None:
             self._on_events_committed()
         self.outbox.pending = []

@@ -128,7 +128,7 @@ def on_report_submitted_handler(
                 subject=order.id,
                 sequence=order.version,
             )
-            on_triaged("filed", "")
+            uow.after_commit(lambda: on_triaged("filed", ""))
             _log.info(
                 "workorder.filed",
                 report_id=report.report_id,
@@ -157,7 +157,8 @@ def on_report_submitted_handler(
             subject=report.report_id,
             sequence=1,
         )
-        on_triaged("rejected", decision.code.value)
+        reason = decision.code.value
+        uow.after_commit(lambda: on_triaged("rejected", reason))
         _log.info("report.rejected", report_id=report.report_id, reason=decision.code.value)
         return "processed"
 

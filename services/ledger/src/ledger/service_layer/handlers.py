@@ -85,7 +85,7 @@ def on_work_order_filed_handler(
             subject=filed.reporter_id,
             sequence=account.version,
         )
-        on_awarded(amount)
+        uow.after_commit(lambda: on_awarded(amount))
         _log.info(
             "points.awarded",
             rider_id=filed.reporter_id,

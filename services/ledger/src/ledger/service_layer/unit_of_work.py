@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from types import TracebackType
 from typing import Protocol, Self
@@ -39,3 +40,4 @@ class LedgerUnitOfWork(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
     async def commit(self) -> None: ...
+    def after_commit(self, callback: Callable[[], None]) -> None: ...

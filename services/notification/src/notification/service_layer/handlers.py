@@ -89,7 +89,8 @@ def notify_handler(on_written: Callable[[str], None] = lambda template: None) ->
             # A recipient's inbox has no version number; delivery time orders its log.
             sequence=int(now.timestamp() * 1_000_000),
         )
-        on_written(message.template.value)
+        template = message.template.value
+        uow.after_commit(lambda: on_written(template))
         _log.info(
             "inbox.written",
             recipient_id=message.recipient_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -38,3 +39,4 @@ class NotificationUnitOfWork(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
     async def commit(self) -> None: ...
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
