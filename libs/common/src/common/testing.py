@@ -14,11 +14,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.db import messaging_tables
 from common.embedded_broker import EmbeddedBroker
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class MessagingSchema:
+    """Just the outbox and inbox tables on an engine, for testing the messaging code."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.metadata = sa.MetaData()
+        self.outbox, self.inbox = messaging_tables(self.metadata)
 
 
 class TestInfrastructureMissing(RuntimeError):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.contracts.envelope import CloudEvent
 
@@ -35,5 +35,5 @@ class Inbox:
             )
             .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         )
-        result = await self._session.execute(statement)
+        result = await self._session.exec(statement)
         return bool(getattr(result, "rowcount", 0))

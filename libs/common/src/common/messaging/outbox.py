@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import EventData
@@ -52,7 +52,7 @@ class OutboxWriter:
             sequence=sequence,
             data=data.model_dump(mode="json"),
         )
-        await self._session.execute(
+        await self._session.exec(
             self._table.insert().values(
                 event_id=event.id,
                 topic=data.topic.value,

@@ -193,11 +193,22 @@ class OutboxRelay:
     async def _drop_leadership(self) -> None:
         connection, self._leader_connection = self._leader_connection, None
         self._metrics.outbox_leader.labels(service=self._service).set(0)
-        if connection is not None:
-            try:
-                await connection.close()
-            except Exception:
-                _log.warning("outbox.leader_connection_close_failed")
+        if connection is None:
+            return
+        # The lock belongs to the database session, and a pooled connection outlives
+        # close(): unlock explicitly, then discard the connection so nothing keeps it.
+        try:
+            await connection.execute(
+                sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self._lock_key}
+            )
+            await connection.commit()
+        except Exception:
+            _log.warning("outbox.leader_unlock_failed")
+        try:
+            await connection.invalidate()
+            await connection.close()
+        except Exception:
+            _log.warning("outbox.leader_connection_close_failed")
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
