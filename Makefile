@@ -2,17 +2,20 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTHON ?= python3
+# uv from PATH, or a private copy bootstrapped from PyPI into .tools/ on first use.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
 .PHONY: help install run test test-unit test-integration lint typecheck contracts contracts-check validate-deploy check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(UV):
-	@echo "uv not found: installing it from PyPI"
-	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+.tools/bin/uv:
+	@echo "uv not found on PATH: installing it from PyPI into .tools/"
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gridloop needs Python >= 3.11")'
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
 
 install: $(UV)  ## install every package and tool into .venv (from uv.lock)
 	$(UV) sync --all-packages --locked
@@ -43,9 +46,9 @@ contracts-check: install  ## fail if docs/contracts differ from the code
 	$(UV) run gridloop contracts --check
 
 validate-deploy: install  ## offline checks of compose, Kubernetes, Prometheus and Grafana files
-	bash deploy/validate.sh
+	PATH="$(abspath $(dir $(UV))):$$PATH" bash deploy/validate.sh
 
 check: lint typecheck contracts-check validate-deploy test  ## everything CI runs
 
 clean:  ## remove local data, caches and the virtualenv
-	rm -rf data .venv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data .venv .tools .pytest_cache .mypy_cache .ruff_cache
