@@ -160,3 +160,12 @@ def require_roles(*roles: Role) -> Any:
         return principal
 
     return Depends(dependency)
+
+
+def authorise_rider_data(principal: Principal, rider_id: str, what: str) -> None:
+    """A rider sees only their own ``what``; supervisors, admins and services see any rider's
+    in their district (the token's district is already checked); other roles see none."""
+    if principal.role is Role.RIDER and principal.subject != rider_id:
+        raise Problem(403, "Forbidden", f"a rider may only see their own {what}")
+    if principal.role not in {Role.RIDER, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE}:
+        raise Problem(403, "Forbidden", f"role '{principal.role.value}' may not see {what}")

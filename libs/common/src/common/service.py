@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -36,10 +36,13 @@ from common.messaging.kafka import (
     subscribe,
 )
 from common.messaging.relay import OutboxRelay
+from common.messaging.unit_of_work import SqlUnitOfWork
 from common.metrics import MessagingMetrics
 from common.problems import install_problem_handlers
 
 _log = structlog.get_logger("gridloop.service")
+
+SqlUnitOfWorkT = TypeVar("SqlUnitOfWorkT", bound=SqlUnitOfWork)
 
 
 class ServiceSettings(BaseSettings):
@@ -112,6 +115,7 @@ class ServiceRuntime:
     settings: ServiceSettings
     migrations_dir: Path
     outbox_table: sa.Table
+    inbox_table: sa.Table
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
     metrics: MessagingMetrics = field(init=False)
@@ -138,6 +142,22 @@ class ServiceRuntime:
             metrics=self.metrics,
             idle_interval=self.settings.relay_idle_interval_seconds,
         )
+
+    def unit_of_work_factory(self, kind: type[SqlUnitOfWorkT]) -> Callable[[], SqlUnitOfWorkT]:
+        """Units of work of ``kind`` on this service's database, outbox and inbox; a commit
+        that added events wakes the relay."""
+
+        def unit_of_work() -> SqlUnitOfWorkT:
+            return kind(
+                self.sessions,
+                outbox_table=self.outbox_table,
+                inbox_table=self.inbox_table,
+                source=f"/gridloop/{self.settings.district}/{self.name}",
+                district=self.settings.district,
+                on_events_committed=self.relay.wake,
+            )
+
+        return unit_of_work
 
     def add_consumer(self, consumer: EventConsumer[Any], *topics: Topic) -> None:
         self.consumers.append(ConsumerBinding(consumer, topics))

@@ -39,18 +39,10 @@ def read_grids_file(value: str) -> dict[str, object]:
 
 def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     settings = settings or DispatchSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, INBOX)
     registry = GridRegistry(settings.district)
 
-    def unit_of_work() -> DispatchUnitOfWork:
-        return DispatchUnitOfWork(
-            runtime.sessions,
-            outbox_table=OUTBOX,
-            inbox_table=INBOX,
-            source=f"/gridloop/{settings.district}/dispatch",
-            district=settings.district,
-            on_events_committed=runtime.relay.wake,
-        )
+    unit_of_work = runtime.unit_of_work_factory(DispatchUnitOfWork)
 
     triaged = Counter(
         "gridloop_reports_triaged_total",

@@ -22,17 +22,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     settings = settings or LedgerSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, INBOX)
 
-    def unit_of_work() -> LedgerUnitOfWork:
-        return LedgerUnitOfWork(
-            runtime.sessions,
-            outbox_table=OUTBOX,
-            inbox_table=INBOX,
-            source=f"/gridloop/{settings.district}/ledger",
-            district=settings.district,
-            on_events_committed=runtime.relay.wake,
-        )
+    unit_of_work = runtime.unit_of_work_factory(LedgerUnitOfWork)
 
     awarded = Counter(
         "gridloop_points_awarded_total",

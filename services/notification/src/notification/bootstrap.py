@@ -22,17 +22,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, INBOX)
 
-    def unit_of_work() -> NotificationUnitOfWork:
-        return NotificationUnitOfWork(
-            runtime.sessions,
-            outbox_table=OUTBOX,
-            inbox_table=INBOX,
-            source=f"/gridloop/{settings.district}/notification",
-            district=settings.district,
-            on_events_committed=runtime.relay.wake,
-        )
+    unit_of_work = runtime.unit_of_work_factory(NotificationUnitOfWork)
 
     written = Counter(
         "gridloop_inbox_messages_total",

@@ -21,17 +21,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     settings = settings or ReportingSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, INBOX)
 
-    def unit_of_work() -> ReportingUnitOfWork:
-        return ReportingUnitOfWork(
-            runtime.sessions,
-            outbox_table=OUTBOX,
-            inbox_table=INBOX,
-            source=f"/gridloop/{settings.district}/reporting",
-            district=settings.district,
-            on_events_committed=runtime.relay.wake,
-        )
+    unit_of_work = runtime.unit_of_work_factory(ReportingUnitOfWork)
 
     runtime.add_consumer(
         status_projection(unit_of_work, runtime.publish, runtime.metrics), Topic.WORKORDERS

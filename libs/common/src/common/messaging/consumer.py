@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Generic, Literal, Protocol, TypeVar
 
 import structlog
@@ -25,6 +24,7 @@ from common.contracts.envelope import CloudEvent, EnvelopeError
 from common.contracts.topics import Topic
 from common.messaging.inbox import Inbox
 from common.messaging.outbox import OutboxWriter
+from common.messaging.ports import UnitOfWork as BaseUnitOfWork
 from common.metrics import MessagingMetrics
 
 _log = structlog.get_logger("gridloop.consumer")
@@ -36,20 +36,11 @@ class UnprocessableEvent(Exception):
     """A handler's verdict that an event can never be processed; it goes to dead letter."""
 
 
-class ConsumingUnitOfWork(Protocol):
+class ConsumingUnitOfWork(BaseUnitOfWork, Protocol):
     @property
     def outbox(self) -> OutboxWriter: ...
     @property
     def inbox(self) -> Inbox: ...
-
-    async def __aenter__(self) -> ConsumingUnitOfWork: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
-    async def commit(self) -> None: ...
 
 
 UnitOfWork = TypeVar("UnitOfWork", bound=ConsumingUnitOfWork)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
-from common.contracts.envelope import CloudEvent
-from common.contracts.events import EventData
+from common.messaging.ports import UnitOfWork
 from dispatch.domain.grids import GridIndex
 from dispatch.domain.triage import Rejected
 from dispatch.domain.work_orders import WorkOrder
@@ -36,24 +33,8 @@ class WorkOrderStore(Protocol):
     ) -> None: ...
 
 
-class Outbox(Protocol):
-    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent: ...
-
-
-class DispatchUnitOfWork(Protocol):
+class DispatchUnitOfWork(UnitOfWork, Protocol):
     @property
     def grids(self) -> GridStore: ...
     @property
     def work_orders(self) -> WorkOrderStore: ...
-    @property
-    def outbox(self) -> Outbox: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
-    async def commit(self) -> None: ...
-    def after_commit(self, callback: Callable[[], None]) -> None: ...

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from common.auth import Principal, Role, current_principal
-from common.problems import Problem
+from common.auth import Principal, authorise_rider_data, current_principal
 from ledger.domain.points import rider_account
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
 
@@ -42,13 +41,6 @@ class TransferList(BaseModel):
     offset: int
 
 
-def _authorise(principal: Principal, rider_id: str) -> None:
-    if principal.role is Role.RIDER and principal.subject != rider_id:
-        raise Problem(403, "Forbidden", "a rider may only see their own points")
-    if principal.role not in {Role.RIDER, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE}:
-        raise Problem(403, "Forbidden", f"role '{principal.role.value}' may not see points")
-
-
 def build_router(unit_of_work: Callable[[], LedgerUnitOfWork]) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["points"])
 
@@ -58,7 +50,7 @@ def build_router(unit_of_work: Callable[[], LedgerUnitOfWork]) -> APIRouter:
         summary="A rider's points balance",
     )
     async def balance(rider_id: str, principal: Caller) -> BalanceView:
-        _authorise(principal, rider_id)
+        authorise_rider_data(principal, rider_id, "points")
         async with unit_of_work() as uow:
             account = await uow.ledger.get_account(rider_account(rider_id))
         if account is None:  # no points yet: a zero balance, not an error
@@ -88,7 +80,7 @@ def build_router(unit_of_work: Callable[[], LedgerUnitOfWork]) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> TransferList:
-        _authorise(principal, rider_id)
+        authorise_rider_data(principal, rider_id, "points")
         async with unit_of_work() as uow:
             found = await uow.ledger.transfers_of(rider_id, limit=limit, offset=offset)
         return TransferList(

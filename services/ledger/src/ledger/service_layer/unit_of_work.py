@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
-from common.contracts.envelope import CloudEvent
-from common.contracts.events import EventData
+from common.messaging.ports import UnitOfWork
 from ledger.domain.points import Account, Transfer
 
 
@@ -22,22 +19,6 @@ class LedgerStore(Protocol):
     async def transfers_of(self, rider_id: str, *, limit: int, offset: int) -> list[Transfer]: ...
 
 
-class Outbox(Protocol):
-    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent: ...
-
-
-class LedgerUnitOfWork(Protocol):
+class LedgerUnitOfWork(UnitOfWork, Protocol):
     @property
     def ledger(self) -> LedgerStore: ...
-    @property
-    def outbox(self) -> Outbox: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
-    async def commit(self) -> None: ...
-    def after_commit(self, callback: Callable[[], None]) -> None: ...

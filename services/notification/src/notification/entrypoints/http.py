@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from common.auth import Principal, Role, current_principal
-from common.problems import Problem
+from common.auth import Principal, authorise_rider_data, current_principal
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
 
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -46,12 +45,7 @@ def build_router(unit_of_work: Callable[[], NotificationUnitOfWork]) -> APIRoute
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> Inbox:
-        if principal.role is Role.RIDER and principal.subject != recipient_id:
-            raise Problem(403, "Forbidden", "a rider may only read their own inbox")
-        if principal.role not in {Role.RIDER, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE}:
-            raise Problem(
-                403, "Forbidden", f"role '{principal.role.value}' may not read riders' inboxes"
-            )
+        authorise_rider_data(principal, recipient_id, "inbox")
         async with unit_of_work() as uow:
             items = await uow.notifications.inbox(recipient_id, limit=limit, offset=offset)
         return Inbox(

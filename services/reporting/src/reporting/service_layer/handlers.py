@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
 
@@ -13,7 +14,7 @@ from common.contracts.events import ReportRejected, ReportSubmitted, WorkOrderFi
 from common.messaging.consumer import HandlerOutcome
 from common.messaging.unit_of_work import WriteConflict
 from reporting.domain.reports import IdempotencyConflict, Report, SubmitReport
-from reporting.service_layer.unit_of_work import ReportingUnitOfWork, utc_now
+from reporting.service_layer.unit_of_work import ReportingUnitOfWork
 
 _log = structlog.get_logger("gridloop.reporting")
 
@@ -59,7 +60,7 @@ async def _submit_once(
                 if original is None:
                     raise LookupError(report_id)
                 return Submission(original, replayed=True)
-        now = utc_now()
+        now = datetime.now(UTC)
         report = Report(
             id=new_id(),
             reporter_id=command.reporter_id,

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
-from common.contracts.envelope import CloudEvent
-from common.contracts.events import EventData
+from common.messaging.ports import UnitOfWork
 from reporting.domain.reports import Report
 
 
@@ -27,29 +24,8 @@ class IdempotencyStore(Protocol):
     ) -> None: ...
 
 
-class Outbox(Protocol):
-    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent: ...
-
-
-class ReportingUnitOfWork(Protocol):
+class ReportingUnitOfWork(UnitOfWork, Protocol):
     @property
     def reports(self) -> ReportStore: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
-    @property
-    def outbox(self) -> Outbox: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
-    async def commit(self) -> None: ...
-
-
-def utc_now() -> datetime:
-    from datetime import UTC
-
-    return datetime.now(UTC)

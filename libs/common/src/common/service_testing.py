@@ -1,0 +1,245 @@
+"""Pytest fixtures for one service's tests: its real FastAPI app on a real SQLite file, and its
+real idempotent consumer fed directly (no broker: ``httpx.ASGITransport`` does not run the
+lifespan, so neither the broker nor the relay starts; the dead-letter publisher is a list).
+
+A service's ``tests/conftest.py`` defines ``service_under_test`` and re-exports the fixtures::
+
+    from common.service_testing import *  # noqa: F403
+
+    @pytest.fixture(scope="session")
+    def service_under_test() -> ServiceUnderTest:
+        return ServiceUnderTest(bootstrap, LedgerSettings, Topic.WORKORDERS)
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from common.auth import issue_token
+from common.contracts.envelope import CloudEvent
+from common.contracts.events import EventData
+from common.contracts.topics import Topic
+from common.db import upgrade_database
+from common.messaging.consumer import EventConsumer, IncomingRecord
+from common.service import ServiceSettings
+
+DISTRICT = "370812"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+DeadLetter = tuple[str, bytes, bytes, dict[str, str]]
+Auth = Callable[..., dict[str, str]]
+
+
+class Deliver(Protocol):
+    def __call__(
+        self, message: CloudEvent | bytes, topic: Topic | None = None
+    ) -> Awaitable[IncomingRecord]: ...
+
+
+@dataclass(frozen=True)
+class ServiceUnderTest:
+    bootstrap: ModuleType
+    """The service's bootstrap module: ``create_app`` and ``MIGRATIONS``."""
+    settings: type[ServiceSettings]
+    topic: Topic
+    """The topic ``deliver`` feeds unless told otherwise."""
+
+    @property
+    def name(self) -> str:
+        return str(self.bootstrap.SERVICE)
+
+
+def cloud_event(
+    data: EventData, *, subject: str, sequence: int = 1, id_: str | None = None
+) -> CloudEvent:
+    """An event as the producing service's outbox would have written it."""
+    return CloudEvent(
+        **({"id": id_} if id_ else {}),
+        type=data.event_type,
+        source="/test",
+        subject=subject,
+        district=DISTRICT,
+        correlationid="c-1",
+        sequence=sequence,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with ``status`` and a non-empty detail."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_CONTENT_TYPE)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["detail"], body
+    return body
+
+
+class FakeOutbox:
+    """Collects ``(data, subject, sequence)`` for handler tests."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[EventData, str, int]] = []
+
+    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
+        self.events.append((data, subject, sequence))
+        return cloud_event(data, subject=subject, sequence=sequence)
+
+
+class FakeUnitOfWorkBase:
+    """The transaction part of a fake unit of work; a service's fake adds repositories."""
+
+    def __init__(self) -> None:
+        self.outbox = FakeOutbox()
+        self.committed = False
+        self.after_commit_callbacks: list[Callable[[], None]] = []
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        return None
+
+    async def commit(self) -> None:
+        self.committed = True
+        callbacks, self.after_commit_callbacks = self.after_commit_callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.after_commit_callbacks.append(callback)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from the test, not from whatever the shell exported."""
+    for name in ("GRIDLOOP_JWT_SECRET", "GRIDLOOP_DISTRICT", "KAFKA_BOOTSTRAP_SERVERS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(
+    service_under_test: ServiceUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The service's schema, migrated once per session; every test copies it."""
+    path = tmp_path_factory.mktemp(f"{service_under_test.name}-template") / "template.db"
+    upgrade_database(f"sqlite+aiosqlite:///{path}", service_under_test.bootstrap.MIGRATIONS)
+    return path
+
+
+@pytest.fixture
+def database_path(
+    service_under_test: ServiceUnderTest, tmp_path: Path, migrated_template: Path
+) -> Path:
+    path = tmp_path / f"{service_under_test.name}.db"
+    shutil.copyfile(migrated_template, path)
+    return path
+
+
+@pytest.fixture
+async def app(service_under_test: ServiceUnderTest, database_path: Path) -> AsyncIterator[FastAPI]:
+    settings = service_under_test.settings(
+        database_url=f"sqlite+aiosqlite:///{database_path}", migrate_on_start=False
+    )
+    application: FastAPI = service_under_test.bootstrap.create_app(settings)
+    yield application
+    await application.state.runtime.engine.dispose()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def auth(app: FastAPI) -> Auth:
+    """``auth(role="rider", subject="r-1")`` -> an Authorization header."""
+
+    def make(
+        *,
+        role: str = "rider",
+        subject: str = "rider-1",
+        district: str = DISTRICT,
+        grids: tuple[str, ...] = (),
+    ) -> dict[str, str]:
+        token = issue_token(
+            app.state.jwt_secret, role=role, subject=subject, district=district, grids=grids
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture
+def consumer(app: FastAPI) -> EventConsumer[Any]:
+    found: EventConsumer[Any] = app.state.runtime.consumers[0].consumer
+    return found
+
+
+@pytest.fixture
+def dead_letters(consumer: EventConsumer[Any]) -> list[DeadLetter]:
+    published: list[DeadLetter] = []
+
+    async def fake_publish(topic: str, key: bytes, value: bytes, headers: dict[str, str]) -> None:
+        published.append((topic, key, value, headers))
+
+    consumer.dead_letter = fake_publish
+    return published
+
+
+@pytest.fixture
+def deliver(
+    service_under_test: ServiceUnderTest,
+    consumer: EventConsumer[Any],
+    dead_letters: list[DeadLetter],
+) -> Deliver:
+    """Feed one record to the service's consumer at the next offset."""
+    offsets = itertools.count()
+
+    async def send(message: CloudEvent | bytes, topic: Topic | None = None) -> IncomingRecord:
+        value = message.to_bytes() if isinstance(message, CloudEvent) else message
+        record = IncomingRecord(
+            topic=(topic or service_under_test.topic).value,
+            partition=0,
+            offset=next(offsets),
+            key=b"k",
+            value=value,
+        )
+        await consumer.handle(record)
+        return record
+
+    return send
+
+
+__all__ = [
+    "DISTRICT",
+    "PROBLEM_CONTENT_TYPE",
+    "Auth",
+    "DeadLetter",
+    "Deliver",
+    "FakeOutbox",
+    "FakeUnitOfWorkBase",
+    "ServiceUnderTest",
+    "_isolated_environment",
+    "app",
+    "assert_problem",
+    "auth",
+    "client",
+    "cloud_event",
+    "consumer",
+    "database_path",
+    "dead_letters",
+    "deliver",
+    "migrated_template",
+]
