@@ -75,12 +75,16 @@ def cloud_event(
     )
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The response is an RFC 9457 problem with ``status`` and a non-empty detail."""
+def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with ``status``, a title and a non-empty detail that
+    contains each of ``needles``, and no stack trace leaked into it."""
     assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_CONTENT_TYPE)
+    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE, response.headers
     body: dict[str, Any] = response.json()
-    assert body["status"] == status and body["detail"], body
+    assert body["status"] == status and body["title"] and body["detail"], body
+    for needle in needles:
+        assert needle in body["detail"], body
+    assert "Traceback" not in response.text
     return body
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,10 +13,7 @@ from fastapi import FastAPI
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportSubmitted
 from common.messaging.consumer import EventConsumer, RetryPolicy
-
-Auth = Callable[..., dict[str, str]]
-Deliver = Callable[[CloudEvent | bytes], Awaitable[Any]]
-DeadLetter = tuple[str, bytes, bytes, dict[str, str]]
+from common.service_testing import Auth, DeadLetter, Deliver, cloud_event
 
 
 def feature(grid_id: str, lon: float, lat: float) -> dict[str, Any]:
@@ -53,15 +49,7 @@ def submitted(
         text="楼道堆放杂物",
         submitted_at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
     )
-    return CloudEvent(
-        type=data.event_type,
-        source="/test",
-        subject=report_id,
-        district="370812",
-        correlationid="c-1",
-        sequence=1,
-        data=data.model_dump(mode="json"),
-    )
+    return cloud_event(data, subject=report_id)
 
 
 @pytest.fixture

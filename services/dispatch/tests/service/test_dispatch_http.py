@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,24 +14,9 @@ from fastapi import FastAPI
 from shapely.geometry import shape
 
 from common.auth import issue_token
-from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportSubmitted
+from common.service_testing import Auth, Deliver, assert_problem, cloud_event
 from dispatch.bootstrap import read_grids_file
-
-PROBLEM = "application/problem+json"
-Auth = Callable[..., dict[str, str]]
-Deliver = Callable[[CloudEvent | bytes], Awaitable[Any]]
-
-
-def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    for needle in needles:
-        assert needle in body["detail"], body
-    assert "Traceback" not in response.text
-    return body
 
 
 def feature(grid_id: str, lon: float, lat: float, district: str = "370812") -> dict[str, Any]:
@@ -90,17 +74,7 @@ async def file_work_order(
         text="路面塌陷，有安全隐患",
         submitted_at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
     )
-    await deliver(
-        CloudEvent(
-            type=data.event_type,
-            source="/test",
-            subject="rep-1",
-            district="370812",
-            correlationid="c-1",
-            sequence=1,
-            data=data.model_dump(mode="json"),
-        )
-    )
+    await deliver(cloud_event(data, subject="rep-1"))
     async with app.state.runtime.engine.connect() as connection:
         result = await connection.execute(sa.text("SELECT id FROM work_orders"))
         ids = [row[0] for row in result]

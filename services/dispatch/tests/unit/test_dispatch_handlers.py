@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
-    EventData,
     RejectionReason,
     ReportRejected,
     ReportSubmitted,
     WorkOrderFiled,
 )
+from common.service_testing import FakeUnitOfWorkBase, cloud_event
 from dispatch.domain.grids import GridFileError, GridIndex
 from dispatch.domain.triage import Rejected
 from dispatch.domain.work_orders import WorkOrder
@@ -67,44 +66,11 @@ class FakeWorkOrders:
         self.rejections[report_id] = decision
 
 
-class FakeOutbox:
+class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
-        self.events: list[tuple[EventData, str, int]] = []
-
-    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
-        self.events.append((data, subject, sequence))
-        return CloudEvent(
-            type=data.event_type,
-            source="/test",
-            subject=subject,
-            district="370812",
-            correlationid="c-1",
-            sequence=sequence,
-            data=data.model_dump(mode="json"),
-        )
-
-
-class FakeUnitOfWork:
-    def __init__(self) -> None:
+        super().__init__()
         self.grids = FakeGrids()
         self.work_orders = FakeWorkOrders()
-        self.outbox = FakeOutbox()
-        self.committed = False
-        self.after_commit_callbacks: list[Callable[[], None]] = []
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *args: object) -> None:
-        return None
-
-    async def commit(self) -> None:
-        self.committed = True
-        for callback in self.after_commit_callbacks:
-            callback()
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self.after_commit_callbacks.append(callback)
 
 
 def _typed(uow: FakeUnitOfWork) -> DispatchUnitOfWork:
@@ -153,16 +119,7 @@ def submitted(
         text="消防通道被电动车堵住",
         submitted_at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
     )
-    return CloudEvent(
-        id=id_,
-        type=data.event_type,
-        source="/test",
-        subject=report_id,
-        district="370812",
-        correlationid="c-1",
-        sequence=1,
-        data=data.model_dump(mode="json"),
-    )
+    return cloud_event(data, subject=report_id, id_=id_)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,7 @@ from fastapi import FastAPI
 from common.auth import issue_token
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import WorkOrderFiled
-
-PROBLEM = "application/problem+json"
-Auth = Callable[..., dict[str, str]]
-Deliver = Callable[[CloudEvent | bytes], Awaitable[Any]]
-DeadLetter = tuple[str, bytes, bytes, dict[str, str]]
+from common.service_testing import Auth, DeadLetter, Deliver, assert_problem, cloud_event
 
 DAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -41,25 +37,7 @@ def filed(report_id: str, *, reporter_id: str = "rider-1", filed_at: datetime = 
         lon=116.83,
         filed_at=filed_at,
     )
-    return CloudEvent(
-        type=data.event_type,
-        source="/test",
-        subject=f"wo-{report_id}",
-        district="370812",
-        correlationid="c-1",
-        sequence=1,
-        data=data.model_dump(mode="json"),
-    )
-
-
-def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    for needle in needles:
-        assert needle in body["detail"], body
-    return body
+    return cloud_event(data, subject=f"wo-{report_id}")
 
 
 @pytest.fixture

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any, Self
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import EventData, PointsAwarded, WorkOrderFiled
+from common.contracts.events import PointsAwarded, WorkOrderFiled
+from common.service_testing import FakeUnitOfWorkBase, cloud_event
 from ledger.domain.points import ISSUANCE_ACCOUNT, Account, AwardRules, Transfer, TransferCode
 from ledger.service_layer.handlers import on_work_order_filed_handler
 from ledger.service_layer.unit_of_work import LedgerUnitOfWork
@@ -69,43 +69,10 @@ class FakeLedger:
         return mine[offset : offset + limit]
 
 
-class FakeOutbox:
+class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
-        self.events: list[tuple[EventData, str, int]] = []
-
-    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
-        self.events.append((data, subject, sequence))
-        return CloudEvent(
-            type=data.event_type,
-            source="/test",
-            subject=subject,
-            district="370812",
-            correlationid="c-1",
-            sequence=sequence,
-            data=data.model_dump(mode="json"),
-        )
-
-
-class FakeUnitOfWork:
-    def __init__(self) -> None:
+        super().__init__()
         self.ledger = FakeLedger()
-        self.outbox = FakeOutbox()
-        self.committed = False
-        self.after_commit_callbacks: list[Callable[[], None]] = []
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *args: object) -> None:
-        return None
-
-    async def commit(self) -> None:
-        self.committed = True
-        for callback in self.after_commit_callbacks:
-            callback()
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self.after_commit_callbacks.append(callback)
 
 
 def _typed(uow: FakeUnitOfWork) -> LedgerUnitOfWork:
@@ -134,17 +101,7 @@ def filed(
         lon=116.83,
         filed_at=filed_at,
     )
-    extra: dict[str, Any] = {"id": event_id} if event_id else {}
-    return CloudEvent(
-        type=data.event_type,
-        source="/test",
-        subject=f"wo-{report_id}",
-        district="370812",
-        correlationid="c-1",
-        sequence=1,
-        data=data.model_dump(mode="json"),
-        **extra,
-    )
+    return cloud_event(data, subject=f"wo-{report_id}", id_=event_id)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +14,6 @@ from fastapi import FastAPI
 from common.auth import issue_token
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
-    EventData,
     PointsAwarded,
     RejectionReason,
     ReportRejected,
@@ -23,25 +21,9 @@ from common.contracts.events import (
     WorkOrderFiled,
 )
 from common.contracts.topics import Topic
-
-PROBLEM = "application/problem+json"
-Auth = Callable[..., dict[str, str]]
-Deliver = Callable[..., Awaitable[Any]]
-DeadLetter = tuple[str, bytes, bytes, dict[str, str]]
+from common.service_testing import Auth, DeadLetter, Deliver, assert_problem, cloud_event
 
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-
-
-def cloud_event(data: EventData, subject: str) -> CloudEvent:
-    return CloudEvent(
-        type=data.event_type,
-        source="/test",
-        subject=subject,
-        district="370812",
-        correlationid="c-1",
-        sequence=1,
-        data=data.model_dump(mode="json"),
-    )
 
 
 def filed(report_id: str = "rep-1", reporter_id: str = "rider-1") -> CloudEvent:
@@ -60,7 +42,7 @@ def filed(report_id: str = "rep-1", reporter_id: str = "rider-1") -> CloudEvent:
         lon=116.83,
         filed_at=AT,
     )
-    return cloud_event(data, f"wo-{report_id}")
+    return cloud_event(data, subject=f"wo-{report_id}")
 
 
 def rejected(report_id: str = "rep-2", reporter_id: str = "rider-1") -> CloudEvent:
@@ -72,7 +54,7 @@ def rejected(report_id: str = "rep-2", reporter_id: str = "rider-1") -> CloudEve
         reason="上报位置不在本区服务范围内（370812），请确认定位后重新上报",
         rejected_at=AT,
     )
-    return cloud_event(data, report_id)
+    return cloud_event(data, subject=report_id)
 
 
 def awarded(report_id: str = "rep-1", rider_id: str = "rider-1", balance: int = 10) -> CloudEvent:
@@ -86,17 +68,7 @@ def awarded(report_id: str = "rep-1", rider_id: str = "rider-1", balance: int = 
         work_order_id=f"wo-{report_id}",
         awarded_at=AT,
     )
-    return cloud_event(data, rider_id)
-
-
-def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    for needle in needles:
-        assert needle in body["detail"], body
-    return body
+    return cloud_event(data, subject=rider_id)
 
 
 async def inbox(
@@ -228,7 +200,7 @@ async def test_events_that_tell_the_reporter_nothing_are_skipped(
         text="x",
         submitted_at=AT,
     )
-    await deliver(cloud_event(submitted, "rep-1"))
+    await deliver(cloud_event(submitted, subject="rep-1"))
     assert await inbox(client, auth) == []
     assert dead_letters == []
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
     EventData,
     NotificationDelivered,
@@ -16,6 +15,7 @@ from common.contracts.events import (
     ReportSubmitted,
     WorkOrderFiled,
 )
+from common.service_testing import cloud_event
 from notification.domain.messages import (
     TEMPLATES,
     Channel,
@@ -26,18 +26,6 @@ from notification.domain.messages import (
 from notification.service_layer.handlers import message_for
 
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-
-
-def cloud_event(data: EventData, subject: str) -> CloudEvent:
-    return CloudEvent(
-        type=data.event_type,
-        source="/test",
-        subject=subject,
-        district="370812",
-        correlationid="c-1",
-        sequence=1,
-        data=data.model_dump(mode="json"),
-    )
 
 
 FILED = WorkOrderFiled(
@@ -158,7 +146,7 @@ def test_a_missing_variable_is_an_error_naming_it() -> None:
 
 
 def test_work_order_filed_tells_the_reporter_it_was_filed() -> None:
-    message = message_for(cloud_event(FILED, "wo-8f3a"))
+    message = message_for(cloud_event(FILED, subject="wo-8f3a"))
     assert message is not None
     assert message.template is TemplateId.REPORT_FILED
     assert message.recipient_id == "rider-1"
@@ -169,7 +157,7 @@ def test_work_order_filed_tells_the_reporter_it_was_filed() -> None:
 
 
 def test_report_rejected_tells_the_reporter_why() -> None:
-    message = message_for(cloud_event(REJECTED, "rep-2"))
+    message = message_for(cloud_event(REJECTED, subject="rep-2"))
     assert message is not None
     assert message.template is TemplateId.REPORT_REJECTED
     assert message.recipient_id == "rider-2"
@@ -182,13 +170,13 @@ def test_report_rejected_tells_the_reporter_why() -> None:
 
 def test_report_rejected_with_an_unknown_category_shows_the_code() -> None:
     unknown = REJECTED.model_copy(update={"category": "0000"})
-    message = message_for(cloud_event(unknown, "rep-2"))
+    message = message_for(cloud_event(unknown, subject="rep-2"))
     assert message is not None
     assert "「0000」" in message.body
 
 
 def test_points_awarded_tells_the_rider_amount_and_balance() -> None:
-    message = message_for(cloud_event(AWARDED, "rider-1"))
+    message = message_for(cloud_event(AWARDED, subject="rider-1"))
     assert message is not None
     assert message.template is TemplateId.POINTS_AWARDED
     assert message.recipient_id == "rider-1"
@@ -219,4 +207,4 @@ def test_points_awarded_tells_the_rider_amount_and_balance() -> None:
     ],
 )
 def test_other_events_tell_nobody_anything(data: EventData) -> None:
-    assert message_for(cloud_event(data, "x")) is None
+    assert message_for(cloud_event(data, subject="x")) is None

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Self
 
 import pytest
 
-from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
     EventData,
     NotificationDelivered,
@@ -18,6 +15,7 @@ from common.contracts.events import (
     ReportSubmitted,
     WorkOrderFiled,
 )
+from common.service_testing import FakeUnitOfWorkBase, cloud_event
 from notification.domain.messages import Message, StoredNotification
 from notification.service_layer.handlers import notify_handler
 from notification.service_layer.unit_of_work import NotificationUnitOfWork
@@ -59,60 +57,14 @@ class FakeNotifications:
         return mine[offset : offset + limit]
 
 
-class FakeOutbox:
+class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
-        self.events: list[tuple[EventData, str, int]] = []
-
-    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
-        self.events.append((data, subject, sequence))
-        return CloudEvent(
-            type=data.event_type,
-            source="/test",
-            subject=subject,
-            district="370812",
-            correlationid="c-1",
-            sequence=sequence,
-            data=data.model_dump(mode="json"),
-        )
-
-
-class FakeUnitOfWork:
-    def __init__(self) -> None:
+        super().__init__()
         self.notifications = FakeNotifications()
-        self.outbox = FakeOutbox()
-        self.committed = False
-        self.after_commit_callbacks: list[Callable[[], None]] = []
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *args: object) -> None:
-        return None
-
-    async def commit(self) -> None:
-        self.committed = True
-        for callback in self.after_commit_callbacks:
-            callback()
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self.after_commit_callbacks.append(callback)
 
 
 def _typed(uow: FakeUnitOfWork) -> NotificationUnitOfWork:
     return uow
-
-
-def cloud_event(data: EventData, subject: str, event_id: str = "e-1") -> CloudEvent:
-    return CloudEvent(
-        id=event_id,
-        type=data.event_type,
-        source="/test",
-        subject=subject,
-        district="370812",
-        correlationid="c-1",
-        sequence=1,
-        data=data.model_dump(mode="json"),
-    )
 
 
 def filed(reporter_id: str = "rider-1") -> WorkOrderFiled:
@@ -169,7 +121,7 @@ async def test_one_inbox_message_and_one_delivery_event_per_message(
     uow: FakeUnitOfWork, data: EventData, subject: str, recipient: str, template: str
 ) -> None:
     written: list[str] = []
-    event = cloud_event(data, subject)
+    event = cloud_event(data, subject=subject)
 
     outcome = await notify_handler(written.append)(event, _typed(uow))
 
@@ -196,9 +148,9 @@ async def test_one_inbox_message_and_one_delivery_event_per_message(
 
 async def test_the_notification_id_is_derived_from_the_event(uow: FakeUnitOfWork) -> None:
     other = FakeUnitOfWork()
-    await notify_handler()(cloud_event(filed(), "wo-1", "e-1"), _typed(uow))
-    await notify_handler()(cloud_event(filed(), "wo-1", "e-1"), _typed(other))
-    await notify_handler()(cloud_event(filed(), "wo-1", "e-2"), _typed(other))
+    await notify_handler()(cloud_event(filed(), subject="wo-1", id_="e-1"), _typed(uow))
+    await notify_handler()(cloud_event(filed(), subject="wo-1", id_="e-1"), _typed(other))
+    await notify_handler()(cloud_event(filed(), subject="wo-1", id_="e-2"), _typed(other))
     first = next(iter(uow.notifications.rows))
     assert first in other.notifications.rows
     assert len(other.notifications.rows) == 2
@@ -215,7 +167,8 @@ async def test_an_event_without_a_message_is_ignored(uow: FakeUnitOfWork) -> Non
         submitted_at=AT,
     )
     written: list[str] = []
-    outcome = await notify_handler(written.append)(cloud_event(submitted, "rep-1"), _typed(uow))
+    event = cloud_event(submitted, subject="rep-1")
+    outcome = await notify_handler(written.append)(event, _typed(uow))
     assert outcome == "ignored"
     assert uow.notifications.rows == {}
     assert uow.outbox.events == []

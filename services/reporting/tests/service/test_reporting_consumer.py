@@ -4,7 +4,6 @@ real database, observed through the HTTP API."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,31 +13,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
-    EventData,
     PointsAwarded,
     RejectionReason,
     ReportRejected,
     WorkOrderFiled,
 )
-
-Auth = Callable[..., dict[str, str]]
-Deliver = Callable[[CloudEvent | bytes], Awaitable[Any]]
-DeadLetter = tuple[str, bytes, bytes, dict[str, str]]
+from common.service_testing import Auth, DeadLetter, Deliver, cloud_event
 
 FILED_AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-
-
-def cloud_event(data: EventData, *, subject: str, sequence: int = 1, **extra: Any) -> CloudEvent:
-    return CloudEvent(
-        type=data.event_type,
-        source="/test",
-        subject=subject,
-        district="370812",
-        correlationid="c-1",
-        sequence=sequence,
-        data=data.model_dump(mode="json"),
-        **extra,
-    )
 
 
 def filed(report_id: str, *, sequence: int = 1, filed_at: datetime = FILED_AT) -> CloudEvent:

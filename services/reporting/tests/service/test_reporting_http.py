@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,23 +13,9 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from common.auth import issue_token
-
-PROBLEM = "application/problem+json"
-Auth = Callable[..., dict[str, str]]
+from common.service_testing import Auth, assert_problem
 
 REPORT = {"category": "0101", "lat": 35.5531, "lon": 116.8287, "text": "3号楼2单元楼道堆放杂物"}
-
-
-def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["title"]
-    for needle in needles:
-        assert needle in body["detail"], body
-    assert "Traceback" not in response.text
-    return body
 
 
 def sample(metrics_text: str, name: str, **labels: str) -> float | None:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Self
 
 import pytest
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
-    EventData,
     RejectionReason,
     ReportRejected,
     ReportSubmitted,
     WorkOrderFiled,
 )
+from common.service_testing import FakeUnitOfWorkBase, cloud_event
 from reporting.domain.reports import (
     IdempotencyConflict,
     Report,
@@ -65,44 +63,11 @@ class FakeIdempotency:
         self.keys[(reporter_id, key)] = (fingerprint, report_id)
 
 
-class FakeOutbox:
+class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
-        self.events: list[tuple[EventData, str, int]] = []
-
-    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
-        self.events.append((data, subject, sequence))
-        return CloudEvent(
-            type=data.event_type,
-            source="/test",
-            subject=subject,
-            district="370812",
-            correlationid="c-1",
-            sequence=sequence,
-            data=data.model_dump(mode="json"),
-        )
-
-
-class FakeUnitOfWork:
-    def __init__(self) -> None:
+        super().__init__()
         self.reports = FakeReports()
         self.idempotency = FakeIdempotency()
-        self.outbox = FakeOutbox()
-        self.committed = False
-        self.after_commit_callbacks: list[Callable[[], None]] = []
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *args: object) -> None:
-        return None
-
-    async def commit(self) -> None:
-        self.committed = True
-        for callback in self.after_commit_callbacks:
-            callback()
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self.after_commit_callbacks.append(callback)
 
 
 def _typed(uow: FakeUnitOfWork) -> ReportingUnitOfWork:
@@ -126,21 +91,6 @@ def submit_command(**changes: object) -> SubmitReport:
     }
     values.update(changes)
     return SubmitReport(**values)  # type: ignore[arg-type]
-
-
-def cloud_event(
-    data: EventData, *, subject: str, sequence: int = 1, id_: str = "e-1"
-) -> CloudEvent:
-    return CloudEvent(
-        id=id_,
-        type=data.event_type,
-        source="/test",
-        subject=subject,
-        district="370812",
-        correlationid="c-1",
-        sequence=sequence,
-        data=data.model_dump(mode="json"),
-    )
 
 
 def filed_event(report_id: str, *, sequence: int = 1, work_order_id: str = "wo-1") -> CloudEvent:
