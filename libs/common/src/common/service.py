@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -223,7 +223,10 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     on_started: Iterable[Callable[[], Awaitable[None]]] = (),
+    background: Iterable[Callable[[], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
+    """The service's HTTP app; its lifespan migrates, runs ``on_started`` hooks, starts the
+    broker, the outbox relay and the ``background`` loops, and stops them in reverse."""
     settings = runtime.settings
 
     @contextlib.asynccontextmanager
@@ -239,14 +242,17 @@ def create_service_app(
         for hook in on_started:
             await hook()
         await runtime.broker.start()
-        relay_task = asyncio.create_task(runtime.relay.run(), name=f"{runtime.name}-outbox-relay")
+        tasks = [asyncio.create_task(runtime.relay.run(), name=f"{runtime.name}-outbox-relay")]
+        tasks += [asyncio.create_task(loop(), name=loop.__name__) for loop in background]
         _log.info("service.started", port=settings.port)
         try:
             yield
         finally:
-            relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay_task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await runtime.broker.stop()
             await runtime.engine.dispose()
             _log.info("service.stopped")

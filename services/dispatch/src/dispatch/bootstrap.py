@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from importlib import resources
 from pathlib import Path
@@ -68,6 +69,14 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         else:
             _log.warning("grids.empty", hint="PUT /v1/grids or set DISPATCH_GRIDS_FILE")
 
+    async def follow_grid_changes() -> None:
+        while True:
+            await asyncio.sleep(settings.grids_refresh_seconds)
+            try:
+                await registry.refresh(unit_of_work())
+            except Exception:
+                _log.exception("grids.refresh_failed")
+
     runtime.readiness_checks["grids"] = lambda: (
         "ok" if registry.loaded else "no grids loaded (PUT /v1/grids or DISPATCH_GRIDS_FILE)"
     )
@@ -81,4 +90,5 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         description="Places reports in grids, files work orders and runs the workflow.",
         routers=[build_router(unit_of_work, registry)],
         on_started=[load_registry],
+        background=[follow_grid_changes],
     )

@@ -29,9 +29,14 @@ from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 class FakeGrids:
     def __init__(self) -> None:
         self.by_district: dict[str, GridIndex] = {}
+        self.loads = 0
 
     async def replace_district(self, index: GridIndex) -> None:
         self.by_district[index.district_code] = index
+        self.loads += 1
+
+    async def revision(self, district_code: str) -> tuple[int, datetime | None]:
+        return (self.loads, None)
 
     async def load(self, district_code: str) -> GridIndex | None:
         return self.by_district.get(district_code)
@@ -307,3 +312,13 @@ async def test_triage_is_counted_only_once_the_transaction_commits(
     assert triaged == []
     await uow.commit()
     assert triaged == [("filed", "")]
+
+
+async def test_a_replica_picks_up_grids_another_replica_loaded() -> None:
+    shared = FakeUnitOfWork()  # one database, seen by two replicas
+    registry, other_replica = GridRegistry("370812"), GridRegistry("370812")
+    await handlers.load_grids(two_grids(), _typed(shared), other_replica)
+
+    assert await registry.refresh(_typed(shared)) is True
+    assert len(registry.current()) == len(other_replica.current())
+    assert await registry.refresh(_typed(shared)) is False  # nothing new: no rebuild

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from shapely.geometry import mapping, shape
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -45,6 +46,18 @@ class GridRepository:
                     loaded_at=now,
                 )
             )
+
+    async def revision(self, district_code: str) -> tuple[int, datetime | None]:
+        """How many grids the district has and when they were last loaded: changes whenever
+        any replica loads new grids."""
+        count, loaded_at = (
+            await self._session.exec(
+                select(sa.func.count(), sa.func.max(GridRow.loaded_at)).where(
+                    GridRow.district_code == district_code
+                )
+            )
+        ).one()
+        return int(count), loaded_at
 
     async def load(self, district_code: str) -> GridIndex | None:
         rows = (

@@ -31,6 +31,7 @@ class GridRegistry:
     def __init__(self, district: str) -> None:
         self.district = district
         self._index: GridIndex | None = None
+        self._revision: tuple[int, datetime | None] | None = None
 
     @property
     def loaded(self) -> bool:
@@ -44,11 +45,20 @@ class GridRegistry:
     def replace(self, index: GridIndex) -> None:
         self._index = index
 
-    async def refresh(self, uow: DispatchUnitOfWork) -> None:
+    async def refresh(self, uow: DispatchUnitOfWork) -> bool:
+        """Reload the grids if another replica (or an earlier run) changed them; True if the
+        index was rebuilt."""
         async with uow:
+            revision = await uow.grids.revision(self.district)
+            if revision == self._revision:
+                return False
             index = await uow.grids.load(self.district)
-        if index is not None:
-            self._index = index
+        self._revision = revision
+        if index is None:
+            return False
+        self._index = index
+        _log.info("grids.refreshed", grids=len(index))
+        return True
 
 
 def new_work_order_id() -> str:
