@@ -1,0 +1,205 @@
+"""HTTP access to the four services of a running stack, with retries and error texts."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from common.cli.simulate.config import (
+    SimulationConfig,
+    SimulationError,
+    StackUnavailableError,
+)
+
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "StackClient",
+    "describe_error",
+    "response_json",
+    "transport_reason",
+]
+
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def response_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def describe_error(response: httpx.Response) -> str:
+    """``HTTP 422: <problem detail>`` for an error response."""
+    body = response_json(response)
+    detail: str | None = None
+    if isinstance(body, dict):
+        for key in ("detail", "title"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                detail = value
+                break
+    if detail is None:
+        detail = response.text.strip()[:200] or response.reason_phrase
+    return f"HTTP {response.status_code}: {detail}"
+
+
+class StackClient:
+    """The four services behind one client, with bounded concurrency and retries."""
+
+    def __init__(self, config: SimulationConfig, client: httpx.AsyncClient) -> None:
+        self.config = config
+        self.client = client
+        self.urls = config.service_urls()
+        # Submissions and polls are bounded separately, so a burst of submissions never
+        # delays the inbox polls that time the loop (and the reverse).
+        self.submit_slots = asyncio.Semaphore(config.concurrency)
+        self.poll_slots = asyncio.Semaphore(config.concurrency)
+        self.poll_failures: Counter[str] = Counter()
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retries: int | None = None,
+        submission: bool = False,
+    ) -> tuple[httpx.Response, float]:
+        """Send with retries; returns the response and when the first attempt started.
+
+        Raises the last :class:`httpx.TransportError` once the retries are used up.
+        """
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        attempts = 1 + (self.config.max_retries if retries is None else retries)
+        started = 0.0
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            response: httpx.Response | None = None
+            async with self.submit_slots if submission else self.poll_slots:
+                if attempt == 0:
+                    started = time.perf_counter()
+                try:
+                    response = await self.client.request(
+                        method, url, headers=all_headers, json=json_body
+                    )
+                except httpx.UnsupportedProtocol:
+                    raise
+                except httpx.TransportError:
+                    if last:
+                        raise
+            if response is not None and (response.status_code not in RETRYABLE_STATUSES or last):
+                return response, started
+            await asyncio.sleep(self.config.retry_backoff * 2**attempt * (0.5 + random.random()))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def check(self) -> None:
+        """Fail fast, with a clear message, when a service does not answer."""
+
+        async def probe(base: str) -> httpx.Response | str:
+            try:
+                response, _ = await self.send("GET", f"{base}/healthz", retries=1)
+            except httpx.TransportError as error:
+                return transport_reason(error)
+            return response
+
+        names = list(self.urls)
+        results = await asyncio.gather(*(probe(self.urls[name]) for name in names))
+        unreachable = {
+            name: (self.urls[name], result)
+            for name, result in zip(names, results, strict=True)
+            if isinstance(result, str)
+        }
+        if unreachable:
+            raise StackUnavailableError(unreachable)
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, httpx.Response) and result.status_code >= 500:
+                raise SimulationError(
+                    f"the {name} service at {self.urls[name]} is not healthy: "
+                    f"{describe_error(result)}"
+                )
+
+    async def balance(self, rider_id: str, token: str) -> int | None:
+        url = f"{self.urls['ledger']}/v1/accounts/{rider_id}/balance"
+        try:
+            response, _ = await self.send("GET", url, token=token)
+        except httpx.TransportError as error:
+            self.poll_failures[f"balance: {transport_reason(error)}"] += 1
+            return None
+        if response.status_code == 404:
+            return 0  # no account yet: the rider has never earned a point
+        body = response_json(response)
+        if response.status_code != 200 or not isinstance(body, dict):
+            self.poll_failures[f"balance: {describe_error(response)}"] += 1
+            return None
+        value = body.get("balance")
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.poll_failures["balance: response without an integer 'balance'"] += 1
+            return None
+        return value
+
+    async def balances(self, tokens: Mapping[str, str]) -> dict[str, int | None]:
+        riders = list(tokens)
+        values = await asyncio.gather(*(self.balance(rider, tokens[rider]) for rider in riders))
+        return dict(zip(riders, values, strict=True))
+
+    async def settled_balances(self, tokens: Mapping[str, str]) -> dict[str, int | None]:
+        """Balances once two reads in a row agree (the ledger may still be catching up)."""
+        current = await self.balances(tokens)
+        deadline = time.perf_counter() + self.config.balance_settle_seconds
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(self.config.balance_settle_interval)
+            again = await self.balances(tokens)
+            if again == current:
+                break
+            current = again
+        return current
+
+    async def inbox(self, rider_id: str, token: str) -> tuple[list[dict[str, Any]], float] | None:
+        url = f"{self.urls['notification']}/v1/inbox/{rider_id}?limit=200"
+        try:
+            response, _ = await self.send("GET", url, token=token, retries=0)
+        except httpx.TransportError as error:
+            self.poll_failures[f"inbox: {transport_reason(error)}"] += 1
+            return None
+        seen_at = time.perf_counter()
+        body = response_json(response)
+        if response.status_code != 200 or not isinstance(body, dict):
+            self.poll_failures[f"inbox: {describe_error(response)}"] += 1
+            return None
+        items = body.get("items")
+        if not isinstance(items, list):
+            self.poll_failures["inbox: response without an 'items' list"] += 1
+            return None
+        return [item for item in items if isinstance(item, dict)], seen_at
+
+    async def report(self, report_id: str, token: str) -> dict[str, Any] | None:
+        url = f"{self.urls['reporting']}/v1/reports/{report_id}"
+        try:
+            response, _ = await self.send("GET", url, token=token, retries=0)
+        except httpx.TransportError as error:
+            self.poll_failures[f"report status: {transport_reason(error)}"] += 1
+            return None
+        body = response_json(response)
+        if response.status_code != 200 or not isinstance(body, dict):
+            self.poll_failures[f"report status: {describe_error(response)}"] += 1
+            return None
+        return body
+
+
+def transport_reason(error: httpx.TransportError) -> str:
+    if isinstance(error, httpx.ConnectError):
+        return "connection refused or host unreachable"
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+    return type(error).__name__

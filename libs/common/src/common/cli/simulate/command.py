@@ -1,0 +1,130 @@
+"""The typer glue of ``gridloop simulate``: options in, summary table and exit code out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from common.auth import DEVELOPMENT_SECRET
+from common.cli.simulate.config import (
+    DEFAULT_DISPATCH_URL,
+    DEFAULT_DISTRICT,
+    DEFAULT_LEDGER_URL,
+    DEFAULT_NOTIFICATION_URL,
+    DEFAULT_REPORTING_URL,
+    JWT_ENV_VAR,
+    SimulationConfig,
+    SimulationError,
+)
+from common.cli.simulate.progress import RichProgress
+from common.cli.simulate.run import run_simulation
+from common.cli.simulate.summary import render_summary
+
+__all__ = [
+    "simulate",
+]
+
+
+def simulate(
+    reports: Annotated[
+        int, typer.Option("--reports", min=1, help="How many reports to submit.")
+    ] = 50,
+    riders: Annotated[
+        int, typer.Option("--riders", min=1, help="How many simulated riders send them.")
+    ] = 10,
+    outside_ratio: Annotated[
+        float,
+        typer.Option(
+            "--outside-ratio",
+            min=0.0,
+            max=1.0,
+            help="Share of reports deliberately placed 20–60 km outside the district.",
+        ),
+    ] = 0.1,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            help="Maximum submissions in flight (polling has its own limit of the same size).",
+        ),
+    ] = 8,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0.001, help="Seconds to wait for every loop to close."),
+    ] = 120.0,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Random seed (default: random, printed in the summary)."),
+    ] = None,
+    district: Annotated[
+        str, typer.Option("--district", help="6-digit district code of the tokens.")
+    ] = DEFAULT_DISTRICT,
+    reporting_url: Annotated[
+        str, typer.Option("--reporting-url", help="Base URL of the reporting service.")
+    ] = DEFAULT_REPORTING_URL,
+    dispatch_url: Annotated[
+        str, typer.Option("--dispatch-url", help="Base URL of the dispatch service.")
+    ] = DEFAULT_DISPATCH_URL,
+    ledger_url: Annotated[
+        str, typer.Option("--ledger-url", help="Base URL of the ledger service.")
+    ] = DEFAULT_LEDGER_URL,
+    notification_url: Annotated[
+        str, typer.Option("--notification-url", help="Base URL of the notification service.")
+    ] = DEFAULT_NOTIFICATION_URL,
+    grids_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--grids-file",
+            help="GeoJSON FeatureCollection of the grids (default: the dispatch demo file).",
+            dir_okay=False,
+        ),
+    ] = None,
+    jwt_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--jwt-secret",
+            envvar=JWT_ENV_VAR,
+            help="Secret that signs the riders' tokens (default: the development secret).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Drive a running stack: riders submit reports; follow each until the rider hears back."""
+    console = Console()
+    errors = Console(stderr=True)
+    config = SimulationConfig(
+        reports=reports,
+        riders=riders,
+        outside_ratio=outside_ratio,
+        concurrency=concurrency,
+        timeout=timeout,
+        seed=seed,
+        district=district,
+        reporting_url=reporting_url,
+        dispatch_url=dispatch_url,
+        ledger_url=ledger_url,
+        notification_url=notification_url,
+        grids_file=grids_file,
+        jwt_secret=jwt_secret or os.environ.get(JWT_ENV_VAR) or DEVELOPMENT_SECRET,
+    )
+    bars = RichProgress(RichProgress.create(console))
+    try:
+        try:
+            summary = asyncio.run(run_simulation(config, progress=bars))
+        finally:
+            bars.stop()
+    except SimulationError as error:
+        errors.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        errors.print("[yellow]interrupted[/]")
+        raise typer.Exit(130) from None
+    console.print(render_summary(summary))
+    raise typer.Exit(summary.exit_code)

@@ -1,0 +1,285 @@
+"""One simulation run: submit the planned reports and follow each until its loop closes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from common.auth import issue_token
+from common.cli.simulate.client import (
+    StackClient,
+    describe_error,
+    response_json,
+    transport_reason,
+)
+from common.cli.simulate.config import SimulationConfig, SimulationError
+from common.cli.simulate.geometry import read_grids
+from common.cli.simulate.outcomes import ReportOutcome
+from common.cli.simulate.planning import PlannedReport, plan_reports, rider_ids
+from common.cli.simulate.progress import NullProgress, ProgressReporter
+from common.cli.simulate.summary import SimulationSummary, build_summary
+
+__all__ = [
+    "SUCCESS_STATUSES",
+    "run_simulation",
+]
+
+SUCCESS_STATUSES = frozenset({201, 202})
+
+
+def _item_key(item: Mapping[str, Any]) -> str:
+    identifier = item.get("id")
+    if identifier is not None:
+        return str(identifier)
+    return json.dumps(item, sort_keys=True, default=str)
+
+
+class _Run:
+    """One simulation's moving parts: submissions, per-rider trackers, final sweep."""
+
+    def __init__(
+        self,
+        config: SimulationConfig,
+        stack: StackClient,
+        tokens: Mapping[str, str],
+        plan: Sequence[PlannedReport],
+        progress: ProgressReporter,
+    ) -> None:
+        self.config = config
+        self.stack = stack
+        self.tokens = tokens
+        self.progress = progress
+        self.outcomes = [ReportOutcome(planned) for planned in plan]
+        self.by_id: dict[str, ReportOutcome] = {}
+        self.by_rider: dict[str, list[ReportOutcome]] = {}
+        for outcome in self.outcomes:
+            self.by_rider.setdefault(outcome.planned.rider_id, []).append(outcome)
+        self.deadline = math.inf
+        self.submit_time_s: float | None = None
+
+    async def submit(self, outcome: ReportOutcome) -> None:
+        planned = outcome.planned
+        if time.perf_counter() >= self.deadline:
+            outcome.error = "not submitted: the timeout was reached first"
+            self.progress.submission_failed()
+            return
+        url = f"{self.stack.urls['reporting']}/v1/reports"
+        try:
+            response, started = await self.stack.send(
+                "POST",
+                url,
+                token=self.tokens[planned.rider_id],
+                json_body=planned.body(),
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+                submission=True,
+            )
+        except httpx.TransportError as error:
+            outcome.error = f"reporting at {url} did not answer: {transport_reason(error)}"
+            self.progress.submission_failed()
+            return
+        body = response_json(response)
+        if response.status_code not in SUCCESS_STATUSES:
+            outcome.error = describe_error(response)
+            self.progress.submission_failed()
+            return
+        report_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(report_id, str | int) or isinstance(report_id, bool) or report_id == "":
+            outcome.error = f"HTTP {response.status_code} without a report id in the body"
+            self.progress.submission_failed()
+            return
+        outcome.started_at = started
+        outcome.last_status_check = time.perf_counter()
+        outcome.report_id = str(report_id)
+        outcome.status = str(body.get("status") or "submitted")
+        self.by_id[outcome.report_id] = outcome
+        self.progress.submitted()
+
+    def _apply_inbox(self, rider_id: str, items: Sequence[Mapping[str, Any]], seen: float) -> None:
+        for item in items:
+            report_id = item.get("report_id")
+            outcome = self.by_id.get(str(report_id)) if report_id is not None else None
+            if outcome is None or outcome.planned.rider_id != rider_id:
+                continue
+            outcome.inbox_item_ids.add(_item_key(item))
+            if outcome.first_inbox_at is None:
+                outcome.first_inbox_at = seen
+
+    def _apply_status(self, outcome: ReportOutcome, body: Mapping[str, Any]) -> None:
+        status = body.get("status")
+        if isinstance(status, str) and status:
+            outcome.status = status
+        for attribute in ("rejection_reason", "work_order_id", "grid_id"):
+            value = body.get(attribute)
+            if value is not None:
+                setattr(outcome, attribute, str(value))
+
+    async def track(self, rider_id: str) -> None:
+        """Poll one rider's inbox, and the status of their untriaged reports, until stopped."""
+        own = self.by_rider.get(rider_id, [])
+        token = self.tokens[rider_id]
+        while True:
+            tick_started = time.perf_counter()
+            active = [outcome for outcome in own if outcome.report_id and not outcome.done]
+            if active:
+                if any(outcome.first_inbox_at is None for outcome in active):
+                    fetched = await self.stack.inbox(rider_id, token)
+                    if fetched is not None:
+                        self._apply_inbox(rider_id, *fetched)
+                now = time.perf_counter()
+                due = [
+                    outcome
+                    for outcome in active
+                    if not outcome.triaged
+                    and (
+                        outcome.first_inbox_at is not None
+                        or now - outcome.last_status_check >= self.config.status_poll_interval
+                    )
+                ]
+                for outcome in due:
+                    outcome.last_status_check = now
+                bodies = await asyncio.gather(
+                    *(self.stack.report(outcome.report_id or "", token) for outcome in due)
+                )
+                for outcome, body in zip(due, bodies, strict=True):
+                    if body is not None:
+                        self._apply_status(outcome, body)
+                for outcome in active:
+                    if outcome.done:
+                        self.progress.completed()
+            elapsed = time.perf_counter() - tick_started
+            await asyncio.sleep(max(self.config.poll_interval - elapsed, 0.0))
+
+    def _finished(self, submissions: asyncio.Future[Any]) -> bool:
+        return submissions.done() and all(
+            outcome.done or outcome.report_id is None for outcome in self.outcomes
+        )
+
+    async def drive(self) -> float:
+        """Submit everything and track it until done or the timeout; returns the wall time."""
+        started = time.perf_counter()
+        self.deadline = started + self.config.timeout
+        submissions = asyncio.gather(*(self.submit(outcome) for outcome in self.outcomes))
+
+        def submissions_done(_: asyncio.Future[Any]) -> None:
+            self.submit_time_s = time.perf_counter() - started
+
+        submissions.add_done_callback(submissions_done)
+        trackers = [asyncio.create_task(self.track(rider)) for rider in self.by_rider]
+        tick = min(self.config.poll_interval, 0.05)
+        try:
+            while not self._finished(submissions) and time.perf_counter() < self.deadline:
+                for tracker in trackers:
+                    if tracker.done():
+                        tracker.result()  # a tracker only ends by failing: re-raise that
+                await asyncio.sleep(tick)
+            wall_time = time.perf_counter() - started
+        finally:
+            for tracker in trackers:
+                tracker.cancel()
+            if not submissions.done():
+                submissions.cancel()
+            await asyncio.gather(*trackers, submissions, return_exceptions=True)
+        if submissions.done() and not submissions.cancelled():
+            submissions.result()  # re-raise a bug in submit(), never swallow it
+        for outcome in self.outcomes:
+            if outcome.report_id is None and outcome.error is None:
+                outcome.error = (
+                    "cancelled at the timeout while submitting (the server may have accepted it)"
+                )
+        return wall_time
+
+    async def final_sweep(self) -> None:
+        """Read every inbox once more (messages that came after 'done' count too) and the
+        status of every report still untriaged, so the summary is as fresh as possible."""
+
+        async def sweep(rider_id: str) -> None:
+            own = [outcome for outcome in self.by_rider[rider_id] if outcome.report_id]
+            if not own:
+                return
+            token = self.tokens[rider_id]
+            fetched = await self.stack.inbox(rider_id, token)
+            if fetched is not None:
+                self._apply_inbox(rider_id, *fetched)
+            untriaged = [outcome for outcome in own if not outcome.triaged]
+            bodies = await asyncio.gather(
+                *(self.stack.report(outcome.report_id or "", token) for outcome in untriaged)
+            )
+            for outcome, body in zip(untriaged, bodies, strict=True):
+                if body is not None:
+                    self._apply_status(outcome, body)
+
+        await asyncio.gather(*(sweep(rider) for rider in self.by_rider))
+
+    def warnings(self) -> list[str]:
+        return [f"{count}× {failure}" for failure, count in self.stack.poll_failures.most_common(3)]
+
+
+async def run_simulation(
+    config: SimulationConfig,
+    progress: ProgressReporter | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> SimulationSummary:
+    """Run one simulation against the stack at the configured URLs.
+
+    ``transport`` replaces the network (tests pass an ``httpx.ASGITransport``). Raises
+    :class:`SimulationError` (or its subclass :class:`StackUnavailableError`) for problems the
+    user must fix; everything that goes wrong per report ends up in the summary instead.
+    """
+    config.validate()
+    reporter: ProgressReporter = progress if progress is not None else NullProgress()
+    grids, _ = read_grids(config.grids_file, config.district)
+    seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
+    rng = random.Random(seed)
+    riders = rider_ids(config.riders)
+    tokens = {
+        rider: issue_token(
+            config.jwt_secret,
+            role="rider",
+            subject=rider,
+            district=config.district,
+            ttl_seconds=max(12 * 3600, int(config.timeout) + 3600),
+        )
+        for rider in riders
+    }
+    plan = plan_reports(
+        count=config.reports,
+        riders=riders,
+        outside_ratio=config.outside_ratio,
+        grids=grids,
+        rng=rng,
+    )
+    timeout = httpx.Timeout(config.request_timeout)
+    limits = httpx.Limits(max_connections=max(config.concurrency * 2, 16))
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=timeout, limits=limits) as client:
+            stack = StackClient(config, client)
+            if config.preflight:
+                await stack.check()
+            before = await stack.balances(tokens)
+            run = _Run(config, stack, tokens, plan, reporter)
+            reporter.start(len(plan))
+            wall_time = await run.drive()
+            await run.final_sweep()
+            after = await stack.settled_balances(tokens)
+    except httpx.InvalidURL as error:
+        raise SimulationError(f"invalid service URL: {error}") from error
+    except httpx.UnsupportedProtocol as error:
+        raise SimulationError(f"unsupported service URL: {error}") from error
+    return build_summary(
+        run.outcomes,
+        seed=seed,
+        wall_time_s=wall_time,
+        balances_before=before,
+        balances_after=after,
+        warnings=run.warnings(),
+        submit_time_s=run.submit_time_s,
+    )
