@@ -152,11 +152,10 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
+            await consumer.topics()  # fetches the cluster metadata
             partitions = [
                 TopicPartition(topic, p)
-                for p in sorted(
-                    consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
-                )
+                for p in sorted(consumer.partitions_for_topic(topic) or {0})
             ]
             consumer.assign(partitions)
             end = await consumer.end_offsets(partitions)
@@ -175,11 +174,6 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any
             await consumer.stop()
 
     return asyncio.run(read())
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or {0}
 
 
 def publish_raw(

@@ -5,7 +5,6 @@ the outbox and inbox tables every service carries, and running a service's Alemb
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.ext.asyncio import AsyncSession as SaAsyncSession
 from sqlalchemy.orm import registry
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -30,10 +27,6 @@ def new_registry() -> registry:
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
-
-
-def is_postgres(url: str) -> bool:
-    return make_url(url).get_backend_name() == "postgresql"
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -112,43 +105,17 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
 
 
 def create_messaging_tables(op: Any) -> None:
-    """For use inside a service's first Alembic migration; mirrors :func:`messaging_tables`."""
-    timestamp = sa.DateTime(timezone=True)
-    op.create_table(
-        "outbox",
-        sa.Column(
-            "position",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
-        sa.Column("topic", sa.String(200), nullable=False),
-        sa.Column("message_key", sa.String(200), nullable=False),
-        sa.Column("event_type", sa.String(200), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", timestamp, nullable=False),
-        sa.Column("published_at", timestamp, nullable=True),
-    )
-    op.create_index(
-        "ix_outbox_unpublished",
-        "outbox",
-        ["position"],
-        sqlite_where=sa.text("published_at IS NULL"),
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
-    op.create_table(
-        "processed_events",
-        sa.Column("consumer", sa.String(100), primary_key=True),
-        sa.Column("event_id", sa.String(64), primary_key=True),
-        sa.Column("event_type", sa.String(200), nullable=False),
-        sa.Column("processed_at", timestamp, nullable=False),
-    )
+    """For a service's first Alembic migration: the tables of :func:`messaging_tables`,
+    created on the migration's connection (so inside its transaction)."""
+    metadata = sa.MetaData()
+    messaging_tables(metadata)
+    metadata.create_all(bind=op.get_bind())
 
 
 def drop_messaging_tables(op: Any) -> None:
-    op.drop_table("processed_events")
-    op.drop_table("outbox")
+    metadata = sa.MetaData()
+    messaging_tables(metadata)
+    metadata.drop_all(bind=op.get_bind())
 
 
 MIGRATION_LOCK_KEY = 0x6772_6C70  # "grlp": serialises concurrent replicas running migrations
@@ -205,10 +172,7 @@ async def ping(engine: AsyncEngine) -> None:
         await connection.execute(sa.text("SELECT 1"))
 
 
-SessionMaker = Callable[[], SaAsyncSession]
 __all__ = [
-    "AsyncSession",
-    "SQLModel",
     "create_engine",
     "create_messaging_tables",
     "drop_messaging_tables",

@@ -154,11 +154,6 @@ class Stack:
         self.services[name] = service
         return service
 
-    def restart_service(self, name: str, *, timeout: float = 60.0) -> None:
-        self.services[name].stop()
-        self.start_service(name)
-        self.wait_ready([name], timeout=timeout)
-
     def wait_ready(self, names: list[str] | None = None, *, timeout: float = 90.0) -> None:
         pending = list(names or self.services)
         deadline = time.monotonic() + timeout

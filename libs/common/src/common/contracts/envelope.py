@@ -10,7 +10,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 CONTENT_TYPE = "application/cloudevents+json"
-SPEC_VERSION = "1.0"
 
 
 class EnvelopeError(ValueError):

@@ -63,10 +63,6 @@ class OutboxRelay:
         """Called after a commit that added events, so they go out without waiting a poll."""
         self._wake.set()
 
-    @property
-    def is_leader(self) -> bool:
-        return self._engine.dialect.name != "postgresql" or self._leader_connection is not None
-
     async def run(self) -> None:
         """Publish until cancelled."""
         try:

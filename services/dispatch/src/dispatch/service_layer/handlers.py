@@ -12,7 +12,7 @@ import structlog
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportRejected, ReportSubmitted, WorkOrderFiled
 from common.messaging.consumer import HandlerOutcome
-from dispatch.domain.grids import GridIndex
+from dispatch.domain.grids import GridFileError, GridIndex
 from dispatch.domain.triage import Accepted, triage
 from dispatch.domain.work_orders import WorkOrder
 from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
@@ -74,8 +74,6 @@ async def load_grids(
     """
     index = GridIndex.from_feature_collection(document)
     if index.district_code != registry.district:
-        from dispatch.domain.grids import GridFileError
-
         raise GridFileError(
             f"the grids belong to district {index.district_code}, "
             f"but this service serves district {registry.district}"

@@ -1,8 +1,9 @@
 """Points as a double-entry ledger with TigerBeetle semantics, pure rules.
 
-Accounts: ``rider:<id>`` (credit-normal, may never go negative), ``sys:issuance`` (the source of
-every awarded point), ``sys:redemption`` (the sink of redeemed points). Transfers are immutable
-and carry an id derived from their business key, so replaying a cause cannot pay twice.
+Accounts: ``rider:<id>`` (credit-normal, may never go negative) and ``sys:issuance`` (the source
+of every awarded point); ``sys:redemption`` joins them when gifts can be redeemed. Transfers
+are immutable and carry an id derived from their business key, so replaying a cause cannot pay
+twice.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 DISTRICT_TIMEZONE = ZoneInfo("Asia/Shanghai")
 ISSUANCE_ACCOUNT = "sys:issuance"
-REDEMPTION_ACCOUNT = "sys:redemption"
 
 
 class TransferCode(StrEnum):
