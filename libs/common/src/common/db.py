@@ -5,6 +5,7 @@ the outbox and inbox tables every service carries, and running a service's Alemb
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,29 @@ from sqlalchemy.orm import registry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A moment in time, stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset, so without this a stored ``+08:00`` time would come back as naive
+    wall time; PostgreSQL's ``timestamptz`` already behaves this way.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing to store a datetime without a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def new_registry() -> registry:
@@ -84,8 +108,8 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("message_key", sa.String(200), nullable=False),
         sa.Column("event_type", sa.String(200), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("published_at", UtcDateTime(), nullable=True),
     )
     sa.Index(
         "ix_outbox_unpublished",
@@ -99,7 +123,7 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("consumer", sa.String(100), primary_key=True),
         sa.Column("event_id", sa.String(64), primary_key=True),
         sa.Column("event_type", sa.String(200), nullable=False),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", UtcDateTime(), nullable=False),
     )
     return outbox, inbox
 
@@ -173,6 +197,7 @@ async def ping(engine: AsyncEngine) -> None:
 
 
 __all__ = [
+    "UtcDateTime",
     "create_engine",
     "create_messaging_tables",
     "drop_messaging_tables",

@@ -6,11 +6,10 @@ version of the event and of its topic.
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.contracts.topics import Topic
 
@@ -34,7 +33,7 @@ class ReportSubmitted(EventData):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     text: str
-    submitted_at: datetime
+    submitted_at: AwareDatetime
 
 
 class WorkOrderFiled(EventData):
@@ -55,7 +54,7 @@ class WorkOrderFiled(EventData):
     street: str
     lat: float
     lon: float
-    filed_at: datetime
+    filed_at: AwareDatetime
 
 
 class RejectionReason(StrEnum):
@@ -74,7 +73,7 @@ class ReportRejected(EventData):
     category: str
     reason_code: RejectionReason
     reason: str
-    rejected_at: datetime
+    rejected_at: AwareDatetime
 
 
 class PointsAwarded(EventData):
@@ -90,7 +89,7 @@ class PointsAwarded(EventData):
     rule: str
     report_id: str
     work_order_id: str | None = None
-    awarded_at: datetime
+    awarded_at: AwareDatetime
 
 
 class NotificationDelivered(EventData):
@@ -105,7 +104,7 @@ class NotificationDelivered(EventData):
     template: str
     report_id: str | None = None
     work_order_id: str | None = None
-    delivered_at: datetime
+    delivered_at: AwareDatetime
 
 
 EVENT_MODELS: tuple[type[EventData], ...] = (

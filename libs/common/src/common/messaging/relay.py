@@ -154,8 +154,7 @@ class OutboxRelay:
         self._metrics.outbox_backlog.labels(service=self._service).set(backlog)
         age = 0.0
         if oldest is not None:
-            oldest_utc = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-            age = max(0.0, (datetime.now(UTC) - oldest_utc).total_seconds())
+            age = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
         self._metrics.outbox_oldest_age.labels(service=self._service).set(age)
 
     async def _ensure_leadership(self) -> bool:

@@ -19,10 +19,6 @@ from dispatch.domain.triage import Rejected
 from dispatch.domain.work_orders import Transition, WorkOrder, WorkOrderStatus
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class GridRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -138,12 +134,11 @@ class WorkOrderRepository:
             lat=row.lat,
             lon=row.lon,
             text=row.text,
-            filed_at=_aware(row.filed_at),
+            filed_at=row.filed_at,
             status=WorkOrderStatus(row.status),
             version=row.version,
             history=[
-                Transition(h.from_status, h.to_status, h.actor, h.reason, _aware(h.at))
-                for h in history
+                Transition(h.from_status, h.to_status, h.actor, h.reason, h.at) for h in history
             ],
         )
 

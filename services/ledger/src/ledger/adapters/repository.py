@@ -129,7 +129,6 @@ class LedgerRepository:
 
 
 def _transfer(row: TransferRow) -> Transfer:
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
     return Transfer(
         id=row.id,
         debit_account_id=row.debit_account_id,
@@ -141,5 +140,5 @@ def _transfer(row: TransferRow) -> Transfer:
         work_order_id=row.work_order_id,
         ledger_day=row.ledger_day,
         caused_by_event_id=row.caused_by_event_id,
-        created_at=created,
+        created_at=row.created_at,
     )

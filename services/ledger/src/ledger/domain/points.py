@@ -9,7 +9,7 @@ twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -30,10 +30,10 @@ def award_transfer_id(report_id: str) -> str:
 
 
 def ledger_day(moment: datetime) -> date:
-    """The Asia/Shanghai calendar day a moment falls on (the daily cap's window); a moment
-    without an offset is taken as UTC, never as the host's local time."""
+    """The Asia/Shanghai calendar day a moment falls on (the daily cap's window). Event times
+    always carry an offset (the contracts require it), so the host's zone never matters."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        raise ValueError("a ledger day needs a moment with a timezone")
     return moment.astimezone(DISTRICT_TIMEZONE).date()
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -53,9 +53,7 @@ class NotificationRepository:
                 body=row.body,
                 report_id=row.report_id,
                 work_order_id=row.work_order_id,
-                created_at=row.created_at
-                if row.created_at.tzinfo
-                else row.created_at.replace(tzinfo=UTC),
+                created_at=row.created_at,
             )
             for row in rows
         ]

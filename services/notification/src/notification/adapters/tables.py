@@ -5,9 +5,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from common.db import messaging_tables, new_registry
+from common.db import UtcDateTime, messaging_tables, new_registry
 
-TIMESTAMP = sa.DateTime(timezone=True)
+TIMESTAMP = UtcDateTime()
 
 
 class NotificationTable(SQLModel, registry=new_registry()):

@@ -10,15 +10,9 @@ from reporting.adapters.tables import IdempotencyRow, ReportRow
 from reporting.domain.reports import Report, ReportStatus
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _to_domain(row: ReportRow) -> Report:
     values = row.model_dump()
     values["status"] = ReportStatus(row.status)
-    values["submitted_at"] = _aware(row.submitted_at)
-    values["updated_at"] = _aware(row.updated_at)
     return Report(**values)
 
 

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from common.db import messaging_tables, new_registry
+from common.db import UtcDateTime, messaging_tables, new_registry
 
 
 class ReportingTable(SQLModel, registry=new_registry()):
@@ -29,8 +28,8 @@ class ReportRow(ReportingTable, table=True):
     rejection_code: str | None = Field(default=None, max_length=64)
     rejection_reason: str | None = Field(default=None, max_length=500)
     last_sequence: int = 0
-    submitted_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    submitted_at: datetime = Field(sa_type=UtcDateTime())
+    updated_at: datetime = Field(sa_type=UtcDateTime())
 
 
 class IdempotencyRow(ReportingTable, table=True):
@@ -40,7 +39,7 @@ class IdempotencyRow(ReportingTable, table=True):
     key: str = Field(primary_key=True, max_length=128)
     fingerprint: str = Field(max_length=64)
     report_id: str = Field(max_length=64)
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=UtcDateTime())
 
 
 OUTBOX, INBOX = messaging_tables(ReportingTable.metadata)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from common.contracts.catalogue import Category, find_category
@@ -101,7 +101,7 @@ class Report:
         self.grid_id = grid_id
         self.grid_name = grid_name
         self.last_sequence = sequence
-        self.updated_at = at.astimezone(UTC)
+        self.updated_at = at
         return True
 
     def mark_rejected(self, *, code: str, reason: str, sequence: int, at: datetime) -> bool:
@@ -111,5 +111,5 @@ class Report:
         self.rejection_code = code
         self.rejection_reason = reason
         self.last_sequence = sequence
-        self.updated_at = at.astimezone(UTC)
+        self.updated_at = at
         return True
