@@ -152,11 +152,8 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            await consumer.topics()  # fetches the cluster metadata
-            partitions = [
-                TopicPartition(topic, p)
-                for p in sorted(consumer.partitions_for_topic(topic) or {0})
-            ]
+            numbers = sorted(await _partitions_of(bootstrap, topic))
+            partitions = [TopicPartition(topic, number) for number in numbers]
             consumer.assign(partitions)
             end = await consumer.end_offsets(partitions)
             await consumer.seek_to_beginning(*partitions)
@@ -174,6 +171,17 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any
             await consumer.stop()
 
     return asyncio.run(read())
+
+
+async def _partitions_of(bootstrap: str, topic: str) -> set[int]:
+    """Every partition of ``topic``, from fresh cluster metadata."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        partitions: set[int] = await producer.partitions_for(topic)
+        return partitions
+    finally:
+        await producer.stop()
 
 
 def publish_raw(

@@ -73,12 +73,15 @@ def test_republishing_the_same_events_changes_nothing_anywhere(
         service: metric_value(stack, service, "gridloop_events_consumed_total", outcome="duplicate")
         for service in ("dispatch", "ledger", "notification", "reporting")
     }
-    replayed = 0
-    for topic in (Topic.REPORTS, Topic.WORKORDERS, Topic.POINTS):
-        for key, value in _events_for(stack, topic, report_id):
+    events = {
+        topic: _events_for(stack, topic, report_id)
+        for topic in (Topic.REPORTS, Topic.WORKORDERS, Topic.POINTS)
+    }
+    # exactly one each: submitted, filed, awarded
+    assert {topic: len(found) for topic, found in events.items()} == dict.fromkeys(events, 1)
+    for topic, found in events.items():
+        for key, value in found:
             publish_raw(stack.bootstrap_servers, topic.value, key, value)
-            replayed += 1
-    assert replayed == 3  # submitted, filed, awarded
 
     def every_consumer_saw_its_duplicates() -> bool:
         expected = {"dispatch": 1, "ledger": 1, "notification": 2, "reporting": 1}

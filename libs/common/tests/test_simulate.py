@@ -460,7 +460,7 @@ def fast_config(grids_file: Path, **changes: Any) -> SimulationConfig:
         status_poll_interval=0.05,
         retry_backoff=0.001,
         balance_settle_seconds=2.0,
-        balance_settle_interval=0.02,
+        balance_settle_interval=0.1,  # well above the fake pipeline's 0.02 s steps
     )
     return replace(config, **changes)
 

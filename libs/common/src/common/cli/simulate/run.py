@@ -197,8 +197,20 @@ class _Run:
         return wall_time
 
     async def final_sweep(self) -> None:
-        """Read every inbox once more (messages that came after 'done' count too) and the
-        status of every report still untriaged, so the summary is as fresh as possible."""
+        """Re-read every inbox, and the status of every report still untriaged, until two
+        reads in a row find nothing new: messages that arrive after a loop closed (the points
+        message follows the filing) count too. Bounded by ``balance_settle_seconds``."""
+        deadline = time.perf_counter() + self.config.balance_settle_seconds
+        seen = -1
+        while True:
+            await self._sweep_once()
+            now_seen = sum(len(outcome.inbox_item_ids) for outcome in self.outcomes)
+            if now_seen == seen or time.perf_counter() >= deadline:
+                return
+            seen = now_seen
+            await asyncio.sleep(self.config.balance_settle_interval)
+
+    async def _sweep_once(self) -> None:
 
         async def sweep(rider_id: str) -> None:
             own = [outcome for outcome in self.by_rider[rider_id] if outcome.report_id]
