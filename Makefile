@@ -36,8 +36,8 @@ lint: install  ## ruff lint and format check
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 
-typecheck: install  ## mypy over the library and the services
-	$(UV) run mypy -p common -p reporting -p dispatch -p ledger -p notification
+typecheck: install  ## mypy over the library, the services, the tools and the tests
+	$(UV) run mypy -p common -p reporting -p dispatch -p ledger -p notification -p gridloop_tools
 
 contracts: install  ## regenerate docs/contracts (JSON Schema, AsyncAPI, OpenAPI)
 	$(UV) run gridloop contracts

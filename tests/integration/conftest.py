@@ -20,9 +20,13 @@ from aiokafka.structs import TopicPartition
 from shapely.geometry import shape
 
 from common.auth import DEVELOPMENT_SECRET, issue_token
-from common.embedded_broker import free_port
-from common.stack import SERVICES, Stack
-from common.testing import kafka_bootstrap_servers, postgres_server, temporary_postgres_database
+from gridloop_tools.embedded_broker import free_port
+from gridloop_tools.stack import SERVICES, Stack
+from gridloop_tools.testing.infrastructure import (
+    kafka_bootstrap_servers,
+    postgres_server,
+    temporary_postgres_database,
+)
 
 DISTRICT = "370812"
 pytestmark = pytest.mark.integration

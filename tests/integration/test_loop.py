@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.topics import Topic
-from common.stack import Stack
+from gridloop_tools.stack import Stack
 from tests.integration.conftest import Rider, eventually, metric_value, publish_raw, read_topic
 
 

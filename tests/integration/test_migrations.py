@@ -14,8 +14,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from common.db import create_engine, upgrade_database_async
-from common.stack import SERVICES
-from common.testing import postgres_server, temporary_postgres_database
+from gridloop_tools.stack import SERVICES
+from gridloop_tools.testing.infrastructure import postgres_server, temporary_postgres_database
 
 TABLE_BASES = {
     "reporting": "ReportingTable",

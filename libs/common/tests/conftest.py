@@ -6,7 +6,11 @@ from pathlib import Path
 import pytest
 
 from common.db import create_engine
-from common.testing import MessagingSchema, postgres_server, temporary_postgres_database
+from gridloop_tools.testing.infrastructure import (
+    MessagingSchema,
+    postgres_server,
+    temporary_postgres_database,
+)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import CollectorRegistry
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportSubmitted
@@ -19,8 +20,8 @@ from common.messaging.consumer import (
     UnprocessableEvent,
 )
 from common.messaging.unit_of_work import SqlUnitOfWork
-from common.metrics import MessagingMetrics
-from common.testing import MessagingSchema
+from common.metrics import ConsumerMetrics
+from gridloop_tools.testing.infrastructure import MessagingSchema
 
 SUBMITTED = ReportSubmitted.event_type
 offsets = itertools.count()
@@ -94,20 +95,22 @@ class Harness:
             unit_of_work=lambda: SqlUnitOfWork(
                 sessions,
                 outbox_table=schema.outbox,
-                inbox_table=schema.inbox,
+                processed_events_table=schema.processed_events,
                 source="/t",
                 district="370812",
             ),
             handlers={SUBMITTED: handler},
             dead_letter=self.dead_letters,
-            metrics=MessagingMetrics("test"),
+            metrics=ConsumerMetrics("test", CollectorRegistry()),
             retry=RetryPolicy(attempts=3, first_delay=0.01, max_delay=0.02),
         )
 
-    async def inbox_rows(self) -> int:
+    async def processed_event_rows(self) -> int:
         async with self.schema.engine.connect() as connection:
             return int(
-                await connection.scalar(sa.select(sa.func.count()).select_from(self.schema.inbox))
+                await connection.scalar(
+                    sa.select(sa.func.count()).select_from(self.schema.processed_events)
+                )
                 or 0
             )
 
@@ -118,7 +121,7 @@ async def test_an_event_delivered_twice_takes_effect_once(schema: MessagingSchem
     await harness.consumer.handle(record(event.to_bytes()))
     await harness.consumer.handle(record(event.to_bytes()))
     assert harness.effects == ["rep-1"]
-    assert await harness.inbox_rows() == 1
+    assert await harness.processed_event_rows() == 1
 
 
 async def test_transient_failures_are_retried_and_leave_no_trace(schema: MessagingSchema) -> None:
@@ -126,7 +129,7 @@ async def test_transient_failures_are_retried_and_leave_no_trace(schema: Messagi
     await harness.consumer.handle(record(submitted().to_bytes()))
     assert harness.attempts == 3
     assert harness.effects == ["rep-1"]
-    assert await harness.inbox_rows() == 1
+    assert await harness.processed_event_rows() == 1
     assert harness.dead_letters.records == []
 
 
@@ -138,7 +141,7 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_with_its_origin(
     await harness.consumer.handle(message)
     assert harness.attempts == 3
     assert harness.effects == []
-    assert await harness.inbox_rows() == 0  # a later replay may still succeed
+    assert await harness.processed_event_rows() == 0  # a later replay may still succeed
     [(topic, key, value, headers)] = harness.dead_letters.records
     assert (topic, key, value) == ("gridloop.deadletter.v1", b"k", message.value)
     assert headers["gridloop-dlq-reason"] == "retries_exhausted"

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import CollectorRegistry
 
 from common.contracts.events import ReportSubmitted
 from common.db import create_engine, session_factory
 from common.messaging.relay import OutboxRelay
 from common.messaging.unit_of_work import SqlUnitOfWork
-from common.metrics import MessagingMetrics
-from common.testing import MessagingSchema
+from common.metrics import OutboxMetrics
+from gridloop_tools.testing.infrastructure import MessagingSchema
 
 
 class FakeProducer:
@@ -43,7 +44,7 @@ async def write_events(schema: MessagingSchema, subjects: list[str]) -> list[str
         uow = SqlUnitOfWork(
             sessions,
             outbox_table=schema.outbox,
-            inbox_table=schema.inbox,
+            processed_events_table=schema.processed_events,
             source="/test",
             district="370812",
         )
@@ -72,7 +73,7 @@ def relay(schema: MessagingSchema, producer: FakeProducer, batch_size: int = 200
         schema.outbox,
         producer.enqueue,
         service="test",
-        metrics=MessagingMetrics("test"),
+        metrics=OutboxMetrics("test", CollectorRegistry()),
         batch_size=batch_size,
     )
 
@@ -129,14 +130,14 @@ async def test_only_one_relay_per_postgres_database_leads(postgres_url: str) -> 
         outbox,
         FakeProducer().enqueue,
         service="lead-test",
-        metrics=MessagingMetrics("lead-test"),
+        metrics=OutboxMetrics("lead-test", CollectorRegistry()),
     )
     second = OutboxRelay(
         second_engine,
         outbox,
         FakeProducer().enqueue,
         service="lead-test",
-        metrics=MessagingMetrics("lead-test"),
+        metrics=OutboxMetrics("lead-test", CollectorRegistry()),
     )
     try:
         assert await first._ensure_leadership() is True

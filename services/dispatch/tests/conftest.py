@@ -1,15 +1,15 @@
 """Fixtures for the dispatch service tests: the real app on a real SQLite file and its real
-consumer, from :mod:`common.service_testing`."""
+consumer, from :mod:`gridloop_tools.testing.service_fixtures`."""
 
 from __future__ import annotations
 
 import pytest
 
 from common.contracts.topics import Topic
-from common.service_testing import *  # noqa: F403 - the shared fixtures
-from common.service_testing import ServiceUnderTest
 from dispatch import bootstrap
 from dispatch.config import DispatchSettings
+from gridloop_tools.testing.service_fixtures import *  # noqa: F403 - the shared fixtures
+from gridloop_tools.testing.service_fixtures import ServiceUnderTest
 
 
 @pytest.fixture(scope="session")

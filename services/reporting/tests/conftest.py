@@ -1,13 +1,13 @@
 """Fixtures for the reporting service tests: the real app on a real SQLite file and its real
-consumer, from :mod:`common.service_testing`."""
+consumer, from :mod:`gridloop_tools.testing.service_fixtures`."""
 
 from __future__ import annotations
 
 import pytest
 
 from common.contracts.topics import Topic
-from common.service_testing import *  # noqa: F403 - the shared fixtures
-from common.service_testing import ServiceUnderTest
+from gridloop_tools.testing.service_fixtures import *  # noqa: F403 - the shared fixtures
+from gridloop_tools.testing.service_fixtures import ServiceUnderTest
 from reporting import bootstrap
 from reporting.config import ReportingSettings
 

@@ -1,5 +1,6 @@
 """Database plumbing: async engines for SQLite and PostgreSQL, per-service table registries,
-the outbox and inbox tables every service carries, and running a service's Alembic migrations.
+the outbox and processed-event tables every service carries, and running a service's Alembic
+migrations.
 """
 
 from __future__ import annotations
@@ -89,11 +90,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
-    """The outbox (events waiting to be published) and the inbox (events already handled).
-
-    Declared on the service's own metadata; every service's first migration creates them with
-    :func:`create_messaging_tables`.
-    """
+    """The outbox (events waiting to be published) and ``processed_events`` (events each
+    consumer already handled), declared on the service's own metadata."""
     outbox = sa.Table(
         "outbox",
         metadata,
@@ -117,7 +115,7 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sqlite_where=outbox.c.published_at.is_(None),
         postgresql_where=outbox.c.published_at.is_(None),
     )
-    inbox = sa.Table(
+    processed_events = sa.Table(
         "processed_events",
         metadata,
         sa.Column("consumer", sa.String(100), primary_key=True),
@@ -125,7 +123,7 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("event_type", sa.String(200), nullable=False),
         sa.Column("processed_at", UtcDateTime(), nullable=False),
     )
-    return outbox, inbox
+    return outbox, processed_events
 
 
 def create_messaging_tables(op: Any) -> None:

@@ -1,4 +1,6 @@
-"""Prometheus metrics shared by the services: one registry per service process.
+"""Prometheus metrics of the runtime, one registry per service process, split by concern:
+HTTP, the outbox relay and the idempotent consumers. Services register their domain metrics
+on the same registry (``ServiceMetrics.registry``).
 
 Names follow the Prometheus conventions (base units, ``_total`` counters, bounded labels);
 every series carries a ``service`` label so one dashboard covers the four services.
@@ -13,75 +15,125 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 CONSUME_OUTCOMES = ("processed", "duplicate", "ignored", "dead_lettered", "stale")
 
 
-@dataclass
-class MessagingMetrics:
-    service: str
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-
-    def __post_init__(self) -> None:
-        labels = ["service"]
-        r = self.registry
-        self.http_requests = Counter(
+class HttpMetrics:
+    def __init__(self, service: str, registry: CollectorRegistry) -> None:
+        self.service = service
+        self.requests = Counter(
             "gridloop_http_requests_total",
             "HTTP requests answered",
-            [*labels, "method", "route", "status"],
-            registry=r,
+            ["service", "method", "route", "status"],
+            registry=registry,
         )
-        self.http_duration = Histogram(
+        self.duration = Histogram(
             "gridloop_http_request_duration_seconds",
             "HTTP request duration",
-            [*labels, "method", "route"],
-            registry=r,
+            ["service", "method", "route"],
+            registry=registry,
         )
-        self.outbox_published = Counter(
-            "gridloop_outbox_published_total", "Outbox events published", labels, registry=r
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(self.service, method, route, str(status)).inc()
+        self.duration.labels(self.service, method, route).observe(seconds)
+
+
+class OutboxMetrics:
+    def __init__(self, service: str, registry: CollectorRegistry) -> None:
+        self.service = service
+        self.published = Counter(
+            "gridloop_outbox_published_total",
+            "Outbox events published",
+            ["service"],
+            registry=registry,
         )
-        self.outbox_backlog = Gauge(
-            "gridloop_outbox_backlog", "Outbox events not yet published", labels, registry=r
+        self.backlog = Gauge(
+            "gridloop_outbox_backlog",
+            "Outbox events not yet published",
+            ["service"],
+            registry=registry,
         )
-        self.outbox_oldest_age = Gauge(
+        self.oldest_age = Gauge(
             "gridloop_outbox_oldest_age_seconds",
             "Age of the oldest unpublished outbox event",
-            labels,
-            registry=r,
+            ["service"],
+            registry=registry,
         )
-        self.outbox_leader = Gauge(
+        self.leader = Gauge(
             "gridloop_outbox_relay_leader",
             "1 if this process holds the outbox relay lock",
-            labels,
-            registry=r,
+            ["service"],
+            registry=registry,
         )
+        for gauge in (self.backlog, self.oldest_age, self.leader):
+            gauge.labels(service=service).set(0)
+        self.published.labels(service=service)
+
+    def count_published(self, rows: int) -> None:
+        self.published.labels(service=self.service).inc(rows)
+
+    def set_backlog(self, rows: int, oldest_age_seconds: float) -> None:
+        self.backlog.labels(service=self.service).set(rows)
+        self.oldest_age.labels(service=self.service).set(oldest_age_seconds)
+
+    def set_leader(self, leading: bool) -> None:
+        self.leader.labels(service=self.service).set(1 if leading else 0)
+
+
+class ConsumerMetrics:
+    def __init__(self, service: str, registry: CollectorRegistry) -> None:
+        self.service = service
         self.events_consumed = Counter(
             "gridloop_events_consumed_total",
             "Events taken from a topic, by outcome",
-            [*labels, "consumer", "event_type", "outcome"],
-            registry=r,
+            ["service", "consumer", "event_type", "outcome"],
+            registry=registry,
         )
         self.event_duration = Histogram(
             "gridloop_event_handling_duration_seconds",
             "Time to handle one event, retries included",
-            [*labels, "consumer"],
-            registry=r,
+            ["service", "consumer"],
+            registry=registry,
         )
         self.dead_letters = Counter(
             "gridloop_dead_letters_total",
             "Messages sent to the dead-letter topic",
-            [*labels, "consumer", "reason"],
-            registry=r,
+            ["service", "consumer", "reason"],
+            registry=registry,
         )
         self.handling_retries = Counter(
             "gridloop_event_handling_retries_total",
             "Transient failures retried while handling an event",
-            [*labels, "consumer"],
-            registry=r,
+            ["service", "consumer"],
+            registry=registry,
         )
-        for gauge in (self.outbox_backlog, self.outbox_oldest_age, self.outbox_leader):
-            gauge.labels(service=self.service).set(0)
-        self.outbox_published.labels(service=self.service)
 
-    def prepare_consumer(self, consumer: str, event_types: list[str]) -> None:
+    def prepare(self, consumer: str, event_types: list[str]) -> None:
         """Export zeroes for the series we know will exist, so dashboards have no gaps."""
         for event_type in event_types:
             for outcome in CONSUME_OUTCOMES:
                 self.events_consumed.labels(self.service, consumer, event_type, outcome)
         self.handling_retries.labels(self.service, consumer)
+
+    def count(self, consumer: str, event_type: str, outcome: str) -> None:
+        self.events_consumed.labels(self.service, consumer, event_type, outcome).inc()
+
+    def observe_duration(self, consumer: str, seconds: float) -> None:
+        self.event_duration.labels(self.service, consumer).observe(seconds)
+
+    def count_dead_letter(self, consumer: str, reason: str) -> None:
+        self.dead_letters.labels(self.service, consumer, reason).inc()
+
+    def count_retry(self, consumer: str) -> None:
+        self.handling_retries.labels(self.service, consumer).inc()
+
+
+@dataclass
+class ServiceMetrics:
+    """The process's registry and the runtime's metric families on it."""
+
+    service: str
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.http = HttpMetrics(self.service, self.registry)
+        self.outbox = OutboxMetrics(self.service, self.registry)
+        self.consumers = ConsumerMetrics(self.service, self.registry)

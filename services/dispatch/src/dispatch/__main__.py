@@ -1,4 +1,4 @@
-from common.service import serve
+from common.service.http_app import serve
 from dispatch.bootstrap import create_app
 from dispatch.config import DispatchSettings
 

@@ -13,9 +13,10 @@ from prometheus_client import Counter
 
 from common.contracts.events import RejectionReason
 from common.contracts.topics import Topic
-from common.service import ServiceRuntime, create_service_app
-from dispatch.adapters.tables import INBOX, OUTBOX
-from dispatch.adapters.unit_of_work import DispatchUnitOfWork
+from common.service.http_app import create_service_app
+from common.service.runtime import ServiceRuntime
+from dispatch.adapters.tables import OUTBOX, PROCESSED_EVENTS
+from dispatch.adapters.unit_of_work import SqlDispatchUnitOfWork
 from dispatch.config import DispatchSettings
 from dispatch.entrypoints.consumers import triage_consumer
 from dispatch.entrypoints.http import build_router
@@ -40,10 +41,10 @@ def read_grids_file(value: str) -> dict[str, object]:
 
 def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     settings = settings or DispatchSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, INBOX)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, PROCESSED_EVENTS)
     registry = GridRegistry(settings.district)
 
-    unit_of_work = runtime.unit_of_work_factory(DispatchUnitOfWork)
+    unit_of_work = runtime.unit_of_work_factory(SqlDispatchUnitOfWork)
 
     triaged = Counter(
         "gridloop_reports_triaged_total",
@@ -81,7 +82,9 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         "ok" if registry.loaded else "no grids loaded (PUT /v1/grids or DISPATCH_GRIDS_FILE)"
     )
     runtime.add_consumer(
-        triage_consumer(unit_of_work, registry, runtime.publish, runtime.metrics, count_triage),
+        triage_consumer(
+            unit_of_work, registry, runtime.publish, runtime.metrics.consumers, count_triage
+        ),
         Topic.REPORTS,
     )
     return create_service_app(

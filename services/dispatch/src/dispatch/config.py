@@ -1,7 +1,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from common.service import ServiceSettings
+from common.service.settings import ServiceSettings
 
 
 class DispatchSettings(ServiceSettings):

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportSubmitted
 from common.messaging.consumer import EventConsumer, RetryPolicy
-from common.service_testing import Auth, DeadLetter, Deliver, cloud_event
+from gridloop_tools.testing.service_fixtures import Auth, DeadLetter, Deliver, cloud_event
 
 
 def feature(grid_id: str, lon: float, lat: float) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from shapely.geometry import shape
 
 from common.auth import issue_token
 from common.contracts.events import ReportSubmitted
-from common.service_testing import Auth, Deliver, assert_problem, cloud_event
 from dispatch.bootstrap import read_grids_file
+from gridloop_tools.testing.service_fixtures import Auth, Deliver, assert_problem, cloud_event
 
 
 def feature(grid_id: str, lon: float, lat: float, district: str = "370812") -> dict[str, Any]:

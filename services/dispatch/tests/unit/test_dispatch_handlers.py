@@ -15,13 +15,13 @@ from common.contracts.events import (
     ReportSubmitted,
     WorkOrderFiled,
 )
-from common.service_testing import FakeUnitOfWorkBase, cloud_event
 from dispatch.domain.grids import GridFileError, GridIndex
 from dispatch.domain.triage import Rejected
 from dispatch.domain.work_orders import WorkOrder
 from dispatch.service_layer import handlers
 from dispatch.service_layer.handlers import GridRegistry, GridRegistryEmpty
-from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from dispatch.service_layer.unit_of_work import AbstractDispatchUnitOfWork
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, cloud_event
 
 # --- fakes ----------------------------------------------------------------------------------
 
@@ -78,7 +78,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.work_orders = FakeWorkOrders()
 
 
-def _typed(uow: FakeUnitOfWork) -> DispatchUnitOfWork:
+def _typed(uow: FakeUnitOfWork) -> AbstractDispatchUnitOfWork:
     return uow
 
 

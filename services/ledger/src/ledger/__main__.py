@@ -1,4 +1,4 @@
-from common.service import serve
+from common.service.http_app import serve
 from ledger.bootstrap import create_app
 from ledger.config import LedgerSettings
 

@@ -8,9 +8,10 @@ from fastapi import FastAPI
 from prometheus_client import Counter
 
 from common.contracts.topics import Topic
-from common.service import ServiceRuntime, create_service_app
-from ledger.adapters.tables import INBOX, OUTBOX
-from ledger.adapters.unit_of_work import LedgerUnitOfWork
+from common.service.http_app import create_service_app
+from common.service.runtime import ServiceRuntime
+from ledger.adapters.tables import OUTBOX, PROCESSED_EVENTS
+from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from ledger.config import LedgerSettings
 from ledger.domain.points import AwardRules
 from ledger.entrypoints.consumers import award_consumer
@@ -22,9 +23,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     settings = settings or LedgerSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, INBOX)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, PROCESSED_EVENTS)
 
-    unit_of_work = runtime.unit_of_work_factory(LedgerUnitOfWork)
+    unit_of_work = runtime.unit_of_work_factory(SqlLedgerUnitOfWork)
 
     awarded = Counter(
         "gridloop_points_awarded_total",
@@ -41,7 +42,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
             unit_of_work,
             rules,
             runtime.publish,
-            runtime.metrics,
+            runtime.metrics.consumers,
             lambda amount: awarded.labels(SERVICE).inc(amount),
         ),
         Topic.WORKORDERS,

@@ -16,7 +16,13 @@ from fastapi import FastAPI
 from common.auth import issue_token
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import WorkOrderFiled
-from common.service_testing import Auth, DeadLetter, Deliver, assert_problem, cloud_event
+from gridloop_tools.testing.service_fixtures import (
+    Auth,
+    DeadLetter,
+    Deliver,
+    assert_problem,
+    cloud_event,
+)
 
 DAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

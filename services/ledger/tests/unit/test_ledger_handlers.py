@@ -11,10 +11,10 @@ from pydantic import ValidationError
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import PointsAwarded, WorkOrderFiled
-from common.service_testing import FakeUnitOfWorkBase, cloud_event
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, cloud_event
 from ledger.domain.points import ISSUANCE_ACCOUNT, Account, AwardRules, Transfer, TransferCode
 from ledger.service_layer.handlers import on_work_order_filed_handler
-from ledger.service_layer.unit_of_work import LedgerUnitOfWork
+from ledger.service_layer.unit_of_work import AbstractLedgerUnitOfWork
 
 DAY_ONE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -75,7 +75,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.ledger = FakeLedger()
 
 
-def _typed(uow: FakeUnitOfWork) -> LedgerUnitOfWork:
+def _typed(uow: FakeUnitOfWork) -> AbstractLedgerUnitOfWork:
     return uow
 
 

@@ -1,4 +1,4 @@
-from common.service import serve
+from common.service.http_app import serve
 from notification.bootstrap import create_app
 from notification.config import NotificationSettings
 

@@ -8,9 +8,10 @@ from fastapi import FastAPI
 from prometheus_client import Counter
 
 from common.contracts.topics import Topic
-from common.service import ServiceRuntime, create_service_app
-from notification.adapters.tables import INBOX, OUTBOX
-from notification.adapters.unit_of_work import NotificationUnitOfWork
+from common.service.http_app import create_service_app
+from common.service.runtime import ServiceRuntime
+from notification.adapters.tables import OUTBOX, PROCESSED_EVENTS
+from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
 from notification.config import NotificationSettings
 from notification.domain.messages import TemplateId
 from notification.entrypoints.consumers import reporter_feedback_consumer
@@ -22,9 +23,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, INBOX)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, PROCESSED_EVENTS)
 
-    unit_of_work = runtime.unit_of_work_factory(NotificationUnitOfWork)
+    unit_of_work = runtime.unit_of_work_factory(SqlNotificationUnitOfWork)
 
     written = Counter(
         "gridloop_inbox_messages_total",
@@ -38,7 +39,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         reporter_feedback_consumer(
             unit_of_work,
             runtime.publish,
-            runtime.metrics,
+            runtime.metrics.consumers,
             lambda template: written.labels(SERVICE, template).inc(),
         ),
         Topic.WORKORDERS,

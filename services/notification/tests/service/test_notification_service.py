@@ -21,7 +21,13 @@ from common.contracts.events import (
     WorkOrderFiled,
 )
 from common.contracts.topics import Topic
-from common.service_testing import Auth, DeadLetter, Deliver, assert_problem, cloud_event
+from gridloop_tools.testing.service_fixtures import (
+    Auth,
+    DeadLetter,
+    Deliver,
+    assert_problem,
+    cloud_event,
+)
 
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from common.contracts.events import (
     ReportSubmitted,
     WorkOrderFiled,
 )
-from common.service_testing import cloud_event
+from gridloop_tools.testing.service_fixtures import cloud_event
 from notification.domain.messages import (
     TEMPLATES,
     Channel,

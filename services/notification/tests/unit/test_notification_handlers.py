@@ -15,10 +15,10 @@ from common.contracts.events import (
     ReportSubmitted,
     WorkOrderFiled,
 )
-from common.service_testing import FakeUnitOfWorkBase, cloud_event
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, cloud_event
 from notification.domain.messages import Message, StoredNotification
 from notification.service_layer.handlers import notify_handler
-from notification.service_layer.unit_of_work import NotificationUnitOfWork
+from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
@@ -63,7 +63,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.notifications = FakeNotifications()
 
 
-def _typed(uow: FakeUnitOfWork) -> NotificationUnitOfWork:
+def _typed(uow: FakeUnitOfWork) -> AbstractNotificationUnitOfWork:
     return uow
 
 

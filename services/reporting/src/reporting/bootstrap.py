@@ -8,9 +8,10 @@ from fastapi import FastAPI
 from prometheus_client import Counter
 
 from common.contracts.topics import Topic
-from common.service import ServiceRuntime, create_service_app
-from reporting.adapters.tables import INBOX, OUTBOX
-from reporting.adapters.unit_of_work import ReportingUnitOfWork
+from common.service.http_app import create_service_app
+from common.service.runtime import ServiceRuntime
+from reporting.adapters.tables import OUTBOX, PROCESSED_EVENTS
+from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
 from reporting.config import ReportingSettings
 from reporting.entrypoints.consumers import status_projection
 from reporting.entrypoints.http import build_router
@@ -21,12 +22,13 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     settings = settings or ReportingSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, INBOX)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, PROCESSED_EVENTS)
 
-    unit_of_work = runtime.unit_of_work_factory(ReportingUnitOfWork)
+    unit_of_work = runtime.unit_of_work_factory(SqlReportingUnitOfWork)
 
     runtime.add_consumer(
-        status_projection(unit_of_work, runtime.publish, runtime.metrics), Topic.WORKORDERS
+        status_projection(unit_of_work, runtime.publish, runtime.metrics.consumers),
+        Topic.WORKORDERS,
     )
     submitted = Counter(
         "gridloop_reports_submitted_total",

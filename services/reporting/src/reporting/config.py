@@ -1,6 +1,6 @@
 from pydantic_settings import SettingsConfigDict
 
-from common.service import ServiceSettings
+from common.service.settings import ServiceSettings
 
 
 class ReportingSettings(ServiceSettings):

@@ -12,7 +12,7 @@ import pytest
 
 from common.auth import DEVELOPMENT_SECRET, issue_token
 from common.db import upgrade_database
-from common.testing import postgres_server, temporary_postgres_database
+from gridloop_tools.testing.infrastructure import postgres_server, temporary_postgres_database
 from reporting.bootstrap import MIGRATIONS, create_app
 from reporting.config import ReportingSettings
 

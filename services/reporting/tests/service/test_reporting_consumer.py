@@ -18,7 +18,7 @@ from common.contracts.events import (
     ReportRejected,
     WorkOrderFiled,
 )
-from common.service_testing import Auth, DeadLetter, Deliver, cloud_event
+from gridloop_tools.testing.service_fixtures import Auth, DeadLetter, Deliver, cloud_event
 
 FILED_AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 

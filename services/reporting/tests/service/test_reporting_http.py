@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from common.auth import issue_token
-from common.service_testing import Auth, assert_problem
+from gridloop_tools.testing.service_fixtures import Auth, assert_problem
 
 REPORT = {"category": "0101", "lat": 35.5531, "lon": 116.8287, "text": "3号楼2单元楼道堆放杂物"}
 

@@ -14,7 +14,7 @@ from common.contracts.events import (
     ReportSubmitted,
     WorkOrderFiled,
 )
-from common.service_testing import FakeUnitOfWorkBase, cloud_event
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, cloud_event
 from reporting.domain.reports import (
     IdempotencyConflict,
     Report,
@@ -23,7 +23,7 @@ from reporting.domain.reports import (
     UnknownCategory,
 )
 from reporting.service_layer import handlers
-from reporting.service_layer.unit_of_work import ReportingUnitOfWork
+from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
 FILED_AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
@@ -70,7 +70,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.idempotency = FakeIdempotency()
 
 
-def _typed(uow: FakeUnitOfWork) -> ReportingUnitOfWork:
+def _typed(uow: FakeUnitOfWork) -> AbstractReportingUnitOfWork:
     return uow
 
 

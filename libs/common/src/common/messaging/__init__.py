@@ -1,1 +1,1 @@
-"""Transactional outbox, relay, inbox and the idempotent consumer (DESIGN.md §3)."""
+"""Transactional outbox and relay, processed-event records and the idempotent consumer."""

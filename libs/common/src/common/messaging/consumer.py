@@ -1,7 +1,8 @@
 """The idempotent consumer: exactly-once effects over at-least-once delivery.
 
-For each record: parse the CloudEvent; in one transaction claim ``(consumer, event id)`` in the
-inbox, run the handler, commit. Only then does the entrypoint commit the Kafka offset.
+For each record: parse the CloudEvent; in one transaction claim ``(consumer, event id)`` in
+``processed_events``, run the handler, commit. Only then does the entrypoint commit the Kafka
+offset.
 Transient failures are retried with backoff; a record that cannot be parsed, fails
 validation, or keeps failing goes to the dead-letter topic with its origin, and the partition
 keeps flowing. Nothing is dropped without a trace.
@@ -22,29 +23,26 @@ from pydantic import ValidationError
 
 from common.contracts.envelope import CloudEvent, EnvelopeError
 from common.contracts.topics import Topic
-from common.messaging.inbox import Inbox
 from common.messaging.outbox import OutboxWriter
-from common.messaging.ports import UnitOfWork as BaseUnitOfWork
-from common.metrics import MessagingMetrics
+from common.messaging.ports import AbstractUnitOfWork, HandlerOutcome, UnprocessableEvent
+from common.messaging.processed_events import ProcessedEvents
+from common.metrics import ConsumerMetrics
 
 _log = structlog.get_logger("gridloop.consumer")
 
-HandlerOutcome = Literal["processed", "stale", "ignored"]
 
+class ConsumingUnitOfWork(AbstractUnitOfWork, Protocol):
+    """A SQL unit of work as the consumer drives it: the handler's repositories plus the record
+    of processed events and an outbox that names the consumed event as cause."""
 
-class UnprocessableEvent(Exception):
-    """A handler's verdict that an event can never be processed; it goes to dead letter."""
-
-
-class ConsumingUnitOfWork(BaseUnitOfWork, Protocol):
     @property
     def outbox(self) -> OutboxWriter: ...
     @property
-    def inbox(self) -> Inbox: ...
+    def processed_events(self) -> ProcessedEvents: ...
 
 
-UnitOfWork = TypeVar("UnitOfWork", bound=ConsumingUnitOfWork)
-EventHandler = Callable[[CloudEvent, UnitOfWork], Awaitable[HandlerOutcome | None]]
+UowT = TypeVar("UowT", bound=ConsumingUnitOfWork)
+EventHandler = Callable[[CloudEvent, UowT], Awaitable[HandlerOutcome | None]]
 
 
 @dataclass(frozen=True)
@@ -73,29 +71,27 @@ DeadLetterPublish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None
 
 
 @dataclass
-class EventConsumer(Generic[UnitOfWork]):
+class EventConsumer(Generic[UowT]):
     """Handles records of one consumer group. ``handlers`` maps CloudEvents types to handlers;
     other types on the same topics are acknowledged and counted as ignored."""
 
     name: str
     service: str
-    unit_of_work: Callable[[], UnitOfWork]
-    handlers: Mapping[str, EventHandler[UnitOfWork]]
+    unit_of_work: Callable[[], UowT]
+    handlers: Mapping[str, EventHandler[UowT]]
     dead_letter: DeadLetterPublish
-    metrics: MessagingMetrics
+    metrics: ConsumerMetrics
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
-        self.metrics.prepare_consumer(self.name, list(self.handlers))
+        self.metrics.prepare(self.name, list(self.handlers))
 
     async def handle(self, record: IncomingRecord) -> None:
         started = time.perf_counter()
         try:
             await self._handle(record)
         finally:
-            self.metrics.event_duration.labels(self.service, self.name).observe(
-                time.perf_counter() - started
-            )
+            self.metrics.observe_duration(self.name, time.perf_counter() - started)
 
     async def _handle(self, record: IncomingRecord) -> None:
         try:
@@ -113,7 +109,7 @@ class EventConsumer(Generic[UnitOfWork]):
             await self._handle_with_retries(record, event, handler)
 
     async def _handle_with_retries(
-        self, record: IncomingRecord, event: CloudEvent, handler: EventHandler[UnitOfWork]
+        self, record: IncomingRecord, event: CloudEvent, handler: EventHandler[UowT]
     ) -> None:
         for attempt in range(1, self.retry.attempts + 1):
             try:
@@ -130,7 +126,7 @@ class EventConsumer(Generic[UnitOfWork]):
                         record, "retries_exhausted", repr(error), event_type=event.type
                     )
                     return
-                self.metrics.handling_retries.labels(self.service, self.name).inc()
+                self.metrics.count_retry(self.name)
                 delay = self.retry.delay(attempt)
                 _log.warning(
                     "event.retrying", attempt=attempt, delay=round(delay, 3), error=repr(error)
@@ -145,11 +141,11 @@ class EventConsumer(Generic[UnitOfWork]):
             return
 
     async def _apply_once(
-        self, event: CloudEvent, handler: EventHandler[UnitOfWork]
+        self, event: CloudEvent, handler: EventHandler[UowT]
     ) -> Literal["processed", "stale", "ignored", "duplicate"]:
         uow = self.unit_of_work()
         async with uow:
-            if not await uow.inbox.claim(self.name, event):
+            if not await uow.processed_events.claim(self.name, event):
                 return "duplicate"
             uow.outbox.caused_by(event)
             outcome = await handler(event, uow) or "processed"
@@ -158,7 +154,7 @@ class EventConsumer(Generic[UnitOfWork]):
 
     def _count(self, event_type: str, outcome: str, *, known: bool = True) -> None:
         label = event_type if known else "other"
-        self.metrics.events_consumed.labels(self.service, self.name, label, outcome).inc()
+        self.metrics.count(self.name, label, outcome)
 
     async def _dead_letter(
         self, record: IncomingRecord, reason: str, error: str, *, event_type: str
@@ -178,7 +174,7 @@ class EventConsumer(Generic[UnitOfWork]):
         await self.dead_letter(
             Topic.DEADLETTER.value, record.key or b"", record.value or b"", headers
         )
-        self.metrics.dead_letters.labels(self.service, self.name, reason).inc()
+        self.metrics.count_dead_letter(self.name, reason)
         self._count(event_type, "dead_lettered", known=event_type in self.handlers)
         _log.error(
             "event.dead_lettered",

@@ -2,10 +2,13 @@
 
 Exactly one relay per database is active: on PostgreSQL it holds a session-level advisory lock
 on a dedicated connection (other replicas stand by and take over when that connection dies);
-SQLite is a single-process database, so its one process is always the leader. Rows are
-published one after another in ``position`` order with the aggregate id as Kafka key, which
-keeps per-aggregate order. A crash between publishing and marking re-publishes the same event
-ids; consumers drop them through their inbox.
+SQLite is a single-process database, so its one process is always the leader.
+
+Each batch of rows is handed to the producer in ``position`` order with the aggregate id as
+Kafka key, without waiting for each acknowledgement (the producer pipelines them, one request
+in flight per partition, so per-aggregate order holds); once the batch is acknowledged the
+unbroken acknowledged prefix is marked published in one statement. A crash between publishing
+and marking re-publishes the same event ids; consumers drop them through ``processed_events``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.contracts.envelope import CONTENT_TYPE
-from common.metrics import MessagingMetrics
+from common.metrics import OutboxMetrics
 
 Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
 """(topic, key, value, headers) -> returns once the broker acknowledged the record."""
@@ -42,7 +45,7 @@ class OutboxRelay:
         enqueue: Enqueue,
         *,
         service: str,
-        metrics: MessagingMetrics,
+        metrics: OutboxMetrics,
         batch_size: int = 200,
         idle_interval: float = 0.5,
         retry_interval: float = 2.0,
@@ -137,7 +140,7 @@ class OutboxRelay:
                 .where(self._outbox.c.position.in_(positions))
                 .values(published_at=datetime.now(UTC))
             )
-        self._metrics.outbox_published.labels(service=self._service).inc(len(positions))
+        self._metrics.count_published(len(positions))
 
     async def _update_backlog_metrics(self) -> None:
         table = self._outbox
@@ -151,15 +154,14 @@ class OutboxRelay:
             ).one()
             await connection.rollback()
         backlog, oldest = row
-        self._metrics.outbox_backlog.labels(service=self._service).set(backlog)
         age = 0.0
         if oldest is not None:
             age = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
-        self._metrics.outbox_oldest_age.labels(service=self._service).set(age)
+        self._metrics.set_backlog(backlog, age)
 
     async def _ensure_leadership(self) -> bool:
         if self._engine.dialect.name != "postgresql":
-            self._metrics.outbox_leader.labels(service=self._service).set(1)
+            self._metrics.set_leader(True)
             return True
         if self._leader_connection is not None:
             try:
@@ -178,16 +180,16 @@ class OutboxRelay:
         await connection.commit()
         if not acquired:
             await connection.close()
-            self._metrics.outbox_leader.labels(service=self._service).set(0)
+            self._metrics.set_leader(False)
             return False
         self._leader_connection = connection
-        self._metrics.outbox_leader.labels(service=self._service).set(1)
+        self._metrics.set_leader(True)
         _log.info("outbox.leadership_acquired")
         return True
 
     async def _drop_leadership(self) -> None:
         connection, self._leader_connection = self._leader_connection, None
-        self._metrics.outbox_leader.labels(service=self._service).set(0)
+        self._metrics.set_leader(False)
         if connection is None:
             return
         # The lock belongs to the database session, and a pooled connection outlives

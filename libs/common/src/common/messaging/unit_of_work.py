@@ -1,4 +1,5 @@
-"""The base unit of work: one database transaction holding state, outbox rows and inbox rows."""
+"""The base SQL unit of work: one database transaction holding state, outbox rows and
+processed-event rows."""
 
 from __future__ import annotations
 
@@ -11,12 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from common.messaging.inbox import Inbox
 from common.messaging.outbox import OutboxWriter
-
-
-class WriteConflict(Exception):
-    """A concurrent transaction wrote the same unique key first; re-read and decide again."""
+from common.messaging.ports import WriteConflict
+from common.messaging.processed_events import ProcessedEvents
 
 
 class SqlUnitOfWork:
@@ -27,21 +25,21 @@ class SqlUnitOfWork:
 
     session: AsyncSession
     outbox: OutboxWriter
-    inbox: Inbox
+    processed_events: ProcessedEvents
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
         outbox_table: sa.Table,
-        inbox_table: sa.Table,
+        processed_events_table: sa.Table,
         source: str,
         district: str,
         on_events_committed: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox_table = outbox_table
-        self._inbox_table = inbox_table
+        self._processed_events_table = processed_events_table
         self._source = source
         self._district = district
         self._on_events_committed = on_events_committed
@@ -51,7 +49,7 @@ class SqlUnitOfWork:
         self.outbox = OutboxWriter(
             self.session, self._outbox_table, source=self._source, district=self._district
         )
-        self.inbox = Inbox(self.session, self._inbox_table)
+        self.processed_events = ProcessedEvents(self.session, self._processed_events_table)
         self._after_commit: list[Callable[[], None]] = []
         self._open()
         return self

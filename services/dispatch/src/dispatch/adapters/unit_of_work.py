@@ -4,7 +4,7 @@ from common.messaging.unit_of_work import SqlUnitOfWork
 from dispatch.adapters.repository import GridRepository, WorkOrderRepository
 
 
-class DispatchUnitOfWork(SqlUnitOfWork):
+class SqlDispatchUnitOfWork(SqlUnitOfWork):
     grids: GridRepository
     work_orders: WorkOrderRepository
 

@@ -5,18 +5,18 @@ from typing import Any
 
 from common.contracts.events import ReportSubmitted
 from common.messaging.consumer import DeadLetterPublish, EventConsumer
-from common.metrics import MessagingMetrics
-from dispatch.adapters.unit_of_work import DispatchUnitOfWork
+from common.metrics import ConsumerMetrics
+from dispatch.adapters.unit_of_work import SqlDispatchUnitOfWork
 from dispatch.service_layer.handlers import GridRegistry, on_report_submitted_handler
 
 CONSUMER_NAME = "dispatch"
 
 
 def triage_consumer(
-    unit_of_work: Callable[[], DispatchUnitOfWork],
+    unit_of_work: Callable[[], SqlDispatchUnitOfWork],
     registry: GridRegistry,
     dead_letter: DeadLetterPublish,
-    metrics: MessagingMetrics,
+    metrics: ConsumerMetrics,
     on_triaged: Callable[[str, str], None],
 ) -> EventConsumer[Any]:
     return EventConsumer(

@@ -14,7 +14,7 @@ from dispatch.domain.grids import GridFileError
 from dispatch.domain.work_orders import WorkOrder
 from dispatch.service_layer import handlers
 from dispatch.service_layer.handlers import GridRegistry
-from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from dispatch.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 
 Admin = Annotated[Principal, require_roles(Role.ADMIN)]
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -65,7 +65,7 @@ def _visible(order: WorkOrder, principal: Principal) -> bool:
 
 
 def build_router(
-    unit_of_work: Callable[[], DispatchUnitOfWork], registry: GridRegistry
+    unit_of_work: Callable[[], AbstractDispatchUnitOfWork], registry: GridRegistry
 ) -> APIRouter:
     router = APIRouter(prefix="/v1")
 

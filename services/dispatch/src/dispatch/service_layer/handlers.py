@@ -11,11 +11,11 @@ import structlog
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportRejected, ReportSubmitted, WorkOrderFiled
-from common.messaging.consumer import HandlerOutcome
+from common.messaging.ports import HandlerOutcome
 from dispatch.domain.grids import GridFileError, GridIndex
 from dispatch.domain.triage import Accepted, triage
 from dispatch.domain.work_orders import WorkOrder
-from dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from dispatch.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 
 _log = structlog.get_logger("gridloop.dispatch")
 
@@ -45,7 +45,7 @@ class GridRegistry:
     def replace(self, index: GridIndex) -> None:
         self._index = index
 
-    async def refresh(self, uow: DispatchUnitOfWork) -> bool:
+    async def refresh(self, uow: AbstractDispatchUnitOfWork) -> bool:
         """Reload the grids if another replica (or an earlier run) changed them; True if the
         index was rebuilt."""
         async with uow:
@@ -66,7 +66,7 @@ def new_work_order_id() -> str:
 
 
 async def load_grids(
-    document: dict[str, Any], uow: DispatchUnitOfWork, registry: GridRegistry
+    document: dict[str, Any], uow: AbstractDispatchUnitOfWork, registry: GridRegistry
 ) -> GridIndex:
     """Validate a GeoJSON FeatureCollection and make it the district's grid registry.
 
@@ -90,8 +90,10 @@ def on_report_submitted_handler(
     registry: GridRegistry,
     on_triaged: Callable[[str, str], None] = lambda outcome, reason: None,
     new_id: Callable[[], str] = new_work_order_id,
-) -> Callable[[CloudEvent, DispatchUnitOfWork], Any]:
-    async def on_report_submitted(event: CloudEvent, uow: DispatchUnitOfWork) -> HandlerOutcome:
+) -> Callable[[CloudEvent, AbstractDispatchUnitOfWork], Any]:
+    async def on_report_submitted(
+        event: CloudEvent, uow: AbstractDispatchUnitOfWork
+    ) -> HandlerOutcome:
         report = ReportSubmitted.model_validate(event.data)
         if await uow.work_orders.already_triaged(report.report_id):
             return "ignored"

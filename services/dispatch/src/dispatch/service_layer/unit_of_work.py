@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from common.messaging.ports import UnitOfWork
+from common.messaging.ports import AbstractUnitOfWork
 from dispatch.domain.grids import GridIndex
 from dispatch.domain.triage import Rejected
 from dispatch.domain.work_orders import WorkOrder
@@ -34,7 +34,7 @@ class WorkOrderStore(Protocol):
     ) -> None: ...
 
 
-class DispatchUnitOfWork(UnitOfWork, Protocol):
+class AbstractDispatchUnitOfWork(AbstractUnitOfWork, Protocol):
     @property
     def grids(self) -> GridStore: ...
     @property

@@ -4,7 +4,7 @@ from common.messaging.unit_of_work import SqlUnitOfWork
 from ledger.adapters.repository import LedgerRepository
 
 
-class LedgerUnitOfWork(SqlUnitOfWork):
+class SqlLedgerUnitOfWork(SqlUnitOfWork):
     ledger: LedgerRepository
 
     def _open(self) -> None:

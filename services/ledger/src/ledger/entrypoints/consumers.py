@@ -5,8 +5,8 @@ from typing import Any
 
 from common.contracts.events import WorkOrderFiled
 from common.messaging.consumer import DeadLetterPublish, EventConsumer
-from common.metrics import MessagingMetrics
-from ledger.adapters.unit_of_work import LedgerUnitOfWork
+from common.metrics import ConsumerMetrics
+from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from ledger.domain.points import AwardRules
 from ledger.service_layer.handlers import on_work_order_filed_handler
 
@@ -14,10 +14,10 @@ CONSUMER_NAME = "ledger"
 
 
 def award_consumer(
-    unit_of_work: Callable[[], LedgerUnitOfWork],
+    unit_of_work: Callable[[], SqlLedgerUnitOfWork],
     rules: AwardRules,
     dead_letter: DeadLetterPublish,
-    metrics: MessagingMetrics,
+    metrics: ConsumerMetrics,
     on_awarded: Callable[[int], None],
 ) -> EventConsumer[Any]:
     return EventConsumer(

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from common.auth import Principal, authorise_rider_data, current_principal
 from ledger.domain.points import rider_account
-from ledger.service_layer.unit_of_work import LedgerUnitOfWork
+from ledger.service_layer.unit_of_work import AbstractLedgerUnitOfWork
 
 Caller = Annotated[Principal, Depends(current_principal)]
 
@@ -41,7 +41,7 @@ class TransferList(BaseModel):
     offset: int
 
 
-def build_router(unit_of_work: Callable[[], LedgerUnitOfWork]) -> APIRouter:
+def build_router(unit_of_work: Callable[[], AbstractLedgerUnitOfWork]) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["points"])
 
     @router.get(

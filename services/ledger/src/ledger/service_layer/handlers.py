@@ -10,7 +10,7 @@ import structlog
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import PointsAwarded, WorkOrderFiled
-from common.messaging.consumer import HandlerOutcome
+from common.messaging.ports import HandlerOutcome
 from ledger.domain.points import (
     ISSUANCE_ACCOUNT,
     AwardRules,
@@ -20,7 +20,7 @@ from ledger.domain.points import (
     ledger_day,
     rider_account,
 )
-from ledger.service_layer.unit_of_work import LedgerUnitOfWork
+from ledger.service_layer.unit_of_work import AbstractLedgerUnitOfWork
 
 _log = structlog.get_logger("gridloop.ledger")
 
@@ -28,10 +28,12 @@ _log = structlog.get_logger("gridloop.ledger")
 def on_work_order_filed_handler(
     rules: AwardRules,
     on_awarded: Callable[[int], None] = lambda amount: None,
-) -> Callable[[CloudEvent, LedgerUnitOfWork], Any]:
+) -> Callable[[CloudEvent, AbstractLedgerUnitOfWork], Any]:
     """Award the reporter for an accepted report: one transfer per report, whatever replays."""
 
-    async def on_work_order_filed(event: CloudEvent, uow: LedgerUnitOfWork) -> HandlerOutcome:
+    async def on_work_order_filed(
+        event: CloudEvent, uow: AbstractLedgerUnitOfWork
+    ) -> HandlerOutcome:
         filed = WorkOrderFiled.model_validate(event.data)
         transfer_id = award_transfer_id(filed.report_id)
         if await uow.ledger.get_transfer(transfer_id) is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Protocol
 
-from common.messaging.ports import UnitOfWork
+from common.messaging.ports import AbstractUnitOfWork
 from ledger.domain.points import Account, Transfer
 
 
@@ -19,6 +19,6 @@ class LedgerStore(Protocol):
     async def transfers_of(self, rider_id: str, *, limit: int, offset: int) -> list[Transfer]: ...
 
 
-class LedgerUnitOfWork(UnitOfWork, Protocol):
+class AbstractLedgerUnitOfWork(AbstractUnitOfWork, Protocol):
     @property
     def ledger(self) -> LedgerStore: ...

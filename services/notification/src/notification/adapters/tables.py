@@ -39,4 +39,4 @@ class NotificationRow(NotificationTable, table=True):
     created_at: datetime = Field(sa_type=TIMESTAMP)
 
 
-OUTBOX, INBOX = messaging_tables(NotificationTable.metadata)
+OUTBOX, PROCESSED_EVENTS = messaging_tables(NotificationTable.metadata)

@@ -4,7 +4,7 @@ from common.messaging.unit_of_work import SqlUnitOfWork
 from notification.adapters.repository import NotificationRepository
 
 
-class NotificationUnitOfWork(SqlUnitOfWork):
+class SqlNotificationUnitOfWork(SqlUnitOfWork):
     notifications: NotificationRepository
 
     def _open(self) -> None:

@@ -5,17 +5,17 @@ from typing import Any
 
 from common.contracts.events import PointsAwarded, ReportRejected, WorkOrderFiled
 from common.messaging.consumer import DeadLetterPublish, EventConsumer
-from common.metrics import MessagingMetrics
-from notification.adapters.unit_of_work import NotificationUnitOfWork
+from common.metrics import ConsumerMetrics
+from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
 from notification.service_layer.handlers import notify_handler
 
 CONSUMER_NAME = "notification"
 
 
 def reporter_feedback_consumer(
-    unit_of_work: Callable[[], NotificationUnitOfWork],
+    unit_of_work: Callable[[], SqlNotificationUnitOfWork],
     dead_letter: DeadLetterPublish,
-    metrics: MessagingMetrics,
+    metrics: ConsumerMetrics,
     on_written: Callable[[str], None],
 ) -> EventConsumer[Any]:
     notify = notify_handler(on_written)

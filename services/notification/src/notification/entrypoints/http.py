@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from common.auth import Principal, authorise_rider_data, current_principal
-from notification.service_layer.unit_of_work import NotificationUnitOfWork
+from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
 Caller = Annotated[Principal, Depends(current_principal)]
 
@@ -31,7 +31,7 @@ class Inbox(BaseModel):
     offset: int
 
 
-def build_router(unit_of_work: Callable[[], NotificationUnitOfWork]) -> APIRouter:
+def build_router(unit_of_work: Callable[[], AbstractNotificationUnitOfWork]) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["inbox"])
 
     @router.get(

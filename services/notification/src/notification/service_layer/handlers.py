@@ -17,13 +17,13 @@ from common.contracts.events import (
     ReportRejected,
     WorkOrderFiled,
 )
-from common.messaging.consumer import HandlerOutcome
+from common.messaging.ports import HandlerOutcome
 from notification.domain.messages import Message, TemplateId, render
-from notification.service_layer.unit_of_work import NotificationUnitOfWork
+from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
 _log = structlog.get_logger("gridloop.notification")
 
-Handler = Callable[[CloudEvent, NotificationUnitOfWork], Any]
+Handler = Callable[[CloudEvent, AbstractNotificationUnitOfWork], Any]
 
 
 def message_for(event: CloudEvent) -> Message | None:
@@ -62,7 +62,7 @@ def message_for(event: CloudEvent) -> Message | None:
 
 
 def notify_handler(on_written: Callable[[str], None] = lambda template: None) -> Handler:
-    async def notify(event: CloudEvent, uow: NotificationUnitOfWork) -> HandlerOutcome:
+    async def notify(event: CloudEvent, uow: AbstractNotificationUnitOfWork) -> HandlerOutcome:
         message = message_for(event)
         if message is None:
             return "ignored"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from common.messaging.ports import UnitOfWork
+from common.messaging.ports import AbstractUnitOfWork
 from notification.domain.messages import Message, StoredNotification
 
 
@@ -18,6 +18,6 @@ class NotificationStore(Protocol):
     ) -> list[StoredNotification]: ...
 
 
-class NotificationUnitOfWork(UnitOfWork, Protocol):
+class AbstractNotificationUnitOfWork(AbstractUnitOfWork, Protocol):
     @property
     def notifications(self) -> NotificationStore: ...

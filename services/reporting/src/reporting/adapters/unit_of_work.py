@@ -4,7 +4,7 @@ from common.messaging.unit_of_work import SqlUnitOfWork
 from reporting.adapters.repository import IdempotencyRepository, ReportRepository
 
 
-class ReportingUnitOfWork(SqlUnitOfWork):
+class SqlReportingUnitOfWork(SqlUnitOfWork):
     reports: ReportRepository
     idempotency: IdempotencyRepository
 

@@ -5,17 +5,17 @@ from typing import Any
 
 from common.contracts.events import ReportRejected, WorkOrderFiled
 from common.messaging.consumer import DeadLetterPublish, EventConsumer, EventHandler
-from common.metrics import MessagingMetrics
-from reporting.adapters.unit_of_work import ReportingUnitOfWork
+from common.metrics import ConsumerMetrics
+from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
 from reporting.service_layer import handlers
 
 CONSUMER_NAME = "reporting"
 
 
 def status_projection(
-    unit_of_work: Callable[[], ReportingUnitOfWork],
+    unit_of_work: Callable[[], SqlReportingUnitOfWork],
     dead_letter: DeadLetterPublish,
-    metrics: MessagingMetrics,
+    metrics: ConsumerMetrics,
 ) -> EventConsumer[Any]:
     """Keeps the reporter-facing status in step with the work-order topic."""
     table: dict[str, EventHandler] = {

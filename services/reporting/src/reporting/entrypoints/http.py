@@ -22,7 +22,7 @@ from reporting.domain.reports import (
     UnknownCategory,
 )
 from reporting.service_layer import handlers
-from reporting.service_layer.unit_of_work import ReportingUnitOfWork
+from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
 Rider = Annotated[Principal, require_roles(Role.RIDER)]
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -107,7 +107,7 @@ class CategoryView(BaseModel):
 
 
 def build_router(
-    unit_of_work: Callable[[], ReportingUnitOfWork], submitted_counter: Counter
+    unit_of_work: Callable[[], AbstractReportingUnitOfWork], submitted_counter: Counter
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["reports"])
 

@@ -11,10 +11,9 @@ import structlog
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportRejected, ReportSubmitted, WorkOrderFiled
-from common.messaging.consumer import HandlerOutcome
-from common.messaging.unit_of_work import WriteConflict
+from common.messaging.ports import HandlerOutcome, WriteConflict
 from reporting.domain.reports import IdempotencyConflict, Report, SubmitReport
-from reporting.service_layer.unit_of_work import ReportingUnitOfWork
+from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
 _log = structlog.get_logger("gridloop.reporting")
 
@@ -27,7 +26,7 @@ class Submission:
 
 async def submit_report(
     command: SubmitReport,
-    uow: ReportingUnitOfWork,
+    uow: AbstractReportingUnitOfWork,
     *,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> Submission:
@@ -43,7 +42,7 @@ async def submit_report(
 
 
 async def _submit_once(
-    command: SubmitReport, uow: ReportingUnitOfWork, new_id: Callable[[], str]
+    command: SubmitReport, uow: AbstractReportingUnitOfWork, new_id: Callable[[], str]
 ) -> Submission:
     command.category_or_error()
     fingerprint = command.fingerprint()
@@ -95,7 +94,9 @@ async def _submit_once(
     return Submission(report, replayed=False)
 
 
-async def on_work_order_filed(event: CloudEvent, uow: ReportingUnitOfWork) -> HandlerOutcome:
+async def on_work_order_filed(
+    event: CloudEvent, uow: AbstractReportingUnitOfWork
+) -> HandlerOutcome:
     filed = WorkOrderFiled.model_validate(event.data)
     report = await uow.reports.get(filed.report_id, for_update=True)
     if report is None:
@@ -115,7 +116,7 @@ async def on_work_order_filed(event: CloudEvent, uow: ReportingUnitOfWork) -> Ha
     return "processed"
 
 
-async def on_report_rejected(event: CloudEvent, uow: ReportingUnitOfWork) -> HandlerOutcome:
+async def on_report_rejected(event: CloudEvent, uow: AbstractReportingUnitOfWork) -> HandlerOutcome:
     rejected = ReportRejected.model_validate(event.data)
     report = await uow.reports.get(rejected.report_id, for_update=True)
     if report is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from common.messaging.ports import UnitOfWork
+from common.messaging.ports import AbstractUnitOfWork
 from reporting.domain.reports import Report
 
 
@@ -24,7 +24,7 @@ class IdempotencyStore(Protocol):
     ) -> None: ...
 
 
-class ReportingUnitOfWork(UnitOfWork, Protocol):
+class AbstractReportingUnitOfWork(AbstractUnitOfWork, Protocol):
     @property
     def reports(self) -> ReportStore: ...
     @property

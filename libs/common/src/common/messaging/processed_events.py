@@ -1,4 +1,5 @@
-"""The inbox of the idempotent consumer: one row per (consumer, event id) handled."""
+"""The idempotent consumer's record of handled events: one row per (consumer, event id) in the
+``processed_events`` table, written in the same transaction as the handler's effects."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.contracts.envelope import CloudEvent
 
 
-class Inbox:
+class ProcessedEvents:
     def __init__(self, session: AsyncSession, table: sa.Table) -> None:
         self._session = session
         self._table = table

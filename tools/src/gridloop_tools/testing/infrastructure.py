@@ -19,18 +19,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.db import messaging_tables
-from common.embedded_broker import EmbeddedBroker
+from gridloop_tools.embedded_broker import EmbeddedBroker
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 class MessagingSchema:
-    """Just the outbox and inbox tables on an engine, for testing the messaging code."""
+    """Just the outbox and processed-event tables on an engine, for testing the messaging code."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.metadata = sa.MetaData()
-        self.outbox, self.inbox = messaging_tables(self.metadata)
+        self.outbox, self.processed_events = messaging_tables(self.metadata)
 
 
 class TestInfrastructureMissing(RuntimeError):

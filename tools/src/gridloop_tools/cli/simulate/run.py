@@ -14,18 +14,18 @@ from typing import Any
 import httpx
 
 from common.auth import issue_token
-from common.cli.simulate.client import (
+from gridloop_tools.cli.simulate.client import (
     StackClient,
     describe_error,
     response_json,
     transport_reason,
 )
-from common.cli.simulate.config import SimulationConfig, SimulationError
-from common.cli.simulate.geometry import read_grids
-from common.cli.simulate.outcomes import ReportOutcome
-from common.cli.simulate.planning import PlannedReport, plan_reports, rider_ids
-from common.cli.simulate.progress import NullProgress, ProgressReporter
-from common.cli.simulate.summary import SimulationSummary, build_summary
+from gridloop_tools.cli.simulate.config import SimulationConfig, SimulationError
+from gridloop_tools.cli.simulate.geometry import read_grids
+from gridloop_tools.cli.simulate.outcomes import ReportOutcome
+from gridloop_tools.cli.simulate.planning import PlannedReport, plan_reports, rider_ids
+from gridloop_tools.cli.simulate.progress import NullProgress, ProgressReporter
+from gridloop_tools.cli.simulate.summary import SimulationSummary, build_summary
 
 __all__ = [
     "SUCCESS_STATUSES",

@@ -19,7 +19,7 @@ from shapely.geometry import Point, Polygon
 from typer.testing import CliRunner
 
 from common.auth import DEVELOPMENT_SECRET, Principal, TokenError, verify_token
-from common.cli.simulate import (
+from gridloop_tools.cli.simulate import (
     CATEGORY_CODES,
     CATEGORY_TEXTS,
     PlannedReport,

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from common.cli.simulate.config import (
+from gridloop_tools.cli.simulate.config import (
     SimulationConfig,
     SimulationError,
     StackUnavailableError,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
-from common.cli.simulate.config import SimulationError
+from gridloop_tools.cli.simulate.config import SimulationError
 
 __all__ = [
     "DEMO_GRIDS_FILE",

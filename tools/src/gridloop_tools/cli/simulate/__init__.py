@@ -9,15 +9,19 @@ end-to-end latency from submission to the first inbox message.
 
 The logic lives in plain functions and classes (:class:`SimulationConfig`,
 :func:`run_simulation`, :func:`build_summary`, :func:`render_summary`); :func:`simulate` is
-only the typer glue, registered by ``common.cli.main`` as ``gridloop simulate``. One module a
-concern: ``config``, ``geometry``, ``planning``, ``outcomes``, ``summary``, ``progress``,
-``client`` (HTTP), ``run`` and ``command`` (typer).
+only the typer glue, registered by ``gridloop_tools.cli.main`` as ``gridloop simulate``.
+One module a concern: ``config``, ``geometry``, ``planning``, ``outcomes``, ``summary``,
+``progress``, ``client`` (HTTP), ``run`` and ``command`` (typer).
 """
 
-from common.cli.simulate.client import describe_error
-from common.cli.simulate.command import simulate
-from common.cli.simulate.config import SimulationConfig, SimulationError, StackUnavailableError
-from common.cli.simulate.geometry import (
+from gridloop_tools.cli.simulate.client import describe_error
+from gridloop_tools.cli.simulate.command import simulate
+from gridloop_tools.cli.simulate.config import (
+    SimulationConfig,
+    SimulationError,
+    StackUnavailableError,
+)
+from gridloop_tools.cli.simulate.geometry import (
     combined_bounds,
     distance_outside_km,
     load_grids,
@@ -25,17 +29,17 @@ from common.cli.simulate.geometry import (
     random_point_outside,
     read_grids,
 )
-from common.cli.simulate.outcomes import ReportOutcome, classify_status
-from common.cli.simulate.planning import (
+from gridloop_tools.cli.simulate.outcomes import ReportOutcome, classify_status
+from gridloop_tools.cli.simulate.planning import (
     CATEGORY_CODES,
     CATEGORY_TEXTS,
     PlannedReport,
     plan_reports,
     rider_ids,
 )
-from common.cli.simulate.progress import NullProgress, ProgressReporter, RichProgress
-from common.cli.simulate.run import run_simulation
-from common.cli.simulate.summary import (
+from gridloop_tools.cli.simulate.progress import NullProgress, ProgressReporter, RichProgress
+from gridloop_tools.cli.simulate.run import run_simulation
+from gridloop_tools.cli.simulate.summary import (
     SimulationSummary,
     build_summary,
     percentile,

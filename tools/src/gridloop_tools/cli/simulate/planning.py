@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from common.cli.simulate.geometry import (
+from gridloop_tools.cli.simulate.geometry import (
     GridGeometry,
     combined_bounds,
     random_point_in,

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from common.auth import DEVELOPMENT_SECRET
-from common.cli.simulate.config import (
+from gridloop_tools.cli.simulate.config import (
     DEFAULT_DISPATCH_URL,
     DEFAULT_DISTRICT,
     DEFAULT_LEDGER_URL,
@@ -22,9 +22,9 @@ from common.cli.simulate.config import (
     SimulationConfig,
     SimulationError,
 )
-from common.cli.simulate.progress import RichProgress
-from common.cli.simulate.run import run_simulation
-from common.cli.simulate.summary import render_summary
+from gridloop_tools.cli.simulate.progress import RichProgress
+from gridloop_tools.cli.simulate.run import run_simulation
+from gridloop_tools.cli.simulate.summary import render_summary
 
 __all__ = [
     "simulate",

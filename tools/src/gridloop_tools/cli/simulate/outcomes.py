@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from common.cli.simulate.planning import PlannedReport
+from gridloop_tools.cli.simulate.planning import PlannedReport
 
 __all__ = [
     "PENDING_STATUSES",

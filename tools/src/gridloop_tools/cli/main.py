@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from common.auth import DEVELOPMENT_SECRET, Role, issue_token, validate_secret
-from common.cli.simulate import simulate
-from common.embedded_broker import BrokerUnavailable
-from common.stack import DEFAULT_PORTS, SERVICES, Stack, StackError
+from gridloop_tools.cli.simulate import simulate
+from gridloop_tools.embedded_broker import BrokerUnavailable
+from gridloop_tools.stack import DEFAULT_PORTS, SERVICES, Stack, StackError
 
 app = typer.Typer(
     name="gridloop",
@@ -126,7 +126,7 @@ def contracts(
     """Export the event JSON Schemas, the AsyncAPI document and each service's OpenAPI."""
     from importlib import import_module
 
-    from common.contracts.export import render_contracts, stale_contracts, write_contracts
+    from gridloop_tools.contracts_export import render_contracts, stale_contracts, write_contracts
 
     openapi = {}
     for name in SERVICES:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from common.embedded_broker import EmbeddedBroker
 from common.messaging.kafka import ensure_topics
+from gridloop_tools.embedded_broker import EmbeddedBroker
 
 SERVICES: tuple[str, ...] = ("reporting", "dispatch", "ledger", "notification")
 DEFAULT_PORTS: dict[str, int] = {

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from rich.markup import escape
 from rich.table import Table
 
-from common.cli.simulate.outcomes import ReportOutcome
+from gridloop_tools.cli.simulate.outcomes import ReportOutcome
 
 __all__ = [
     "MAX_ERROR_DETAILS",

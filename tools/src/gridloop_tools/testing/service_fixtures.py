@@ -4,7 +4,7 @@ lifespan, so neither the broker nor the relay starts; the dead-letter publisher 
 
 A service's ``tests/conftest.py`` defines ``service_under_test`` and re-exports the fixtures::
 
-    from common.service_testing import *  # noqa: F403
+    from gridloop_tools.testing.service_fixtures import *  # noqa: F403
 
     @pytest.fixture(scope="session")
     def service_under_test() -> ServiceUnderTest:
@@ -31,7 +31,7 @@ from common.contracts.events import EventData
 from common.contracts.topics import Topic
 from common.db import upgrade_database
 from common.messaging.consumer import EventConsumer, IncomingRecord
-from common.service import ServiceSettings
+from common.service.settings import ServiceSettings
 
 DISTRICT = "370812"
 PROBLEM_CONTENT_TYPE = "application/problem+json"

@@ -1,0 +1,144 @@
+"""The service's HTTP app: health, readiness, metrics and problem errors, with the messaging
+runtime started and stopped in its lifespan. Each service's ``bootstrap.py`` composes it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from common.auth import DEVELOPMENT_SECRET
+from common.db import upgrade_database_async
+from common.logging import CORRELATION_HEADER, configure_logging, new_correlation_id
+from common.metrics import HttpMetrics
+from common.problems import install_problem_handlers
+from common.service.runtime import ServiceRuntime
+from common.service.settings import ServiceSettings
+
+_log = structlog.get_logger("gridloop.service")
+
+
+class _ObservabilityMiddleware(BaseHTTPMiddleware):
+    """Correlation id in, correlation id out; one access log line and metrics per request."""
+
+    def __init__(self, app: Any, metrics: HttpMetrics) -> None:
+        super().__init__(app)
+        self._metrics = metrics
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        correlation_id = request.headers.get(CORRELATION_HEADER) or new_correlation_id()
+        correlation_id = correlation_id[:128]
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers[CORRELATION_HEADER] = correlation_id
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            route = request.scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            self._metrics.observe(request.method, template, status, elapsed)
+            if template not in {"/healthz", "/readyz", "/metrics"}:
+                _log.info(
+                    "http.request",
+                    method=request.method,
+                    route=template,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 1),
+                )
+            structlog.contextvars.unbind_contextvars("correlation_id")
+
+
+def create_service_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    on_started: Iterable[Callable[[], Awaitable[None]]] = (),
+    background: Iterable[Callable[[], Coroutine[Any, Any, None]]] = (),
+) -> FastAPI:
+    """The service's HTTP app; its lifespan migrates, runs ``on_started`` hooks, starts the
+    broker, the outbox relay and the ``background`` loops, and stops them in reverse."""
+    settings = runtime.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(runtime.name, settings.log_level, json=settings.log_json)
+        if settings.jwt_secret == DEVELOPMENT_SECRET:
+            _log.warning(
+                "auth.development_secret_in_use", hint="set GRIDLOOP_JWT_SECRET outside development"
+            )
+        if settings.migrate_on_start:
+            await upgrade_database_async(settings.database_url, runtime.migrations_dir)
+            _log.info("database.migrated")
+        for hook in on_started:
+            await hook()
+        await runtime.broker.start()
+        tasks = [asyncio.create_task(runtime.relay.run(), name=f"{runtime.name}-outbox-relay")]
+        tasks += [asyncio.create_task(loop(), name=loop.__name__) for loop in background]
+        _log.info("service.started", port=settings.port)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await runtime.broker.stop()
+            await runtime.engine.dispose()
+            _log.info("service.stopped")
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.jwt_secret = settings.jwt_secret
+    app.state.district = settings.district
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.add_middleware(_ObservabilityMiddleware, metrics=runtime.metrics.http)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run one service process (``python -m <service>``)."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,65 @@
+"""Settings every service reads from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings
+
+from common.auth import DEVELOPMENT_SECRET, validate_secret
+from common.messaging.kafka import KafkaCredentials
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service reads. Subclasses set ``env_prefix`` (``REPORTING_`` …);
+    the Kafka address, JWT secret and district are shared and read without a prefix."""
+
+    database_url: str = "sqlite+aiosqlite:///./data/service.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool | None = None
+    migrate_on_start: bool = True
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    jwt_secret: str = Field(
+        default=DEVELOPMENT_SECRET, validation_alias=AliasChoices("GRIDLOOP_JWT_SECRET")
+    )
+    district: str = Field(
+        default="370812", pattern=r"^\d{6}$", validation_alias=AliasChoices("GRIDLOOP_DISTRICT")
+    )
+    relay_idle_interval_seconds: float = Field(default=0.5, gt=0)
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT",
+        pattern=r"^(PLAINTEXT|SASL_PLAINTEXT|SASL_SSL)$",
+        validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL"),
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="SCRAM-SHA-512", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM")
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_USERNAME")
+    )
+    kafka_sasl_password: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD")
+    )
+
+    def kafka_credentials(self) -> KafkaCredentials | None:
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return None
+        if not self.kafka_sasl_username or not self.kafka_sasl_password:
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        return KafkaCredentials(
+            mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password,
+            use_ssl=self.kafka_security_protocol == "SASL_SSL",
+        )
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: str) -> str:
+        return validate_secret(value)
