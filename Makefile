@@ -6,7 +6,7 @@ PYTHON ?= python3
 # uv from PATH, or a private copy bootstrapped from PyPI into .tools/ on first use.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: help install run test test-unit test-integration lint typecheck contracts contracts-check validate-deploy check clean
+.PHONY: help install run test test-unit test-integration lint typecheck layers contracts contracts-check validate-deploy check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ help:  ## list the targets
 	.tools/bin/pip install --quiet uv
 
 install: $(UV)  ## install every package and tool into .venv (from uv.lock)
-	$(UV) sync --all-packages --locked
+	$(UV) sync --all-packages --all-extras --locked
 
 run: install  ## start a broker and the four services with the demo district (Ctrl-C stops)
 	$(UV) run gridloop run
@@ -27,7 +27,7 @@ test: install  ## run every test: unit, service and cross-service integration
 	$(UV) run pytest
 
 test-unit: install  ## the fast tests only (no broker, no PostgreSQL)
-	$(UV) run pytest libs/common/tests services -m "not integration"
+	$(UV) run pytest libs/common/tests services tools/tests -m "not integration"
 
 test-integration: install  ## the four services against a real broker, on SQLite and PostgreSQL
 	$(UV) run pytest tests/integration
@@ -36,8 +36,15 @@ lint: install  ## ruff lint and format check
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 
-typecheck: install  ## mypy over the library, the services, the tools and the tests
-	$(UV) run mypy -p common -p reporting -p dispatch -p ledger -p notification -p gridloop_tools
+typecheck: install  ## mypy: strict over the runtime library; the services, the tools and every test
+	$(UV) run mypy --strict -p common
+	$(UV) run mypy -p reporting -p dispatch -p ledger -p notification -p gridloop_tools
+	@# one run per test tree: each has its own conftest module
+	@for tree in libs/common/tests services/*/tests tools/tests tests; do \
+	  echo "mypy $$tree"; $(UV) run mypy $$tree || exit 1; done
+
+layers: install  ## the layer contracts (import-linter, [tool.importlinter] in pyproject.toml)
+	$(UV) run lint-imports
 
 contracts: install  ## regenerate docs/contracts (JSON Schema, AsyncAPI, OpenAPI)
 	$(UV) run gridloop contracts
@@ -48,7 +55,7 @@ contracts-check: install  ## fail if docs/contracts differ from the code
 validate-deploy: install  ## offline checks of compose, Kubernetes, Prometheus and Grafana files
 	PATH="$(abspath $(dir $(UV))):$$PATH" bash deploy/validate.sh
 
-check: lint typecheck contracts-check validate-deploy test  ## everything CI runs
+check: lint layers typecheck contracts-check validate-deploy test  ## everything CI runs
 
 clean:  ## remove local data, caches and the virtualenv
 	rm -rf data .venv .tools .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,8 @@ import signal
 import threading
 import uuid
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.topics import Topic
@@ -169,19 +171,32 @@ def test_killing_services_mid_flight_loses_nothing_and_pays_nothing_twice(
     for rider in riders:
         reports = submitted[rider.id]
         assert len(reports) == 4
-        eventually(
-            lambda r=rider, ids=reports: all(  # type: ignore[misc]
-                r.report(i)["status"] == "filed" for i in ids
-            ),
-            timeout=180,
-        )
-        transfers = eventually(lambda r=rider: len(t := r.transfers()) == 4 and t, timeout=120)
+        eventually(partial(_all_filed, rider, reports), timeout=180)
+        transfers = eventually(partial(_transfers_when, rider, 4), timeout=120)
         assert sorted(t["report_id"] for t in transfers) == sorted(reports)
-        assert eventually(lambda r=rider: r.balance() == 40, timeout=60)
-        inbox = eventually(lambda r=rider: len(m := r.inbox()) == 8 and m, timeout=120)
+        assert eventually(partial(_balance_is, rider, 40), timeout=60)
+        inbox = eventually(partial(_inbox_when, rider, 8), timeout=120)
         per_report = {
             i: sorted(m["template"] for m in inbox if m["report_id"] == i) for i in reports
         }
         assert all(t == ["points_awarded", "report_filed"] for t in per_report.values()), (
             json.dumps(per_report, ensure_ascii=False)
         )
+
+
+def _all_filed(rider: Rider, report_ids: list[str]) -> bool:
+    return all(rider.report(i)["status"] == "filed" for i in report_ids)
+
+
+def _transfers_when(rider: Rider, count: int) -> list[dict[str, Any]] | None:
+    transfers = rider.transfers()
+    return transfers if len(transfers) == count else None
+
+
+def _balance_is(rider: Rider, balance: int) -> bool:
+    return rider.balance() == balance
+
+
+def _inbox_when(rider: Rider, count: int) -> list[dict[str, Any]] | None:
+    messages = rider.inbox()
+    return messages if len(messages) == count else None

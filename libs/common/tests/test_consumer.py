@@ -82,7 +82,7 @@ class Harness:
             data = ReportSubmitted.model_validate(event.data)
             if data.text == "refuse":
                 raise UnprocessableEvent("refused by the domain")
-            await uow.session.exec(sa.text("SELECT 1"))
+            await uow.session.execute(sa.text("SELECT 1"))
             if self.failures_left:
                 self.failures_left -= 1
                 raise ConnectionError("database hiccup")

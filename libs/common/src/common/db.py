@@ -126,37 +126,27 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
     return outbox, processed_events
 
 
-def create_messaging_tables(op: Any) -> None:
-    """For a service's first Alembic migration: the tables of :func:`messaging_tables`,
-    created on the migration's connection (so inside its transaction)."""
-    metadata = sa.MetaData()
-    messaging_tables(metadata)
-    metadata.create_all(bind=op.get_bind())
-
-
-def drop_messaging_tables(op: Any) -> None:
-    metadata = sa.MetaData()
-    messaging_tables(metadata)
-    metadata.drop_all(bind=op.get_bind())
-
-
 MIGRATION_LOCK_KEY = 0x6772_6C70  # "grlp": serialises concurrent replicas running migrations
 
 
-def upgrade_database(url: str, migrations_dir: Path) -> None:
-    """Run a service's Alembic migrations to head (blocking; call from a thread)."""
+def migration_config(url: str, migrations_dir: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
+    return config
 
 
-async def upgrade_database_async(url: str, migrations_dir: Path) -> None:
-    await asyncio.to_thread(upgrade_database, url, migrations_dir)
+def upgrade_database(url: str, migrations_dir: Path, revision: str = "head") -> None:
+    """Run a service's Alembic migrations up to ``revision`` (blocking; call from a thread)."""
+    command.upgrade(migration_config(url, migrations_dir), revision)
 
 
-def run_migrations_online(target_metadata: sa.MetaData) -> None:
+async def upgrade_database_async(url: str, migrations_dir: Path, revision: str = "head") -> None:
+    await asyncio.to_thread(upgrade_database, url, migrations_dir, revision)
+
+
+def run_migrations_online() -> None:
     """Body of every service's ``migrations/env.py``: async engine, one advisory-locked run."""
     from alembic import context
 
@@ -171,7 +161,6 @@ def run_migrations_online(target_metadata: sa.MetaData) -> None:
             )
         context.configure(
             connection=connection,
-            target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
@@ -197,9 +186,8 @@ async def ping(engine: AsyncEngine) -> None:
 __all__ = [
     "UtcDateTime",
     "create_engine",
-    "create_messaging_tables",
-    "drop_messaging_tables",
     "messaging_tables",
+    "migration_config",
     "new_registry",
     "ping",
     "run_migrations_online",

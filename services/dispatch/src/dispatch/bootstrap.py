@@ -11,13 +11,13 @@ import structlog
 from fastapi import FastAPI
 from prometheus_client import Counter
 
-from common.contracts.events import RejectionReason
 from common.contracts.topics import Topic
 from common.service.http_app import create_service_app
 from common.service.runtime import ServiceRuntime
 from dispatch.adapters.tables import OUTBOX, PROCESSED_EVENTS
 from dispatch.adapters.unit_of_work import SqlDispatchUnitOfWork
 from dispatch.config import DispatchSettings
+from dispatch.domain.triage import RejectionCode
 from dispatch.entrypoints.consumers import triage_consumer
 from dispatch.entrypoints.http import build_router
 from dispatch.service_layer import handlers
@@ -53,7 +53,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         registry=runtime.metrics.registry,
     )
     triaged.labels(SERVICE, "filed", "")
-    for reason in RejectionReason:
+    for reason in RejectionCode:
         triaged.labels(SERVICE, "rejected", reason.value)
 
     def count_triage(outcome: str, reason: str) -> None:

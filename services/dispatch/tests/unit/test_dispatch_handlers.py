@@ -16,7 +16,7 @@ from common.contracts.events import (
     WorkOrderFiled,
 )
 from dispatch.domain.grids import GridFileError, GridIndex
-from dispatch.domain.triage import Rejected
+from dispatch.domain.triage import Rejected, RejectionCode
 from dispatch.domain.work_orders import WorkOrder
 from dispatch.service_layer import handlers
 from dispatch.service_layer.handlers import GridRegistry, GridRegistryEmpty
@@ -193,7 +193,7 @@ async def test_a_report_outside_every_grid_is_rejected(
 
     assert outcome == "processed"
     assert uow.work_orders.orders == {}
-    assert uow.work_orders.rejections["rep-1"].code is RejectionReason.OUTSIDE_SERVICE_AREA
+    assert uow.work_orders.rejections["rep-1"].code is RejectionCode.OUTSIDE_SERVICE_AREA
     assert len(uow.outbox.events) == 1
     data, subject, sequence = uow.outbox.events[0]
     assert isinstance(data, ReportRejected)

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from common.contracts.catalogue import Priority
-from common.contracts.events import RejectionReason
 from dispatch.domain.grids import GridIndex
-from dispatch.domain.triage import Accepted, Rejected, triage
+from dispatch.domain.triage import Accepted, Rejected, RejectionCode, triage
 from dispatch.domain.work_orders import WorkOrder, WorkOrderStatus
 
 
@@ -68,7 +67,7 @@ def test_the_shared_border_goes_to_the_smallest_grid_id(grids: GridIndex) -> Non
 def test_a_point_outside_every_grid_is_rejected(grids: GridIndex, lat: float, lon: float) -> None:
     decision = triage(category_code="0101", lat=lat, lon=lon, grids=grids)
     assert isinstance(decision, Rejected)
-    assert decision.code is RejectionReason.OUTSIDE_SERVICE_AREA
+    assert decision.code is RejectionCode.OUTSIDE_SERVICE_AREA
     assert "370812" in decision.reason
 
 
@@ -77,7 +76,7 @@ def test_an_unknown_category_is_rejected_before_looking_at_the_place(grids: Grid
     outside = triage(category_code="0000", lat=0.0, lon=0.0, grids=grids)
     for decision in (inside, outside):
         assert isinstance(decision, Rejected)
-        assert decision.code is RejectionReason.UNKNOWN_CATEGORY
+        assert decision.code is RejectionCode.UNKNOWN_CATEGORY
         assert "0000" in decision.reason
 
 

@@ -1,4 +1,5 @@
-from common.db import run_migrations_online
-from dispatch.adapters.tables import DispatchTable
+"""Alembic environment: the migrations are frozen DDL and need no model metadata."""
 
-run_migrations_online(DispatchTable.metadata)
+from common.db import run_migrations_online
+
+run_migrations_online()

@@ -10,7 +10,12 @@ from typing import Any
 import structlog
 
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import ReportRejected, ReportSubmitted, WorkOrderFiled
+from common.contracts.events import (
+    RejectionReason,
+    ReportRejected,
+    ReportSubmitted,
+    WorkOrderFiled,
+)
 from common.messaging.ports import HandlerOutcome
 from dispatch.domain.grids import GridFileError, GridIndex
 from dispatch.domain.triage import Accepted, triage
@@ -160,7 +165,7 @@ def on_report_submitted_handler(
                 report_id=report.report_id,
                 reporter_id=report.reporter_id,
                 category=report.category,
-                reason_code=decision.code,
+                reason_code=RejectionReason(decision.code.value),
                 reason=decision.reason,
                 rejected_at=now,
             ),

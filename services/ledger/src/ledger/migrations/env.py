@@ -1,4 +1,5 @@
-from common.db import run_migrations_online
-from ledger.adapters.tables import LedgerTable
+"""Alembic environment: the migrations are frozen DDL and need no model metadata."""
 
-run_migrations_online(LedgerTable.metadata)
+from common.db import run_migrations_online
+
+run_migrations_online()

@@ -1,4 +1,5 @@
-from common.db import run_migrations_online
-from notification.adapters.tables import NotificationTable
+"""Alembic environment: the migrations are frozen DDL and need no model metadata."""
 
-run_migrations_online(NotificationTable.metadata)
+from common.db import run_migrations_online
+
+run_migrations_online()

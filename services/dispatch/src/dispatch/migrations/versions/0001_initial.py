@@ -1,4 +1,4 @@
-"""Grids, work orders and their history, rejected reports, outbox and inbox.
+"""Grids, work orders and their history, rejected reports, outbox and processed events.
 
 Revision ID: 0001
 Revises:
@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from common.db import create_messaging_tables, drop_messaging_tables
+from common.migration_steps import create_messaging_tables_v1, drop_messaging_tables_v1
 
 revision = "0001"
 down_revision = None
@@ -66,10 +66,10 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(500), nullable=False),
         sa.Column("rejected_at", TIMESTAMP, nullable=False),
     )
-    create_messaging_tables(op)
+    create_messaging_tables_v1(op)
 
 
 def downgrade() -> None:
-    drop_messaging_tables(op)
+    drop_messaging_tables_v1(op)
     for table in ("rejected_reports", "work_order_history", "work_orders", "grids"):
         op.drop_table(table)

@@ -1,4 +1,4 @@
-"""Accounts, transfers, outbox and inbox.
+"""Accounts, transfers, outbox and processed events.
 
 Revision ID: 0001
 Revises:
@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from common.db import create_messaging_tables, drop_messaging_tables
+from common.migration_steps import create_messaging_tables_v1, drop_messaging_tables_v1
 
 revision = "0001"
 down_revision = None
@@ -53,10 +53,10 @@ def upgrade() -> None:
         sa.CheckConstraint("amount > 0", name="ck_transfers_positive"),
     )
     op.create_index("ix_transfers_rider_day", "transfers", ["rider_id", "ledger_day"])
-    create_messaging_tables(op)
+    create_messaging_tables_v1(op)
 
 
 def downgrade() -> None:
-    drop_messaging_tables(op)
+    drop_messaging_tables_v1(op)
     op.drop_table("transfers")
     op.drop_table("accounts")

@@ -1,4 +1,4 @@
-"""Notifications (the in-app inbox), outbox and inbox.
+"""Notifications (the in-app inbox), outbox and processed events.
 
 Revision ID: 0001
 Revises:
@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from common.db import create_messaging_tables, drop_messaging_tables
+from common.migration_steps import create_messaging_tables_v1, drop_messaging_tables_v1
 
 revision = "0001"
 down_revision = None
@@ -39,9 +39,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_notifications_recipient_created", "notifications", ["recipient_id", "created_at"]
     )
-    create_messaging_tables(op)
+    create_messaging_tables_v1(op)
 
 
 def downgrade() -> None:
-    drop_messaging_tables(op)
+    drop_messaging_tables_v1(op)
     op.drop_table("notifications")

@@ -1,4 +1,4 @@
-"""Reports, idempotency keys, outbox and inbox.
+"""Reports, idempotency keys, outbox and processed events.
 
 Revision ID: 0001
 Revises:
@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from common.db import create_messaging_tables, drop_messaging_tables
+from common.migration_steps import create_messaging_tables_v1, drop_messaging_tables_v1
 
 revision = "0001"
 down_revision = None
@@ -45,10 +45,10 @@ def upgrade() -> None:
         sa.Column("report_id", sa.String(64), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
     )
-    create_messaging_tables(op)
+    create_messaging_tables_v1(op)
 
 
 def downgrade() -> None:
-    drop_messaging_tables(op)
+    drop_messaging_tables_v1(op)
     op.drop_table("idempotency_keys")
     op.drop_table("reports")

@@ -1,0 +1,255 @@
+"""Rows each release of each service wrote, by the revision that release ran, and how today's
+code reads them back. When a revision changes a table, add the rows its release writes here."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from common.contracts.envelope import CloudEvent
+from common.db import create_engine, session_factory
+from common.messaging.unit_of_work import SqlUnitOfWork
+
+AT = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+EVENT = CloudEvent(
+    id="evt-seed-1",
+    type="gridloop.report.submitted",
+    source="/seed",
+    subject="rep-seed-1",
+    district="370812",
+    correlationid="c-seed",
+    sequence=1,
+    time=AT,
+    data={},
+)
+
+_MESSAGING_0001: list[tuple[str, dict[str, Any]]] = [
+    (
+        "outbox",
+        {
+            "event_id": EVENT.id,
+            "topic": "gridloop.reports.v1",
+            "message_key": EVENT.subject,
+            "event_type": EVENT.type,
+            "payload": EVENT.to_bytes(),
+            "created_at": AT,
+            "published_at": AT,
+        },
+    ),
+    (
+        "processed_events",
+        {"consumer": "seed", "event_id": EVENT.id, "event_type": EVENT.type, "processed_at": AT},
+    ),
+]
+
+SEEDS: dict[str, dict[str, list[tuple[str, dict[str, Any]]]]] = {
+    "reporting": {
+        "0001": [
+            (
+                "reports",
+                {
+                    "id": "rep-seed-1",
+                    "reporter_id": "rider-seed",
+                    "district": "370812",
+                    "category": "0101",
+                    "lat": 35.55,
+                    "lon": 116.83,
+                    "text": "楼道杂物",
+                    "status": "filed",
+                    "grid_id": "370812-01-001-1",
+                    "grid_name": "第1网格",
+                    "work_order_id": "wo-seed-1",
+                    "rejection_code": None,
+                    "rejection_reason": None,
+                    "last_sequence": 1,
+                    "submitted_at": AT,
+                    "updated_at": AT,
+                },
+            ),
+            (
+                "idempotency_keys",
+                {
+                    "reporter_id": "rider-seed",
+                    "key": "key-seed",
+                    "fingerprint": "f" * 64,
+                    "report_id": "rep-seed-1",
+                    "created_at": AT,
+                },
+            ),
+            *_MESSAGING_0001,
+        ]
+    },
+    "dispatch": {
+        "0001": [
+            (
+                "grids",
+                {
+                    "grid_id": "370812-01-001-1",
+                    "district_code": "370812",
+                    "name": "第1网格",
+                    "community": "第1社区",
+                    "street": "鼓楼街道",
+                    "geometry": '{"type": "Polygon", "coordinates": [[[116.8, 35.5], '
+                    "[116.81, 35.5], [116.81, 35.51], [116.8, 35.51], [116.8, 35.5]]]}",
+                    "position": 0,
+                    "loaded_at": AT,
+                },
+            ),
+            (
+                "work_orders",
+                {
+                    "id": "wo-seed-1",
+                    "report_id": "rep-seed-1",
+                    "reporter_id": "rider-seed",
+                    "district": "370812",
+                    "category": "0101",
+                    "priority": "normal",
+                    "grid_id": "370812-01-001-1",
+                    "lat": 35.505,
+                    "lon": 116.805,
+                    "text": "楼道杂物",
+                    "status": "filed",
+                    "version": 1,
+                    "filed_at": AT,
+                },
+            ),
+            (
+                "work_order_history",
+                {
+                    "work_order_id": "wo-seed-1",
+                    "from_status": None,
+                    "to_status": "filed",
+                    "actor": "system",
+                    "reason": "auto-triage",
+                    "at": AT,
+                },
+            ),
+            (
+                "rejected_reports",
+                {
+                    "report_id": "rep-seed-2",
+                    "reporter_id": "rider-seed",
+                    "category": "0101",
+                    "lat": 36.9,
+                    "lon": 118.2,
+                    "reason_code": "outside_service_area",
+                    "reason": "不在服务范围",
+                    "rejected_at": AT,
+                },
+            ),
+            *_MESSAGING_0001,
+        ]
+    },
+    "ledger": {
+        "0001": [
+            *[
+                (
+                    "accounts",
+                    {
+                        "id": account,
+                        "debits_posted": debits,
+                        "credits_posted": credits,
+                        "debits_pending": 0,
+                        "credits_pending": 0,
+                        "must_not_go_negative": account.startswith("rider:"),
+                        "version": 1,
+                        "created_at": AT,
+                        "updated_at": AT,
+                    },
+                )
+                for account, debits, credits in (
+                    ("sys:issuance", 10, 0),
+                    ("rider:rider-seed", 0, 10),
+                )
+            ],
+            (
+                "transfers",
+                {
+                    "id": "award:rep-seed-1",
+                    "debit_account_id": "sys:issuance",
+                    "credit_account_id": "rider:rider-seed",
+                    "amount": 10,
+                    "code": "report_accepted",
+                    "rider_id": "rider-seed",
+                    "report_id": "rep-seed-1",
+                    "work_order_id": "wo-seed-1",
+                    "ledger_day": date(2026, 11, 20),
+                    "caused_by_event_id": "evt-filed-1",
+                    "created_at": AT,
+                },
+            ),
+            *_MESSAGING_0001,
+        ]
+    },
+    "notification": {
+        "0001": [
+            (
+                "notifications",
+                {
+                    "id": "n-seed-1",
+                    "event_id": "evt-filed-1",
+                    "recipient_id": "rider-seed",
+                    "channel": "inbox",
+                    "template": "report_filed",
+                    "title": "您上报的问题已立案",
+                    "body": "……",
+                    "report_id": "rep-seed-1",
+                    "work_order_id": "wo-seed-1",
+                    "created_at": AT,
+                },
+            ),
+            *_MESSAGING_0001,
+        ]
+    },
+}
+
+
+def _unit_of_work(service: str, engine: AsyncEngine) -> Any:
+    tables = importlib.import_module(f"{service}.adapters.tables")
+    unit_of_work = importlib.import_module(f"{service}.adapters.unit_of_work")
+    kind = getattr(unit_of_work, f"Sql{service.capitalize()}UnitOfWork")
+    return kind(
+        session_factory(engine),
+        outbox_table=tables.OUTBOX,
+        processed_events_table=tables.PROCESSED_EVENTS,
+        source="/seed",
+        district="370812",
+    )
+
+
+async def read_back(service: str, url: str) -> None:
+    """Today's repositories read every seeded row, and the seeded event counts as processed."""
+    engine = create_engine(url)
+    try:
+        uow: SqlUnitOfWork = _unit_of_work(service, engine)
+        async with uow:
+            assert not await uow.processed_events.claim("seed", EVENT)
+            await _read_service_rows(service, uow)
+    finally:
+        await engine.dispose()
+
+
+async def _read_service_rows(service: str, uow: Any) -> None:
+    if service == "reporting":
+        report = await uow.reports.get("rep-seed-1")
+        assert report is not None and report.work_order_id == "wo-seed-1"
+        assert await uow.idempotency.find("rider-seed", "key-seed") == ("f" * 64, "rep-seed-1")
+    elif service == "dispatch":
+        order = await uow.work_orders.get("wo-seed-1")
+        assert order is not None and [step.to_status for step in order.history] == ["filed"]
+        assert await uow.work_orders.already_triaged("rep-seed-2")
+        grids = await uow.grids.load("370812")
+        assert grids is not None and grids.locate(35.505, 116.805) is not None
+    elif service == "ledger":
+        account = await uow.ledger.get_account("rider:rider-seed")
+        assert account is not None and account.balance == 10
+        transfer = await uow.ledger.get_transfer("award:rep-seed-1")
+        assert transfer is not None and transfer.amount == 10
+    elif service == "notification":
+        inbox = await uow.notifications.inbox("rider-seed", limit=10, offset=0)
+        assert [message.id for message in inbox] == ["n-seed-1"]
+    else:
+        raise AssertionError(f"no read-back for {service}")
