@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
+from sqlmodel import select
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportSubmitted
@@ -82,7 +83,7 @@ class Harness:
             data = ReportSubmitted.model_validate(event.data)
             if data.text == "refuse":
                 raise UnprocessableEvent("refused by the domain")
-            await uow.session.execute(sa.text("SELECT 1"))
+            await uow.session.exec(select(sa.literal(1)))
             if self.failures_left:
                 self.failures_left -= 1
                 raise ConnectionError("database hiccup")
