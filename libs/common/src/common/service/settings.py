@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, field_validator
+import os
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from common.auth import DEVELOPMENT_SECRET, validate_secret
@@ -11,7 +14,9 @@ from common.messaging.kafka import KafkaCredentials
 
 class ServiceSettings(BaseSettings):
     """Settings every service reads. Subclasses set ``env_prefix`` (``REPORTING_`` …);
-    the Kafka address, JWT secret and district are shared and read without a prefix."""
+    the Kafka address, JWT secret and district are shared and read without a prefix.
+    ``GRIDLOOP_HOST`` / ``GRIDLOOP_PORT`` stand in for an unset ``<PREFIX>HOST`` / ``PORT`` (the
+    one image recipe sets them for whichever service it holds)."""
 
     database_url: str = "sqlite+aiosqlite:///./data/service.db"
     host: str = "127.0.0.1"
@@ -43,6 +48,16 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: str | None = Field(
         default=None, validation_alias=AliasChoices("KAFKA_SASL_PASSWORD")
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _listen_address_fallbacks(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in ("host", "port"):
+                fallback = os.environ.get(f"GRIDLOOP_{name.upper()}")
+                if name not in data and fallback:
+                    data = {**data, name: fallback}
+        return data
 
     def kafka_credentials(self) -> KafkaCredentials | None:
         if self.kafka_security_protocol == "PLAINTEXT":

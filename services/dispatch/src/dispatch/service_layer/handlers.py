@@ -26,8 +26,9 @@ _log = structlog.get_logger("gridloop.dispatch")
 
 
 class GridRegistryEmpty(RuntimeError):
-    """No grids are loaded for the district yet; reports wait (retry) rather than being
-    rejected as outside the service area."""
+    """No grids are loaded for the district yet. A report is then retried with backoff and, if
+    the grids are still missing, dead-lettered — never rejected as outside the service area,
+    which would tell the rider something false."""
 
 
 class GridRegistry:
