@@ -1,4 +1,4 @@
-"""CloudEvents 1.0 envelope in structured JSON mode (DESIGN.md §3)."""
+"""CloudEvents 1.0 envelope in structured JSON mode (docs/architecture.md, "Messaging")."""
 
 from __future__ import annotations
 

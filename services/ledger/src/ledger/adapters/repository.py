@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ledger.adapters.tables import AccountRow, TransferRow
-from ledger.domain.points import Account, Transfer, TransferCode
+from ledger.domain.points import Account, Transfer, TransferCode, post_transfer
 
 
 def _account(row: AccountRow) -> Account:
@@ -79,8 +79,26 @@ class LedgerRepository:
         return int(total)
 
     async def post(self, transfer: Transfer) -> None:
-        """Insert the immutable transfer and move both balances, in the open transaction."""
-        now = datetime.now(UTC)
+        """Insert the immutable transfer and write both accounts' new balances, as the domain's
+        posting rule computes them, in the open transaction. Both account rows are locked in id
+        order first, so concurrent transfers between the same accounts never deadlock."""
+        rows = (
+            await self._session.exec(
+                select(AccountRow)
+                .where(
+                    col(AccountRow.id).in_([transfer.debit_account_id, transfer.credit_account_id])
+                )
+                .order_by(col(AccountRow.id))
+                .with_for_update()
+            )
+        ).all()
+        accounts = {row.id: _account(row) for row in rows}
+        missing = {transfer.debit_account_id, transfer.credit_account_id} - accounts.keys()
+        if missing:
+            raise LookupError(f"transfer {transfer.id}: no account {', '.join(sorted(missing))}")
+        debited, credited = post_transfer(
+            accounts[transfer.debit_account_id], accounts[transfer.credit_account_id], transfer
+        )
         self._session.add(
             TransferRow(
                 id=transfer.id,
@@ -96,24 +114,17 @@ class LedgerRepository:
                 created_at=transfer.created_at,
             )
         )
+        now = datetime.now(UTC)
+        for row in rows:
+            after = debited if row.id == debited.id else credited
+            row.debits_posted = after.debits_posted
+            row.credits_posted = after.credits_posted
+            row.debits_pending = after.debits_pending
+            row.credits_pending = after.credits_pending
+            row.version = after.version
+            row.updated_at = now
+            self._session.add(row)
         await self._session.flush()
-        table = AccountRow.__table__  # type: ignore[attr-defined]
-        for account_id, column in (
-            (transfer.debit_account_id, table.c.debits_posted),
-            (transfer.credit_account_id, table.c.credits_posted),
-        ):
-            await self._session.exec(
-                sa.update(table)
-                .where(table.c.id == account_id)
-                .values(
-                    {
-                        column: column + transfer.amount,
-                        table.c.version: table.c.version + 1,
-                        table.c.updated_at: now,
-                    }
-                )
-            )
-        self._session.expire_all()
 
     async def transfers_of(self, rider_id: str, *, limit: int, offset: int) -> list[Transfer]:
         rows = (

@@ -8,7 +8,7 @@ twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -87,3 +87,35 @@ class Transfer:
             raise ValueError("a transfer moves a positive amount")
         if self.debit_account_id == self.credit_account_id:
             raise ValueError("a transfer moves points between two different accounts")
+
+
+class InsufficientPoints(ValueError):
+    """A transfer would take an account that must not go negative below zero."""
+
+
+def post_transfer(debit: Account, credit: Account, transfer: Transfer) -> tuple[Account, Account]:
+    """The posting rule: the two accounts after ``transfer`` is posted.
+
+    Invariants: a transfer names exactly these two accounts; it moves its amount from one side
+    to the other, so the sum of all balances stays zero; an account that must not go negative
+    never has more debits (posted and reserved) than posted credits. Every store of accounts
+    (the SQL repository, the test fakes) posts through this one function.
+    """
+    if (debit.id, credit.id) != (transfer.debit_account_id, transfer.credit_account_id):
+        raise ValueError(
+            f"transfer {transfer.id} moves {transfer.debit_account_id} -> "
+            f"{transfer.credit_account_id}, not {debit.id} -> {credit.id}"
+        )
+    debited = replace(
+        debit, debits_posted=debit.debits_posted + transfer.amount, version=debit.version + 1
+    )
+    credited = replace(
+        credit, credits_posted=credit.credits_posted + transfer.amount, version=credit.version + 1
+    )
+    for account in (debited, credited):
+        if account.must_not_go_negative and account.available < 0:
+            raise InsufficientPoints(
+                f"transfer {transfer.id} would take {account.id} below zero "
+                f"(available {account.available})"
+            )
+    return debited, credited
