@@ -1,4 +1,5 @@
-"""Test infrastructure shared by the services' and the cross-service tests (docs/architecture.md, "Tests").
+"""Test infrastructure shared by the services' and the cross-service tests
+(docs/architecture.md, "Tests").
 
 Each resource is chosen in order: an address from the environment; testcontainers when a
 Docker engine answers; the embedded Tansu broker and the local PostgreSQL otherwise. A missing
