@@ -213,8 +213,8 @@ def _unit_of_work(service: str, engine: AsyncEngine) -> Any:
     kind = getattr(unit_of_work, f"Sql{service.capitalize()}UnitOfWork")
     return kind(
         session_factory(engine),
-        outbox_table=tables.OUTBOX,
-        processed_events_table=tables.PROCESSED_EVENTS,
+        outbox_table=tables.MESSAGING.outbox,
+        processed_events_table=tables.MESSAGING.processed_events,
         source="/seed",
         district="370812",
     )

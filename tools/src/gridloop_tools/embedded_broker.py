@@ -3,7 +3,9 @@ memory only. Used by ``gridloop run`` without ``KAFKA_BOOTSTRAP_SERVERS`` and by
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -13,6 +15,18 @@ from pathlib import Path
 
 class BrokerUnavailable(RuntimeError):
     pass
+
+
+def die_with_parent() -> None:
+    """In a child process, before exec: the kernel sends it SIGKILL when its parent dies,
+    however the parent dies, so no child outlives the launcher holding a port (Linux only;
+    elsewhere a no-op)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -72,11 +86,22 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         if not wait_for_port(self.host, self.port, timeout):
             self.stop()
             raise BrokerUnavailable(f"the embedded broker did not listen on {url} in {timeout}s")
         return self
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: the broker dies with everything it held in memory."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
     def stop(self) -> None:
         if self.process is None:

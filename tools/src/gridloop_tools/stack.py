@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from common.messaging.kafka import ensure_topics
-from gridloop_tools.embedded_broker import EmbeddedBroker
+from gridloop_tools.embedded_broker import EmbeddedBroker, die_with_parent
 
 SERVICES: tuple[str, ...] = ("reporting", "dispatch", "ledger", "notification")
 DEFAULT_PORTS: dict[str, int] = {
@@ -30,8 +32,22 @@ DEFAULT_PORTS: dict[str, int] = {
 }
 
 
+EMBEDDED_PARTITIONS = 6
+"""Partitions per topic in embedded mode, as on Kubernetes, so replicas can share them."""
+
+
 class StackError(RuntimeError):
     pass
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 @dataclass
@@ -41,6 +57,9 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    instance_id: str = ""
+    """Handed to the process as GRIDLOOP_INSTANCE_ID and echoed by its /healthz, so readiness
+    proves the answer comes from this very process (not another stack on the port)."""
 
     @property
     def url(self) -> str:
@@ -48,18 +67,45 @@ class ServiceProcess:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.instance_id = uuid.uuid4().hex
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", self.name],
-            env=self.env,
+            env={**self.env, "GRIDLOOP_INSTANCE_ID": self.instance_id},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         log.close()
 
+    def is_ready(self, client: httpx.Client) -> bool:
+        """This process answers /healthz with its own instance id, and /readyz is green."""
+        try:
+            health = client.get(f"{self.url}/healthz")
+            if health.status_code != 200 or health.json().get("instance") != self.instance_id:
+                return False
+            return client.get(f"{self.url}/readyz").status_code == 200
+        except (httpx.HTTPError, ValueError):
+            return False
+
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def exit_description(self) -> str:
+        code = self.process.poll() if self.process is not None else None
+        if code is None:
+            return "not started"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit status {code}"
 
     def kill(self) -> None:
         """SIGKILL: the crash case, no chance to finish anything."""
@@ -117,7 +163,31 @@ class Stack:
         if self.kafka_bootstrap_servers:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.broker = EmbeddedBroker(log_path=self.data_dir / "broker.log").start()
+        port = self.broker.port if self.broker is not None else None
+        broker = EmbeddedBroker(log_path=self.data_dir / "broker.log")
+        if port is not None:
+            broker.port = port  # a restart keeps the address the services know
+        self.broker = broker.start()
+        asyncio.run(ensure_topics(self.bootstrap_servers, partitions=EMBEDDED_PARTITIONS))
+
+    def restart_broker(self) -> None:
+        """Stop the embedded broker (everything it held is gone: memory only) and start a new
+        one on the same port with empty topics. The services reconnect by themselves."""
+        if self.broker is None:
+            raise StackError("there is no embedded broker to restart")
+        self.broker.stop()
+        self.start_broker()
+
+    def broker_running(self) -> bool:
+        return self.broker is None or self.broker.running()
+
+    def check_ports_free(self) -> None:
+        taken = [f"{name} :{port}" for name, port in self.ports.items() if port_in_use(port)]
+        if taken:
+            raise StackError(
+                "ports already in use: " + ", ".join(taken) + " — another gridloop (or another "
+                "program) is listening there; stop it, or choose other ports"
+            )
 
     def service_env(self, name: str) -> dict[str, str]:
         prefix = name.upper() + "_"
@@ -137,8 +207,10 @@ class Stack:
         return env
 
     def start(self, timeout: float = 90.0) -> None:
+        self.check_ports_free()
         self.start_broker()
-        asyncio.run(ensure_topics(self.bootstrap_servers))
+        if self.kafka_bootstrap_servers:
+            asyncio.run(ensure_topics(self.bootstrap_servers, partitions=EMBEDDED_PARTITIONS))
         for name in SERVICES:
             self.start_service(name)
         self.wait_ready(timeout=timeout)
@@ -163,11 +235,8 @@ class Stack:
                     service = self.services[name]
                     if not service.running():
                         raise StackError(f"{name} exited during start:\n{service.tail()}")
-                    try:
-                        if client.get(f"{service.url}/readyz").status_code == 200:
-                            pending.remove(name)
-                    except httpx.HTTPError:
-                        pass
+                    if service.is_ready(client):
+                        pending.remove(name)
                 if pending:
                     time.sleep(0.3)
         if pending:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from alembic import command
@@ -45,6 +45,22 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def is_unavailable(error: BaseException) -> bool:
+    """The database or the network is unreachable: a condition of the infrastructure that
+    passes (wait and retry), never a property of the request or event being handled."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error,
+        ConnectionError
+        | TimeoutError
+        | OSError
+        | sa.exc.OperationalError
+        | sa.exc.InterfaceError
+        | sa.exc.DisconnectionError,
+    )
+
+
 def new_registry() -> registry:
     """Each service declares its tables on its own registry, so metadata never mixes."""
     return registry()
@@ -62,11 +78,16 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -89,9 +110,17 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
-    """The outbox (events waiting to be published) and ``processed_events`` (events each
-    consumer already handled), declared on the service's own metadata."""
+class MessagingTables(NamedTuple):
+    outbox: sa.Table
+    """Events waiting to be published, in commit order."""
+    processed_events: sa.Table
+    """(consumer, event id) of every event a consumer has handled."""
+    published_offsets: sa.Table
+    """Per (topic, partition), the log end offset the relay's acknowledged records reached."""
+
+
+def messaging_tables(metadata: sa.MetaData) -> MessagingTables:
+    """The messaging tables every service carries, declared on the service's own metadata."""
     outbox = sa.Table(
         "outbox",
         metadata,
@@ -123,7 +152,15 @@ def messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("event_type", sa.String(200), nullable=False),
         sa.Column("processed_at", UtcDateTime(), nullable=False),
     )
-    return outbox, processed_events
+    published_offsets = sa.Table(
+        "outbox_published_offsets",
+        metadata,
+        sa.Column("topic", sa.String(200), primary_key=True),
+        sa.Column("partition", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("next_offset", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
+    )
+    return MessagingTables(outbox, processed_events, published_offsets)
 
 
 MIGRATION_LOCK_KEY = 0x6772_6C70  # "grlp": serialises concurrent replicas running migrations
@@ -184,8 +221,10 @@ async def ping(engine: AsyncEngine) -> None:
 
 
 __all__ = [
+    "MessagingTables",
     "UtcDateTime",
     "create_engine",
+    "is_unavailable",
     "messaging_tables",
     "migration_config",
     "new_registry",

@@ -29,9 +29,19 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
     renderer: Any = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if render_json
-        else structlog.dev.ConsoleRenderer()
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
-    exception_formatter: list[Any] = [structlog.processors.dict_tracebacks] if render_json else []
+    # Tracebacks as data, never with local variables: locals hold request bodies, headers and
+    # tokens, and a log line must not carry them.
+    exception_formatter: list[Any] = (
+        [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        ]
+        if render_json
+        else []
+    )
     structlog.configure(
         processors=[*shared, *exception_formatter, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -44,7 +54,11 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
     # render them through the same JSON pipeline so one parser reads every line.
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *exception_formatter,
+            renderer,
+        ],
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)

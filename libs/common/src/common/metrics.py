@@ -63,12 +63,29 @@ class OutboxMetrics:
             ["service"],
             registry=registry,
         )
+        self.broker_losses = Counter(
+            "gridloop_outbox_broker_losses_total",
+            "Times the broker was found to have lost records the relay had published",
+            ["service"],
+            registry=registry,
+        )
+        self.republished = Counter(
+            "gridloop_outbox_republished_total",
+            "Outbox rows marked for publishing again because the broker lost them",
+            ["service"],
+            registry=registry,
+        )
         for gauge in (self.backlog, self.oldest_age, self.leader):
             gauge.labels(service=service).set(0)
-        self.published.labels(service=service)
+        for counter in (self.published, self.broker_losses, self.republished):
+            counter.labels(service=service)
 
     def count_published(self, rows: int) -> None:
         self.published.labels(service=self.service).inc(rows)
+
+    def count_broker_loss(self, republished_rows: int) -> None:
+        self.broker_losses.labels(service=self.service).inc()
+        self.republished.labels(service=self.service).inc(republished_rows)
 
     def set_backlog(self, rows: int, oldest_age_seconds: float) -> None:
         self.backlog.labels(service=self.service).set(rows)
@@ -105,6 +122,12 @@ class ConsumerMetrics:
             ["service", "consumer"],
             registry=registry,
         )
+        self.waiting = Gauge(
+            "gridloop_consumer_waiting_for_infrastructure",
+            "1 while a consumer holds its partition waiting for an unreachable database",
+            ["service", "consumer"],
+            registry=registry,
+        )
 
     def prepare(self, consumer: str, event_types: list[str]) -> None:
         """Export zeroes for the series we know will exist, so dashboards have no gaps."""
@@ -112,6 +135,7 @@ class ConsumerMetrics:
             for outcome in CONSUME_OUTCOMES:
                 self.events_consumed.labels(self.service, consumer, event_type, outcome)
         self.handling_retries.labels(self.service, consumer)
+        self.waiting.labels(self.service, consumer).set(0)
 
     def count(self, consumer: str, event_type: str, outcome: str) -> None:
         self.events_consumed.labels(self.service, consumer, event_type, outcome).inc()
@@ -121,6 +145,9 @@ class ConsumerMetrics:
 
     def count_dead_letter(self, consumer: str, reason: str) -> None:
         self.dead_letters.labels(self.service, consumer, reason).inc()
+
+    def set_waiting(self, consumer: str, waiting: bool) -> None:
+        self.waiting.labels(self.service, consumer).set(1 if waiting else 0)
 
     def count_retry(self, consumer: str) -> None:
         self.handling_retries.labels(self.service, consumer).inc()

@@ -51,3 +51,18 @@ def drop_messaging_tables_v1(op: Any) -> None:
     op.drop_table("processed_events")
     op.drop_index("ix_outbox_unpublished", table_name="outbox")
     op.drop_table("outbox")
+
+
+def create_published_offsets_v1(op: Any) -> None:
+    """``outbox_published_offsets``, as of revision 0002 of every service."""
+    op.create_table(
+        "outbox_published_offsets",
+        sa.Column("topic", sa.String(200), primary_key=True),
+        sa.Column("partition", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("next_offset", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def drop_published_offsets_v1(op: Any) -> None:
+    op.drop_table("outbox_published_offsets")

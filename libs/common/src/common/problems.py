@@ -10,7 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from common.db import is_unavailable
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
 
 _log = structlog.get_logger("gridloop.http")
 
@@ -111,6 +114,18 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):
+            _log.warning(
+                "http.database_unavailable", path=request.url.path, error=type(exc).__name__
+            )
+            return problem_response(
+                503,
+                "Service Unavailable",
+                "the service cannot reach its database just now; retry shortly (a write "
+                "retried with the same Idempotency-Key takes effect once)",
+                instance=request.url.path,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         _log.exception("http.unhandled_error", path=request.url.path)
         return problem_response(
             500,

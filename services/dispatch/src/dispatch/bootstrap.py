@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from common.contracts.topics import Topic
 from common.service.http_app import create_service_app
 from common.service.runtime import ServiceRuntime
-from dispatch.adapters.tables import OUTBOX, PROCESSED_EVENTS
+from dispatch.adapters.tables import MESSAGING
 from dispatch.adapters.unit_of_work import SqlDispatchUnitOfWork
 from dispatch.config import DispatchSettings
 from dispatch.domain.triage import RejectionCode
@@ -41,7 +41,7 @@ def read_grids_file(value: str) -> dict[str, object]:
 
 def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     settings = settings or DispatchSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, PROCESSED_EVENTS)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, MESSAGING)
     registry = GridRegistry(settings.district)
 
     unit_of_work = runtime.unit_of_work_factory(SqlDispatchUnitOfWork)

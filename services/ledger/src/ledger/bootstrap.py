@@ -10,7 +10,7 @@ from prometheus_client import Counter
 from common.contracts.topics import Topic
 from common.service.http_app import create_service_app
 from common.service.runtime import ServiceRuntime
-from ledger.adapters.tables import OUTBOX, PROCESSED_EVENTS
+from ledger.adapters.tables import MESSAGING
 from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from ledger.config import LedgerSettings
 from ledger.domain.points import AwardRules
@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     settings = settings or LedgerSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, PROCESSED_EVENTS)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, MESSAGING)
 
     unit_of_work = runtime.unit_of_work_factory(SqlLedgerUnitOfWork)
 

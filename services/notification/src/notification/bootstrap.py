@@ -10,7 +10,7 @@ from prometheus_client import Counter
 from common.contracts.topics import Topic
 from common.service.http_app import create_service_app
 from common.service.runtime import ServiceRuntime
-from notification.adapters.tables import OUTBOX, PROCESSED_EVENTS
+from notification.adapters.tables import MESSAGING
 from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
 from notification.config import NotificationSettings
 from notification.domain.messages import TemplateId
@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, PROCESSED_EVENTS)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, MESSAGING)
 
     unit_of_work = runtime.unit_of_work_factory(SqlNotificationUnitOfWork)
 

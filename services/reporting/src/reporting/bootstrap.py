@@ -10,7 +10,7 @@ from prometheus_client import Counter
 from common.contracts.topics import Topic
 from common.service.http_app import create_service_app
 from common.service.runtime import ServiceRuntime
-from reporting.adapters.tables import OUTBOX, PROCESSED_EVENTS
+from reporting.adapters.tables import MESSAGING
 from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
 from reporting.config import ReportingSettings
 from reporting.entrypoints.consumers import status_projection
@@ -22,7 +22,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     settings = settings or ReportingSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, OUTBOX, PROCESSED_EVENTS)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, MESSAGING)
 
     unit_of_work = runtime.unit_of_work_factory(SqlReportingUnitOfWork)
 

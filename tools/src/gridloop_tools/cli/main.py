@@ -16,6 +16,7 @@ from common.auth import DEVELOPMENT_SECRET, Role, issue_token, validate_secret
 from gridloop_tools.cli.simulate import simulate
 from gridloop_tools.embedded_broker import BrokerUnavailable
 from gridloop_tools.stack import DEFAULT_PORTS, SERVICES, Stack, StackError
+from gridloop_tools.supervisor import GaveUp, Supervisor
 
 app = typer.Typer(
     name="gridloop",
@@ -65,8 +66,9 @@ def _database_urls() -> dict[str, str]:
 def run(
     data_dir: Annotated[Path, typer.Option(help="SQLite files and logs go here")] = Path("data"),
 ) -> None:
-    """Start a broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and the four services; Ctrl-C
-    stops everything."""
+    """Start a broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and the four services, and keep
+    them running: a crashed service or broker is restarted (with back-off; after repeated
+    crashes it gives up). Ctrl-C stops everything."""
     stack = Stack(
         data_dir=data_dir,
         database_urls=_database_urls(),
@@ -99,13 +101,18 @@ def run(
     console.print(table)
     console.print(f"broker: {stack.bootstrap_servers}    logs: {data_dir / 'logs'}")
     console.print("try:  uv run gridloop simulate --reports 20 --riders 5    (Ctrl-C stops)")
+    supervisor = Supervisor(stack, say=lambda line: console.print(f"[yellow]•[/yellow] {line}"))
+    exit_code = 0
     try:
         while not stopping:
-            for name, service in stack.services.items():
-                if not service.running():
-                    errors.print(f"[red]{name} stopped unexpectedly:[/red]\n{service.tail()}")
-                    stopping = True
-            time.sleep(1)
+            supervisor.poll()
+            time.sleep(0.5)
+    except GaveUp as error:
+        errors.print(f"[red]{error}[/red]")
+        exit_code = 1
+    except (StackError, BrokerUnavailable) as error:
+        errors.print(f"[red]the stack cannot go on:[/red] {error}")
+        exit_code = 1
     except KeyboardInterrupt:
         pass
     finally:
@@ -114,6 +121,8 @@ def run(
         console.print("stopping…")
         stack.stop()
         console.print("stopped.")
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 @app.command()

@@ -26,12 +26,12 @@ DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 class MessagingSchema:
-    """Just the outbox and processed-event tables on an engine, for testing the messaging code."""
+    """Just the messaging tables on an engine, for testing the messaging code."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.metadata = sa.MetaData()
-        self.outbox, self.processed_events = messaging_tables(self.metadata)
+        self.outbox, self.processed_events, self.published_offsets = messaging_tables(self.metadata)
 
 
 class TestInfrastructureMissing(RuntimeError):

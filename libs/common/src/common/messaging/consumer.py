@@ -5,7 +5,9 @@ For each record: parse the CloudEvent; in one transaction claim ``(consumer, eve
 offset.
 Transient failures are retried with backoff; a record that cannot be parsed, fails
 validation, or keeps failing goes to the dead-letter topic with its origin, and the partition
-keeps flowing. Nothing is dropped without a trace.
+keeps flowing. A database (or network) that cannot be reached is not the record's fault: the
+consumer waits for it, retrying with capped backoff for as long as it takes, and never
+dead-letters a record for it. Nothing is dropped without a trace.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pydantic import ValidationError
 
 from common.contracts.envelope import CloudEvent, EnvelopeError
 from common.contracts.topics import Topic
+from common.db import is_unavailable
 from common.messaging.outbox import OutboxWriter
 from common.messaging.ports import AbstractUnitOfWork, HandlerOutcome, UnprocessableEvent
 from common.messaging.processed_events import ProcessedEvents
@@ -60,11 +63,13 @@ class RetryPolicy:
     attempts: int = 5
     first_delay: float = 0.2
     max_delay: float = 5.0
+    unavailable_max_delay: float = 30.0
+    """Backoff ceiling while waiting for an unreachable database (retried without limit)."""
 
-    def delay(self, attempt: int) -> float:
+    def delay(self, attempt: int, *, ceiling: float | None = None) -> float:
         """Exponential backoff with full jitter; ``attempt`` counts from 1."""
-        ceiling = min(self.max_delay, self.first_delay * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        top = min(ceiling or self.max_delay, self.first_delay * 2 ** min(attempt - 1, 30))
+        return random.uniform(top / 2, top)
 
 
 DeadLetterPublish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
@@ -111,7 +116,10 @@ class EventConsumer(Generic[UowT]):
     async def _handle_with_retries(
         self, record: IncomingRecord, event: CloudEvent, handler: EventHandler[UowT]
     ) -> None:
-        for attempt in range(1, self.retry.attempts + 1):
+        attempt = 0
+        waiting = 0
+        while True:
+            attempt += 1
             try:
                 outcome = await self._apply_once(event, handler)
             except (ValidationError, UnprocessableEvent) as error:
@@ -120,7 +128,21 @@ class EventConsumer(Generic[UowT]):
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                if attempt == self.retry.attempts:
+                if is_unavailable(error):
+                    waiting += 1
+                    attempt -= 1  # waiting for the database does not use up the event's tries
+                    self.metrics.count_retry(self.name)
+                    self.metrics.set_waiting(self.name, True)
+                    delay = self.retry.delay(waiting, ceiling=self.retry.unavailable_max_delay)
+                    _log.warning(
+                        "event.waiting_for_infrastructure",
+                        waited_attempts=waiting,
+                        delay=round(delay, 3),
+                        error=repr(error)[:300],
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                if attempt >= self.retry.attempts:
                     _log.exception("event.retries_exhausted", attempts=attempt)
                     await self._dead_letter(
                         record, "retries_exhausted", repr(error), event_type=event.type
@@ -133,6 +155,9 @@ class EventConsumer(Generic[UowT]):
                 )
                 await asyncio.sleep(delay)
                 continue
+            if waiting:
+                self.metrics.set_waiting(self.name, False)
+                _log.info("event.infrastructure_back", waited_attempts=waiting)
             self._count(event.type, outcome)
             if outcome == "processed":
                 _log.info("event.processed", consumer=self.name)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -18,6 +18,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 
 from common.contracts.topics import Topic
 from common.messaging.consumer import EventConsumer, IncomingRecord
+from common.messaging.published_log import Delivery
 from common.messaging.relay import Enqueue, Publish
 
 
@@ -75,13 +76,73 @@ def publisher_for(broker: KafkaBroker) -> Publish:
 def enqueuer_for(broker: KafkaBroker) -> Enqueue:
     async def enqueue(
         topic: str, key: bytes, value: bytes, headers: dict[str, str]
-    ) -> Awaitable[object]:
-        delivery: Awaitable[object] = await broker.publish(
+    ) -> Awaitable[Delivery]:
+        acknowledged: Awaitable[Any] = await broker.publish(
             value, topic=topic, key=key, headers=headers, no_confirm=True
         )
-        return delivery
+
+        async def delivery() -> Delivery:
+            metadata = await acknowledged  # aiokafka's RecordMetadata
+            return Delivery(metadata.topic, metadata.partition, metadata.offset)
+
+        return delivery()
 
     return enqueue
+
+
+def _client_options(credentials: KafkaCredentials | None) -> dict[str, Any]:
+    """aiokafka keyword arguments for the same login the broker uses."""
+    if credentials is None:
+        return {}
+    return {
+        "security_protocol": "SASL_SSL" if credentials.use_ssl else "SASL_PLAINTEXT",
+        "sasl_mechanism": credentials.mechanism.upper(),
+        "sasl_plain_username": credentials.username,
+        "sasl_plain_password": credentials.password,
+    }
+
+
+class LogEnds:
+    """Reads the broker's log end offsets of a topic (for the relay's check that the broker
+    still holds what was published). Never creates a topic: a missing one answers None."""
+
+    def __init__(
+        self, bootstrap_servers: str, *, credentials: KafkaCredentials | None = None
+    ) -> None:
+        self._options = {"bootstrap_servers": bootstrap_servers, **_client_options(credentials)}
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def __call__(self, topic: str) -> dict[int, int] | None:
+        try:
+            return await self._end_offsets(topic)
+        except Exception:
+            await self.close()  # reconnect from scratch next time (the broker may be new)
+            raise
+
+    async def _end_offsets(self, topic: str) -> dict[int, int] | None:
+        if self._admin is None:
+            self._admin = AIOKafkaAdminClient(**self._options, request_timeout_ms=10_000)
+            await self._admin.start()
+        if self._consumer is None:
+            self._consumer = AIOKafkaConsumer(**self._options, enable_auto_commit=False)
+            await self._consumer.start()
+        if topic not in set(await self._admin.list_topics()):
+            return None
+        (described,) = await self._admin.describe_topics([topic])
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        ends = await self._consumer.end_offsets(partitions)
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
+
+    async def close(self) -> None:
+        admin, self._admin = self._admin, None
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await admin.close()
 
 
 def subscribe(

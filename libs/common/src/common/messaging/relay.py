@@ -9,30 +9,40 @@ Kafka key, without waiting for each acknowledgement (the producer pipelines them
 in flight per partition, so per-aggregate order holds); once the batch is acknowledged the
 unbroken acknowledged prefix is marked published in one statement. A crash between publishing
 and marking re-publishes the same event ids; consumers drop them through ``processed_events``.
+
+The relay also checks, when it becomes leader and every ``check_interval`` seconds, that the
+broker still holds what it published (:mod:`common.messaging.published_log`); rows the broker
+lost are published again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import zlib
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.contracts.envelope import CONTENT_TYPE
+from common.messaging.published_log import Delivery, EndOffsets, PublishedLog
 from common.metrics import OutboxMetrics
 
 Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
 """(topic, key, value, headers) -> returns once the broker acknowledged the record."""
 
-Enqueue = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[object]]]
+Enqueue = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[Delivery]]]
 """(topic, key, value, headers) -> hands the record to the producer and returns an awaitable
-that resolves when the broker acknowledged it. The producer keeps one request in flight per
-partition, so records enqueued in order reach each partition in order."""
+that resolves, once the broker acknowledged it, to where the record went. The producer keeps one
+request in flight per partition, so records enqueued in order reach each partition in order."""
+
+RECORD_HEADERS = {"content-type": CONTENT_TYPE}
+"""Structured content mode of the CloudEvents Kafka binding: the whole event is the value, and
+no ``ce_`` header may sit beside it (a reader takes any ``ce_`` header for binary mode)."""
 
 _log = structlog.get_logger("gridloop.outbox")
 
@@ -46,13 +56,23 @@ class OutboxRelay:
         *,
         service: str,
         metrics: OutboxMetrics,
+        published_offsets: sa.Table,
+        end_offsets: EndOffsets | None = None,
         batch_size: int = 200,
         idle_interval: float = 0.5,
         retry_interval: float = 2.0,
+        check_interval: float = 10.0,
+        republish_window: timedelta = timedelta(days=14),
     ) -> None:
         self._engine = engine
         self._outbox = outbox
         self._enqueue = enqueue
+        self._published_log = PublishedLog(engine, published_offsets)
+        self._end_offsets = end_offsets
+        self._check_interval = check_interval
+        self._republish_window = republish_window
+        self._next_check = 0.0
+        self._paused_until = 0.0
         self._service = service
         self._metrics = metrics
         self._batch_size = batch_size
@@ -74,14 +94,20 @@ class OutboxRelay:
                     if not await self._ensure_leadership():
                         await self._sleep(self._retry_interval)
                         continue
+                    if time.monotonic() >= self._next_check:
+                        await self.check_broker()
+                    if time.monotonic() < self._paused_until:
+                        await self._sleep(self._paused_until - time.monotonic())
+                        continue
                     published = await self.publish_pending()
                     await self._update_backlog_metrics()
                     if published < self._batch_size:
                         await self._sleep(self._idle_interval)
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    _log.exception("outbox.relay_failed")
+                except Exception as error:
+                    _log.warning("outbox.relay_failed", error=repr(error)[:500])
+                    self._next_check = 0.0  # a failure may mean a new broker: look again
                     await self._drop_leadership()
                     await self._sleep(self._retry_interval)
         finally:
@@ -107,31 +133,45 @@ class OutboxRelay:
                 )
             ).all()
             await connection.rollback()
-        deliveries = []
-        for row in rows:
-            headers = {
-                "content-type": CONTENT_TYPE,
-                "ce_id": row.event_id,
-                "ce_type": row.event_type,
-            }
-            deliveries.append(
-                await self._enqueue(row.topic, row.message_key.encode(), row.payload, headers)
-            )
-        outcomes = await asyncio.gather(*deliveries, return_exceptions=True)
+        pending = [
+            await self._enqueue(row.topic, row.message_key.encode(), row.payload, RECORD_HEADERS)
+            for row in rows
+        ]
+        outcomes = await asyncio.gather(*pending, return_exceptions=True)
         # Mark only the unbroken run of acknowledged rows: everything after a failure is sent
         # again (consumers drop the repeats), so no row is ever skipped.
         published: list[int] = []
+        deliveries: list[Delivery] = []
         failure: BaseException | None = None
         for row, outcome in zip(rows, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 failure = outcome
                 break
             published.append(row.position)
+            deliveries.append(outcome)
         if published:
             await self._mark_published(published)
+            await self._published_log.record(deliveries)
         if failure is not None:
             raise failure
         return len(published)
+
+    async def check_broker(self) -> int:
+        """Publish again what the broker lost; returns how many rows go out again."""
+        self._next_check = time.monotonic() + self._check_interval
+        if self._end_offsets is None:
+            return 0
+        lost = await self._published_log.find_lost(self._end_offsets)
+        if lost is None:
+            return 0
+        count = await self._published_log.republish(
+            self._outbox, lost, window=self._republish_window
+        )
+        self._metrics.count_broker_loss(count)
+        # Give consumers a moment to notice their positions are past the new log's end (they
+        # reset to its beginning) before the log grows again.
+        self._paused_until = time.monotonic() + min(self._check_interval, 3.0)
+        return count
 
     async def _mark_published(self, positions: list[int]) -> None:
         async with self._engine.begin() as connection:
@@ -184,6 +224,7 @@ class OutboxRelay:
             return False
         self._leader_connection = connection
         self._metrics.set_leader(True)
+        self._next_check = 0.0  # a new leader first checks what the broker still holds
         _log.info("outbox.leadership_acquired")
         return True
 

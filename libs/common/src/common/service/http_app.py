@@ -98,6 +98,7 @@ def create_service_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await runtime.broker.stop()
+            await runtime.log_ends.close()
             await runtime.engine.dispose()
             _log.info("service.stopped")
 
@@ -110,7 +111,10 @@ def create_service_app(
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        health = {"status": "ok", "service": runtime.name}
+        if settings.instance_id:
+            health["instance"] = settings.instance_id
+        return health
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:

@@ -6,17 +6,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.contracts.topics import Topic
-from common.db import create_engine, ping, session_factory
+from common.db import MessagingTables, create_engine, ping, session_factory
 from common.messaging.consumer import EventConsumer
-from common.messaging.kafka import create_broker, enqueuer_for, publisher_for, subscribe
+from common.messaging.kafka import LogEnds, create_broker, enqueuer_for, publisher_for, subscribe
 from common.messaging.relay import OutboxRelay
 from common.messaging.unit_of_work import SqlUnitOfWork
 from common.metrics import ServiceMetrics
@@ -38,8 +38,7 @@ class ServiceRuntime:
     name: str
     settings: ServiceSettings
     migrations_dir: Path
-    outbox_table: sa.Table
-    processed_events_table: sa.Table
+    messaging: MessagingTables
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
     metrics: ServiceMetrics = field(init=False)
@@ -58,25 +57,31 @@ class ServiceRuntime:
             credentials=self.settings.kafka_credentials(),
         )
         self.publish = publisher_for(self.broker)
+        self.log_ends = LogEnds(
+            self.settings.kafka_bootstrap_servers, credentials=self.settings.kafka_credentials()
+        )
         self.relay = OutboxRelay(
             self.engine,
-            self.outbox_table,
+            self.messaging.outbox,
             enqueuer_for(self.broker),
             service=self.name,
             metrics=self.metrics.outbox,
+            published_offsets=self.messaging.published_offsets,
+            end_offsets=self.log_ends,
             idle_interval=self.settings.relay_idle_interval_seconds,
+            check_interval=self.settings.relay_check_interval_seconds,
+            republish_window=timedelta(hours=self.settings.relay_republish_window_hours),
         )
 
     def unit_of_work_factory(self, kind: type[SqlUnitOfWorkT]) -> Callable[[], SqlUnitOfWorkT]:
         """Units of work of ``kind`` on this service's database, outbox and processed-event
-        records; a commit
-        that added events wakes the relay."""
+        records; a commit that added events wakes the relay."""
 
         def unit_of_work() -> SqlUnitOfWorkT:
             return kind(
                 self.sessions,
-                outbox_table=self.outbox_table,
-                processed_events_table=self.processed_events_table,
+                outbox_table=self.messaging.outbox,
+                processed_events_table=self.messaging.processed_events,
                 source=f"/gridloop/{self.settings.district}/{self.name}",
                 district=self.settings.district,
                 on_events_committed=self.relay.wake,
@@ -85,6 +90,9 @@ class ServiceRuntime:
         return unit_of_work
 
     def add_consumer(self, consumer: EventConsumer[Any], *topics: Topic) -> None:
+        if self.settings.consumer_group_suffix:
+            consumer.name = f"{consumer.name}-{self.settings.consumer_group_suffix}"
+            self.metrics.consumers.prepare(consumer.name, list(consumer.handlers))
         self.consumers.append(ConsumerBinding(consumer, topics))
         subscribe(self.broker, consumer, topics)
 

@@ -33,7 +33,24 @@ class ServiceSettings(BaseSettings):
     district: str = Field(
         default="370812", pattern=r"^\d{6}$", validation_alias=AliasChoices("GRIDLOOP_DISTRICT")
     )
+    instance_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("GRIDLOOP_INSTANCE_ID")
+    )
+    """Set by a launcher to tell its own process from any other on the port; /healthz echoes
+    it."""
+    consumer_group_suffix: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,30}$",
+        validation_alias=AliasChoices("GRIDLOOP_CONSUMER_GROUP_SUFFIX"),
+    )
+    """Consume as fresh consumer groups (``<name>-<suffix>``) from the start of every topic:
+    a replay that must change nothing, since every effect is keyed by its business fact."""
     relay_idle_interval_seconds: float = Field(default=0.5, gt=0)
+    relay_check_interval_seconds: float = Field(default=10.0, gt=0)
+    """How often the relay checks that the broker still holds what it published."""
+    relay_republish_window_hours: float = Field(default=14 * 24, gt=0)
+    """How far back the relay publishes again when the broker lost records (the topics'
+    retention)."""
     kafka_security_protocol: str = Field(
         default="PLAINTEXT",
         pattern=r"^(PLAINTEXT|SASL_PLAINTEXT|SASL_SSL)$",

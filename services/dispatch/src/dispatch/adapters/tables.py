@@ -72,4 +72,4 @@ class RejectedReportRow(DispatchTable, table=True):
     rejected_at: datetime = Field(sa_type=TIMESTAMP)
 
 
-OUTBOX, PROCESSED_EVENTS = messaging_tables(DispatchTable.metadata)
+MESSAGING = messaging_tables(DispatchTable.metadata)

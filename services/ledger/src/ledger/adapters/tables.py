@@ -54,4 +54,4 @@ class TransferRow(LedgerTable, table=True):
     created_at: datetime = Field(sa_type=TIMESTAMP)
 
 
-OUTBOX, PROCESSED_EVENTS = messaging_tables(LedgerTable.metadata)
+MESSAGING = messaging_tables(LedgerTable.metadata)

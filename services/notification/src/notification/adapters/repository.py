@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,9 +17,14 @@ class NotificationRepository:
 
     async def add(
         self, notification_id: str, event_id: str, message: Message, at: datetime
-    ) -> None:
-        self._session.add(
-            NotificationRow(
+    ) -> bool:
+        """Store the message unless one with this id (event, recipient, channel, template) is
+        there already; False then, and nothing changes."""
+        dialect = self._session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        result = await self._session.exec(
+            insert(NotificationRow)
+            .values(
                 id=notification_id,
                 event_id=event_id,
                 recipient_id=message.recipient_id,
@@ -29,7 +36,9 @@ class NotificationRepository:
                 work_order_id=message.work_order_id,
                 created_at=at,
             )
+            .on_conflict_do_nothing()
         )
+        return bool(getattr(result, "rowcount", 0))
 
     async def inbox(
         self, recipient_id: str, *, limit: int, offset: int

@@ -39,4 +39,4 @@ class NotificationRow(NotificationTable, table=True):
     created_at: datetime = Field(sa_type=TIMESTAMP)
 
 
-OUTBOX, PROCESSED_EVENTS = messaging_tables(NotificationTable.metadata)
+MESSAGING = messaging_tables(NotificationTable.metadata)

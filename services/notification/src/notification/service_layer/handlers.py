@@ -74,7 +74,8 @@ def notify_handler(on_written: Callable[[str], None] = lambda template: None) ->
                 f"/{message.channel.value}/{message.template.value}",
             )
         )
-        await uow.notifications.add(notification_id, event.id, message, now)
+        if not await uow.notifications.add(notification_id, event.id, message, now):
+            return "ignored"  # delivered before, e.g. by a replay under another consumer group
         await uow.outbox.add(
             NotificationDelivered(
                 notification_id=notification_id,

@@ -12,7 +12,10 @@ from notification.domain.messages import Message, StoredNotification
 class NotificationStore(Protocol):
     async def add(
         self, notification_id: str, event_id: str, message: Message, at: datetime
-    ) -> None: ...
+    ) -> bool:
+        """False if the notification exists already (a replay): nothing is stored then."""
+        ...
+
     async def inbox(
         self, recipient_id: str, *, limit: int, offset: int
     ) -> list[StoredNotification]: ...

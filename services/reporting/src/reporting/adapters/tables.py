@@ -42,4 +42,4 @@ class IdempotencyRow(ReportingTable, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime())
 
 
-OUTBOX, PROCESSED_EVENTS = messaging_tables(ReportingTable.metadata)
+MESSAGING = messaging_tables(ReportingTable.metadata)

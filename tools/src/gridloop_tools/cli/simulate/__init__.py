@@ -19,6 +19,7 @@ from gridloop_tools.cli.simulate.command import simulate
 from gridloop_tools.cli.simulate.config import (
     SimulationConfig,
     SimulationError,
+    StackGoneError,
     StackUnavailableError,
 )
 from gridloop_tools.cli.simulate.geometry import (
@@ -57,6 +58,7 @@ __all__ = [
     "SimulationConfig",
     "SimulationError",
     "SimulationSummary",
+    "StackGoneError",
     "StackUnavailableError",
     "build_summary",
     "classify_status",

@@ -6,7 +6,7 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -14,11 +14,13 @@ import httpx
 from gridloop_tools.cli.simulate.config import (
     SimulationConfig,
     SimulationError,
+    StackGoneError,
     StackUnavailableError,
 )
 
 __all__ = [
     "RETRYABLE_STATUSES",
+    "ConnectionGate",
     "StackClient",
     "describe_error",
     "response_json",
@@ -50,6 +52,54 @@ def describe_error(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}: {detail}"
 
 
+class ConnectionGate:
+    """Backs every request off, with jitter, while the stack refuses connections, and says the
+    stack is gone when it has refused them for ``give_up_after`` seconds.
+
+    One gate serves all requests of a run, so a stopped stack costs a few attempts a second in
+    all, not a tight loop per rider.
+    """
+
+    def __init__(
+        self,
+        *,
+        give_up_after: float = 30.0,
+        first_delay: float = 0.2,
+        max_delay: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.give_up_after = give_up_after
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self._clock = clock
+        self.failures = 0
+        self.refused_since: float | None = None
+        self._resume_at = 0.0
+
+    async def wait(self) -> None:
+        delay = self._resume_at - self._clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def refused(self, where: str) -> None:
+        now = self._clock()
+        if self.refused_since is None:
+            self.refused_since = now
+        self.failures += 1
+        if now - self.refused_since >= self.give_up_after:
+            raise StackGoneError(
+                f"the stack stopped answering: {where} has refused connections for "
+                f"{now - self.refused_since:.0f} s (since {self.failures} attempts); is "
+                "`make run` still running?"
+            )
+        ceiling = min(self.max_delay, self.first_delay * 2 ** min(self.failures - 1, 16))
+        self._resume_at = max(self._resume_at, now + random.uniform(ceiling / 2, ceiling))
+
+    def answered(self) -> None:
+        self.failures = 0
+        self.refused_since = None
+
+
 class StackClient:
     """The four services behind one client, with bounded concurrency and retries."""
 
@@ -62,6 +112,7 @@ class StackClient:
         self.submit_slots = asyncio.Semaphore(config.concurrency)
         self.poll_slots = asyncio.Semaphore(config.concurrency)
         self.poll_failures: Counter[str] = Counter()
+        self.gate = ConnectionGate(give_up_after=config.stack_gone_after)
 
     async def send(
         self,
@@ -86,6 +137,7 @@ class StackClient:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             response: httpx.Response | None = None
+            await self.gate.wait()
             async with self.submit_slots if submission else self.poll_slots:
                 if attempt == 0:
                     started = time.perf_counter()
@@ -95,9 +147,13 @@ class StackClient:
                     )
                 except httpx.UnsupportedProtocol:
                     raise
-                except httpx.TransportError:
+                except httpx.TransportError as error:
+                    if isinstance(error, httpx.ConnectError):
+                        self.gate.refused(url)
                     if last:
                         raise
+                else:
+                    self.gate.answered()
             if response is not None and (response.status_code not in RETRYABLE_STATUSES or last):
                 return response, started
             await asyncio.sleep(self.config.retry_backoff * 2**attempt * (0.5 + random.random()))

@@ -32,6 +32,10 @@ class SimulationError(Exception):
     """A problem the user can fix (bad option, missing file, unreachable stack)."""
 
 
+class StackGoneError(SimulationError):
+    """The stack answered at first, then stopped answering for good."""
+
+
 class StackUnavailableError(SimulationError):
     """Services of the stack did not answer at their URLs."""
 
@@ -85,6 +89,8 @@ class SimulationConfig:
     #: Retries of one request after a transient connection error (or 429/502/503/504).
     max_retries: int = 3
     retry_backoff: float = 0.2
+    #: Connections refused for this long (with back-off between attempts): the stack is gone.
+    stack_gone_after: float = 30.0
     #: GET /healthz on the four services before starting.
     preflight: bool = True
     #: How long to wait for the final balances to stop changing (the ledger may lag).

@@ -1,0 +1,105 @@
+"""Other city systems read our topics with the official CloudEvents SDK and a librdkafka
+consumer: every record of every event type must parse as a structured-mode CloudEvent and
+validate against its published JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from common.contracts.events import EVENT_MODELS
+from common.contracts.topics import Topic
+from gridloop_tools.stack import Stack
+from tests.integration.conftest import Rider, eventually
+
+CONTRACTS = Path(__file__).resolve().parents[2] / "docs" / "contracts" / "schemas"
+EVENT_TOPICS = (Topic.REPORTS, Topic.WORKORDERS, Topic.POINTS, Topic.NOTIFICATIONS)
+
+
+def _schemas() -> dict[str, dict[str, Any]]:
+    found = {}
+    for model in EVENT_MODELS:
+        name = model.event_type.removeprefix("gridloop.")
+        found[model.event_type] = json.loads((CONTRACTS / f"{name}.v1.schema.json").read_text())
+    return found
+
+
+def read_with_librdkafka(bootstrap: str, topic: str) -> list[KafkaMessage]:
+    """Every record on ``topic``, read by confluent-kafka (librdkafka) without a group."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"contract-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions = sorted(metadata.topics[topic].partitions)
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        at_end: set[int] = set()
+        messages: list[KafkaMessage] = []
+        idle = 0
+        while len(at_end) < len(partitions) and idle < 20:
+            record = consumer.poll(0.5)
+            if record is None:
+                idle += 1
+                continue
+            error = record.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    at_end.add(record.partition())
+                    continue
+                raise AssertionError(f"librdkafka: {error}")
+            messages.append(
+                KafkaMessage(
+                    headers={k: v or b"" for k, v in (record.headers() or [])},
+                    key=record.key(),
+                    value=record.value() or b"",
+                )
+            )
+        return messages
+    finally:
+        consumer.close()
+
+
+def test_every_event_type_reads_with_the_cloudevents_sdk_and_validates(
+    stack: Stack,
+    rider_factory: Callable[[], Rider],
+    district_points: dict[str, tuple[float, float]],
+) -> None:
+    rider = rider_factory()
+    filed = rider.submit("0101", *district_points["inside"])
+    rejected = rider.submit("0101", *district_points["outside"])
+    eventually(lambda: len(rider.inbox()) == 3)  # filed, +10 积分, rejected
+    schemas = _schemas()
+
+    seen: dict[str, int] = {}
+    mine: set[str] = set()
+    for topic in EVENT_TOPICS:
+        for message in read_with_librdkafka(stack.bootstrap_servers, topic.value):
+            assert not [h for h in message.headers if h.lower().startswith("ce_")], (
+                f"a ce_ header beside a structured-mode value on {topic.value}: {message.headers}"
+            )
+            assert message.headers.get("content-type") == b"application/cloudevents+json"
+            event = from_kafka_event(message)
+            attributes = event.get_attributes()
+            assert attributes["specversion"] == "1.0"
+            assert attributes["subject"] == (message.key or b"").decode()
+            document = json.loads(message.value)
+            jsonschema.validate(document, schemas[attributes["type"]])
+            seen[attributes["type"]] = seen.get(attributes["type"], 0) + 1
+            data = event.get_data()
+            if isinstance(data, dict) and data.get("report_id") in {filed, rejected}:
+                mine.add(attributes["type"])
+
+    assert set(seen) == {model.event_type for model in EVENT_MODELS}, seen
+    assert mine == {model.event_type for model in EVENT_MODELS}
