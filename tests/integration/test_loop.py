@@ -11,8 +11,10 @@ from functools import partial
 from typing import Any
 
 from common.contracts.envelope import CloudEvent
+from common.contracts.events import ReportSubmitted
 from common.contracts.topics import Topic
 from gridloop_tools.stack import Stack
+from gridloop_tools.testing.builders import raw_event
 from tests.integration.conftest import Rider, eventually, metric_value, publish_raw, read_topic
 
 
@@ -106,14 +108,8 @@ def test_a_malformed_message_is_dead_lettered_and_the_partition_keeps_flowing(
 ) -> None:
     marker = f"not json {uuid.uuid4()}".encode()
     publish_raw(stack.bootstrap_servers, Topic.REPORTS.value, b"poison", b"{" + marker)
-    invalid_data = CloudEvent(
-        type="gridloop.report.submitted",
-        source="/test",
-        subject="poison-2",
-        district="370812",
-        correlationid="it",
-        sequence=1,
-        data={"report_id": "poison-2", "lat": "north"},
+    invalid_data = raw_event(
+        ReportSubmitted.event_type, {"report_id": "poison-2", "lat": "north"}, subject="poison-2"
     )
     publish_raw(stack.bootstrap_servers, Topic.REPORTS.value, b"poison-2", invalid_data.to_bytes())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from common.messaging.consumer import (
 )
 from common.messaging.unit_of_work import SqlUnitOfWork
 from common.metrics import ConsumerMetrics
+from gridloop_tools.testing.builders import as_event, report_submitted
 from gridloop_tools.testing.infrastructure import MessagingSchema
 
 SUBMITTED = ReportSubmitted.event_type
@@ -40,25 +40,7 @@ class DeadLetters:
 
 
 def submitted(report_id: str = "rep-1", event_id: str | None = None) -> CloudEvent:
-    data = ReportSubmitted(
-        report_id=report_id,
-        reporter_id="r",
-        category="0101",
-        lat=35.5,
-        lon=116.8,
-        text="x",
-        submitted_at=datetime.now(UTC),
-    )
-    return CloudEvent(
-        **({"id": event_id} if event_id else {}),
-        type=SUBMITTED,
-        source="/t",
-        subject=report_id,
-        district="370812",
-        correlationid="c",
-        sequence=1,
-        data=data.model_dump(mode="json"),
-    )
+    return as_event(report_submitted(report_id=report_id), id_=event_id)
 
 
 def record(value: bytes) -> IncomingRecord:

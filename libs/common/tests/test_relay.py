@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
-from common.contracts.events import ReportSubmitted
 from common.db import create_engine, session_factory
 from common.messaging.relay import OutboxRelay
 from common.messaging.unit_of_work import SqlUnitOfWork
 from common.metrics import OutboxMetrics
+from gridloop_tools.testing.builders import report_submitted
 from gridloop_tools.testing.infrastructure import MessagingSchema
 
 
@@ -50,15 +49,7 @@ async def write_events(schema: MessagingSchema, subjects: list[str]) -> list[str
         )
         async with uow:
             event = await uow.outbox.add(
-                ReportSubmitted(
-                    report_id=subject,
-                    reporter_id="r",
-                    category="0101",
-                    lat=35.5,
-                    lon=116.8,
-                    text=f"#{number}",
-                    submitted_at=datetime.now(UTC),
-                ),
+                report_submitted(report_id=subject, text=f"#{number}"),
                 subject=subject,
                 sequence=number + 1,
             )

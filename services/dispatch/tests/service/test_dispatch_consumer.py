@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,50 +10,21 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import ReportSubmitted
 from common.messaging.consumer import EventConsumer, RetryPolicy
-from gridloop_tools.testing.service_fixtures import Auth, DeadLetter, Deliver, cloud_event
-
-
-def feature(grid_id: str, lon: float, lat: float) -> dict[str, Any]:
-    ring = [[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat + 0.01], [lon, lat]]
-    return {
-        "type": "Feature",
-        "properties": {
-            "grid_id": grid_id,
-            "name": f"{grid_id} 网格",
-            "community": "鼓楼街道第1社区",
-            "street": "鼓楼街道",
-            "district_code": "370812",
-        },
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
-
-
-GRIDS = {
-    "type": "FeatureCollection",
-    "features": [feature("g-west", 116.80, 35.50), feature("g-east", 116.81, 35.50)],
-}
+from gridloop_tools.testing.builders import as_event, report_submitted
+from gridloop_tools.testing.grids import two_grids
+from gridloop_tools.testing.service_fixtures import Auth, DeadLetter, Deliver
 
 
 def submitted(
     report_id: str = "rep-1", *, lat: float = 35.505, lon: float = 116.805, category: str = "0101"
 ) -> CloudEvent:
-    data = ReportSubmitted(
-        report_id=report_id,
-        reporter_id="rider-1",
-        category=category,
-        lat=lat,
-        lon=lon,
-        text="楼道堆放杂物",
-        submitted_at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
-    )
-    return cloud_event(data, subject=report_id)
+    return as_event(report_submitted(report_id=report_id, category=category, lat=lat, lon=lon))
 
 
 @pytest.fixture
 async def loaded(client: httpx.AsyncClient, auth: Auth) -> None:
-    response = await client.put("/v1/grids", json=GRIDS, headers=auth(role="admin"))
+    response = await client.put("/v1/grids", json=two_grids(), headers=auth(role="admin"))
     assert response.status_code == 200
 
 
@@ -147,42 +117,6 @@ async def test_the_same_report_under_a_new_event_id_is_not_filed_twice(
     assert len(await query(app, "SELECT id FROM work_orders")) == 1
     assert len(await outbox(app)) == 1
     assert await outcome_count(client, "ignored") == "1.0"
-
-
-def assert_dead_lettered(letter: DeadLetter, *, offset: int, reason: str, value: bytes) -> None:
-    topic, key, payload, headers = letter
-    assert topic == "gridloop.deadletter.v1"
-    assert (key, payload) == (b"k", value)
-    assert headers["gridloop-dlq-original-topic"] == "gridloop.reports.v1"
-    assert headers["gridloop-dlq-original-partition"] == "0"
-    assert headers["gridloop-dlq-original-offset"] == str(offset)
-    assert headers["gridloop-dlq-reason"] == reason
-    assert headers["gridloop-dlq-consumer"] == "dispatch"
-
-
-@pytest.mark.usefixtures("loaded")
-async def test_poison_messages_go_to_dead_letter_and_the_partition_keeps_flowing(
-    app: FastAPI, deliver: Deliver, dead_letters: list[DeadLetter]
-) -> None:
-    await deliver(b"{not json")
-    bad = CloudEvent(
-        type="gridloop.report.submitted",
-        source="/test",
-        subject="rep-x",
-        district="370812",
-        correlationid="c-1",
-        sequence=1,
-        data={"report_id": "rep-x", "lat": 999},
-    )
-    await deliver(bad)
-    await deliver(submitted("rep-2"))
-
-    assert len(dead_letters) == 2
-    assert_dead_lettered(dead_letters[0], offset=0, reason="unparseable", value=b"{not json")
-    assert_dead_lettered(dead_letters[1], offset=1, reason="invalid", value=bad.to_bytes())
-    assert "lat" in dead_letters[1][3]["gridloop-dlq-error"]
-    assert await query(app, "SELECT report_id FROM work_orders") == [("rep-2",)]
-    assert len(await query(app, "SELECT event_id FROM processed_events")) == 1
 
 
 async def test_without_grids_a_report_is_retried_then_dead_lettered_not_rejected(

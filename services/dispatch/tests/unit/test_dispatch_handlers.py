@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import (
-    RejectionReason,
-    ReportRejected,
-    ReportSubmitted,
-    WorkOrderFiled,
-)
+from common.contracts.events import RejectionReason, ReportRejected, WorkOrderFiled
 from dispatch.domain.grids import GridFileError, GridIndex
 from dispatch.domain.triage import Rejected, RejectionCode
 from dispatch.domain.work_orders import WorkOrder
 from dispatch.service_layer import handlers
 from dispatch.service_layer.handlers import GridRegistry, GridRegistryEmpty
 from dispatch.service_layer.unit_of_work import AbstractDispatchUnitOfWork
-from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, cloud_event
+from gridloop_tools.testing.builders import as_event, report_submitted
+from gridloop_tools.testing.grids import grid_square, two_grids
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
 
 # --- fakes ----------------------------------------------------------------------------------
 
@@ -82,29 +79,7 @@ def _typed(uow: FakeUnitOfWork) -> AbstractDispatchUnitOfWork:
     return uow
 
 
-def feature(grid_id: str, lon: float, lat: float, district: str = "370812") -> dict[str, Any]:
-    ring = [[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat + 0.01], [lon, lat]]
-    return {
-        "type": "Feature",
-        "properties": {
-            "grid_id": grid_id,
-            "name": f"{grid_id} 网格",
-            "community": "鼓楼街道第1社区",
-            "street": "鼓楼街道",
-            "district_code": district,
-        },
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
-
-
-def two_grids(district: str = "370812") -> dict[str, Any]:
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            feature("g-west", 116.80, 35.50, district),
-            feature("g-east", 116.81, 35.50, district),
-        ],
-    }
+COMMUNITY = "鼓楼街道第1社区"
 
 
 def submitted(
@@ -115,16 +90,8 @@ def submitted(
     lon: float = 116.815,
     id_: str = "e-1",
 ) -> CloudEvent:
-    data = ReportSubmitted(
-        report_id=report_id,
-        reporter_id="rider-1",
-        category=category,
-        lat=lat,
-        lon=lon,
-        text="消防通道被电动车堵住",
-        submitted_at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
-    )
-    return cloud_event(data, subject=report_id, id_=id_)
+    data = report_submitted(report_id=report_id, category=category, lat=lat, lon=lon)
+    return as_event(data, id_=id_)
 
 
 @pytest.fixture
@@ -135,7 +102,7 @@ def uow() -> FakeUnitOfWork:
 @pytest.fixture
 def registry() -> GridRegistry:
     loaded = GridRegistry("370812")
-    loaded.replace(GridIndex.from_feature_collection(two_grids()))
+    loaded.replace(GridIndex.from_feature_collection(two_grids(community=COMMUNITY)))
     return loaded
 
 
@@ -178,7 +145,7 @@ async def test_a_report_in_a_grid_files_a_work_order(
     assert data.report_id == "rep-1"
     assert data.reporter_id == "rider-1"
     assert (data.grid_id, data.grid_name) == ("g-east", "g-east 网格")
-    assert (data.community, data.street) == ("鼓楼街道第1社区", "鼓楼街道")
+    assert (data.community, data.street) == (COMMUNITY, "鼓楼街道")
     assert (data.category_name, data.priority) == ("消防/疏散通道堵占", "urgent")
     assert data.filed_at == order.filed_at
     await uow.commit()  # metrics count committed work only
@@ -263,7 +230,7 @@ async def test_load_grids_replaces_the_registry(uow: FakeUnitOfWork) -> None:
     assert uow.committed
     assert uow.grids.by_district["370812"] is index
 
-    smaller = {"type": "FeatureCollection", "features": [feature("g-only", 116.9, 35.6)]}
+    smaller = {"type": "FeatureCollection", "features": [grid_square("g-only", 116.9, 35.6)]}
     await handlers.load_grids(smaller, _typed(uow), registry)
     assert [g.grid_id for g in registry.current()] == ["g-only"]
 
@@ -273,7 +240,7 @@ async def test_load_grids_of_another_district_is_refused(
 ) -> None:
     before = registry.current()
     with pytest.raises(GridFileError, match="370811"):
-        await handlers.load_grids(two_grids("370811"), _typed(uow), registry)
+        await handlers.load_grids(two_grids(district="370811"), _typed(uow), registry)
     assert registry.current() is before
     assert not uow.committed
     assert uow.grids.by_district == {}

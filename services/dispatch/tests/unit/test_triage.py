@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -11,32 +10,13 @@ from common.contracts.catalogue import Priority
 from dispatch.domain.grids import GridIndex
 from dispatch.domain.triage import Accepted, Rejected, RejectionCode, triage
 from dispatch.domain.work_orders import WorkOrder, WorkOrderStatus
-
-
-def square(grid_id: str, lon: float, lat: float, size: float = 0.01) -> dict[str, Any]:
-    ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
-    return {
-        "type": "Feature",
-        "properties": {
-            "grid_id": grid_id,
-            "name": f"{grid_id} 网格",
-            "community": "鼓楼街道第1社区",
-            "street": "鼓楼街道",
-            "district_code": "370812",
-        },
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
+from gridloop_tools.testing.grids import two_grids
 
 
 @pytest.fixture(scope="module")
 def grids() -> GridIndex:
     """West square [116.80, 116.81] and east square [116.81, 116.82] x lat [35.50, 35.51]."""
-    return GridIndex.from_feature_collection(
-        {
-            "type": "FeatureCollection",
-            "features": [square("g-west", 116.80, 35.50), square("g-east", 116.81, 35.50)],
-        }
-    )
+    return GridIndex.from_feature_collection(two_grids())
 
 
 def test_a_point_in_a_grid_with_a_known_category_is_accepted(grids: GridIndex) -> None:

@@ -10,8 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import PointsAwarded, WorkOrderFiled
-from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, cloud_event
+from common.contracts.events import PointsAwarded
+from gridloop_tools.testing.builders import as_event, work_order_filed
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
 from ledger.domain.points import ISSUANCE_ACCOUNT, Account, AwardRules, Transfer, TransferCode
 from ledger.service_layer.handlers import on_work_order_filed_handler
 from ledger.service_layer.unit_of_work import AbstractLedgerUnitOfWork
@@ -86,22 +87,8 @@ def filed(
     filed_at: datetime = DAY_ONE,
     event_id: str | None = None,
 ) -> CloudEvent:
-    data = WorkOrderFiled(
-        work_order_id=f"wo-{report_id}",
-        report_id=report_id,
-        reporter_id=reporter_id,
-        category="0101",
-        category_name="楼道杂物堆放",
-        priority="normal",
-        grid_id="g-1",
-        grid_name="第1网格",
-        community="第1社区",
-        street="鼓楼街道",
-        lat=35.55,
-        lon=116.83,
-        filed_at=filed_at,
-    )
-    return cloud_event(data, subject=f"wo-{report_id}", id_=event_id)
+    data = work_order_filed(report_id=report_id, reporter_id=reporter_id, filed_at=filed_at)
+    return as_event(data, id_=event_id)
 
 
 @pytest.fixture

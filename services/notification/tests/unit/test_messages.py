@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from common.contracts.events import (
-    EventData,
-    NotificationDelivered,
-    PointsAwarded,
-    RejectionReason,
-    ReportRejected,
-    ReportSubmitted,
-    WorkOrderFiled,
+from common.contracts.events import EventData
+from gridloop_tools.testing.builders import (
+    as_event,
+    notification_delivered,
+    points_awarded,
+    report_rejected,
+    report_submitted,
+    work_order_filed,
 )
-from gridloop_tools.testing.service_fixtures import cloud_event
 from notification.domain.messages import (
     TEMPLATES,
     Channel,
@@ -25,42 +22,14 @@ from notification.domain.messages import (
 )
 from notification.service_layer.handlers import message_for
 
-AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-
-
-FILED = WorkOrderFiled(
-    work_order_id="wo-8f3a",
+FILED = work_order_filed(
     report_id="rep-1",
-    reporter_id="rider-1",
+    work_order_id="wo-8f3a",
     category="0501",
     category_name="私拉电线/飞线充电",
-    priority="urgent",
-    grid_id="370812-01-001-1",
-    grid_name="鼓楼街道第1社区第1网格",
-    community="鼓楼街道第1社区",
-    street="鼓楼街道",
-    lat=35.55,
-    lon=116.83,
-    filed_at=AT,
 )
-REJECTED = ReportRejected(
-    report_id="rep-2",
-    reporter_id="rider-2",
-    category="0302",
-    reason_code=RejectionReason.OUTSIDE_SERVICE_AREA,
-    reason="上报位置不在本区服务范围内（370812），请确认定位后重新上报",
-    rejected_at=AT,
-)
-AWARDED = PointsAwarded(
-    transfer_id="award:rep-1",
-    rider_id="rider-1",
-    amount=10,
-    balance=40,
-    rule="report_accepted",
-    report_id="rep-1",
-    work_order_id="wo-8f3a",
-    awarded_at=AT,
-)
+REJECTED = report_rejected(report_id="rep-2", reporter_id="rider-2", category="0302")
+AWARDED = points_awarded(report_id="rep-1", work_order_id="wo-8f3a", balance=40)
 
 
 # --- templates --------------------------------------------------------------------------------
@@ -146,7 +115,7 @@ def test_a_missing_variable_is_an_error_naming_it() -> None:
 
 
 def test_work_order_filed_tells_the_reporter_it_was_filed() -> None:
-    message = message_for(cloud_event(FILED, subject="wo-8f3a"))
+    message = message_for(as_event(FILED))
     assert message is not None
     assert message.template is TemplateId.REPORT_FILED
     assert message.recipient_id == "rider-1"
@@ -157,7 +126,7 @@ def test_work_order_filed_tells_the_reporter_it_was_filed() -> None:
 
 
 def test_report_rejected_tells_the_reporter_why() -> None:
-    message = message_for(cloud_event(REJECTED, subject="rep-2"))
+    message = message_for(as_event(REJECTED))
     assert message is not None
     assert message.template is TemplateId.REPORT_REJECTED
     assert message.recipient_id == "rider-2"
@@ -170,13 +139,13 @@ def test_report_rejected_tells_the_reporter_why() -> None:
 
 def test_report_rejected_with_an_unknown_category_shows_the_code() -> None:
     unknown = REJECTED.model_copy(update={"category": "0000"})
-    message = message_for(cloud_event(unknown, subject="rep-2"))
+    message = message_for(as_event(unknown))
     assert message is not None
     assert "「0000」" in message.body
 
 
 def test_points_awarded_tells_the_rider_amount_and_balance() -> None:
-    message = message_for(cloud_event(AWARDED, subject="rider-1"))
+    message = message_for(as_event(AWARDED))
     assert message is not None
     assert message.template is TemplateId.POINTS_AWARDED
     assert message.recipient_id == "rider-1"
@@ -186,25 +155,7 @@ def test_points_awarded_tells_the_rider_amount_and_balance() -> None:
 
 
 @pytest.mark.parametrize(
-    "data",
-    [
-        ReportSubmitted(
-            report_id="rep-1",
-            reporter_id="rider-1",
-            category="0101",
-            lat=35.5,
-            lon=116.8,
-            text="x",
-            submitted_at=AT,
-        ),
-        NotificationDelivered(
-            notification_id="n-1",
-            recipient_id="rider-1",
-            channel="inbox",
-            template="report_filed",
-            delivered_at=AT,
-        ),
-    ],
+    "data", [report_submitted(report_id="rep-1"), notification_delivered(report_id=None)]
 )
 def test_other_events_tell_nobody_anything(data: EventData) -> None:
-    assert message_for(cloud_event(data, subject="x")) is None
+    assert message_for(as_event(data, subject="x")) is None

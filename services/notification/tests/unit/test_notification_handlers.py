@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 
 from common.contracts.events import (
     EventData,
     NotificationDelivered,
-    PointsAwarded,
     RejectionReason,
-    ReportRejected,
-    ReportSubmitted,
     WorkOrderFiled,
 )
-from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, cloud_event
+from gridloop_tools.testing.builders import (
+    as_event,
+    points_awarded,
+    report_rejected,
+    report_submitted,
+    work_order_filed,
+)
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
 from notification.domain.messages import Message, StoredNotification
 from notification.service_layer.handlers import notify_handler
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
-
-AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 # --- fakes ----------------------------------------------------------------------------------
 
@@ -68,40 +70,16 @@ def _typed(uow: FakeUnitOfWork) -> AbstractNotificationUnitOfWork:
 
 
 def filed(reporter_id: str = "rider-1") -> WorkOrderFiled:
-    return WorkOrderFiled(
-        work_order_id="wo-1",
-        report_id="rep-1",
-        reporter_id=reporter_id,
-        category="0101",
-        category_name="楼道杂物堆放",
-        priority="normal",
-        grid_id="g-1",
-        grid_name="第1网格",
-        community="第1社区",
-        street="鼓楼街道",
-        lat=35.55,
-        lon=116.83,
-        filed_at=AT,
-    )
+    return work_order_filed(report_id="rep-1", work_order_id="wo-1", reporter_id=reporter_id)
 
 
-REJECTED = ReportRejected(
+REJECTED = report_rejected(
     report_id="rep-2",
     reporter_id="rider-2",
-    category="0101",
     reason_code=RejectionReason.UNKNOWN_CATEGORY,
     reason="问题类别代码无效",
-    rejected_at=AT,
 )
-AWARDED = PointsAwarded(
-    transfer_id="award:rep-1",
-    rider_id="rider-3",
-    amount=10,
-    balance=10,
-    rule="report_accepted",
-    report_id="rep-1",
-    awarded_at=AT,
-)
+AWARDED = points_awarded(report_id="rep-1", rider_id="rider-3")
 
 
 @pytest.fixture
@@ -121,7 +99,7 @@ async def test_one_inbox_message_and_one_delivery_event_per_message(
     uow: FakeUnitOfWork, data: EventData, subject: str, recipient: str, template: str
 ) -> None:
     written: list[str] = []
-    event = cloud_event(data, subject=subject)
+    event = as_event(data, subject=subject)
 
     outcome = await notify_handler(written.append)(event, _typed(uow))
 
@@ -148,26 +126,17 @@ async def test_one_inbox_message_and_one_delivery_event_per_message(
 
 async def test_the_notification_id_is_derived_from_the_event(uow: FakeUnitOfWork) -> None:
     other = FakeUnitOfWork()
-    await notify_handler()(cloud_event(filed(), subject="wo-1", id_="e-1"), _typed(uow))
-    await notify_handler()(cloud_event(filed(), subject="wo-1", id_="e-1"), _typed(other))
-    await notify_handler()(cloud_event(filed(), subject="wo-1", id_="e-2"), _typed(other))
+    await notify_handler()(as_event(filed(), id_="e-1"), _typed(uow))
+    await notify_handler()(as_event(filed(), id_="e-1"), _typed(other))
+    await notify_handler()(as_event(filed(), id_="e-2"), _typed(other))
     first = next(iter(uow.notifications.rows))
     assert first in other.notifications.rows
     assert len(other.notifications.rows) == 2
 
 
 async def test_an_event_without_a_message_is_ignored(uow: FakeUnitOfWork) -> None:
-    submitted = ReportSubmitted(
-        report_id="rep-1",
-        reporter_id="rider-1",
-        category="0101",
-        lat=35.5,
-        lon=116.8,
-        text="x",
-        submitted_at=AT,
-    )
     written: list[str] = []
-    event = cloud_event(submitted, subject="rep-1")
+    event = as_event(report_submitted(report_id="rep-1"))
     outcome = await notify_handler(written.append)(event, _typed(uow))
     assert outcome == "ignored"
     assert uow.notifications.rows == {}

@@ -4,7 +4,7 @@ real database, observed through the HTTP API."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -12,46 +12,23 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import (
-    PointsAwarded,
-    RejectionReason,
-    ReportRejected,
-    WorkOrderFiled,
+from gridloop_tools.testing.builders import (
+    AT,
+    as_event,
+    points_awarded,
+    report_rejected,
+    work_order_filed,
 )
-from gridloop_tools.testing.service_fixtures import Auth, DeadLetter, Deliver, cloud_event
-
-FILED_AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+from gridloop_tools.testing.service_fixtures import Auth, DeadLetter, Deliver
 
 
-def filed(report_id: str, *, sequence: int = 1, filed_at: datetime = FILED_AT) -> CloudEvent:
-    data = WorkOrderFiled(
-        work_order_id="wo-0001",
-        report_id=report_id,
-        reporter_id="rider-1",
-        category="0101",
-        category_name="楼道杂物堆放",
-        priority="normal",
-        grid_id="370812-01-001-1",
-        grid_name="鼓楼街道第1社区第1网格",
-        community="鼓楼街道第1社区",
-        street="鼓楼街道",
-        lat=35.5531,
-        lon=116.8287,
-        filed_at=filed_at,
-    )
-    return cloud_event(data, subject="wo-0001", sequence=sequence)
+def filed(report_id: str, *, sequence: int = 1, filed_at: datetime = AT) -> CloudEvent:
+    data = work_order_filed(report_id=report_id, work_order_id="wo-0001", filed_at=filed_at)
+    return as_event(data, sequence=sequence)
 
 
 def rejected(report_id: str, *, sequence: int = 1) -> CloudEvent:
-    data = ReportRejected(
-        report_id=report_id,
-        reporter_id="rider-1",
-        category="0101",
-        reason_code=RejectionReason.OUTSIDE_SERVICE_AREA,
-        reason="上报位置不在本区服务范围内（370812），请确认定位后重新上报",
-        rejected_at=FILED_AT,
-    )
-    return cloud_event(data, subject=report_id, sequence=sequence)
+    return as_event(report_rejected(report_id=report_id), sequence=sequence)
 
 
 async def new_report(client: httpx.AsyncClient, auth: Auth) -> str:
@@ -150,57 +127,9 @@ async def test_an_event_for_an_unknown_report_is_ignored(
 async def test_other_event_types_on_the_topic_are_skipped(
     client: httpx.AsyncClient, deliver: Deliver, dead_letters: list[DeadLetter]
 ) -> None:
-    points = PointsAwarded(
-        transfer_id="award:r",
-        rider_id="rider-1",
-        amount=10,
-        balance=10,
-        rule="report_accepted",
-        report_id="r",
-        awarded_at=FILED_AT,
-    )
-    await deliver(cloud_event(points, subject="rider-1"))
+    await deliver(as_event(points_awarded(report_id="r", rider_id="rider-1")))
     assert dead_letters == []
     assert await consumed(client, "other", "ignored") == 1.0
-
-
-def assert_dead_lettered(letter: DeadLetter, *, offset: int, reason: str, value: bytes) -> None:
-    topic, key, payload, headers = letter
-    assert topic == "gridloop.deadletter.v1"
-    assert key == b"k"
-    assert payload == value
-    assert headers["gridloop-dlq-original-topic"] == "gridloop.workorders.v1"
-    assert headers["gridloop-dlq-original-partition"] == "0"
-    assert headers["gridloop-dlq-original-offset"] == str(offset)
-    assert headers["gridloop-dlq-reason"] == reason
-    assert headers["gridloop-dlq-consumer"] == "reporting"
-    assert headers["gridloop-dlq-error"]
-
-
-async def test_poison_messages_go_to_dead_letter_and_the_partition_keeps_flowing(
-    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, dead_letters: list[DeadLetter]
-) -> None:
-    report_id = await new_report(client, auth)
-    await deliver(b"{not json")
-    bad_data = CloudEvent(
-        type=WorkOrderFiled.event_type,
-        source="/test",
-        subject="wo-x",
-        district="370812",
-        correlationid="c-1",
-        sequence=1,
-        data={"report_id": report_id, "grid_id": 7},
-    )
-    await deliver(bad_data)
-    await deliver(filed(report_id))
-
-    assert len(dead_letters) == 2
-    assert_dead_lettered(dead_letters[0], offset=0, reason="unparseable", value=b"{not json")
-    assert_dead_lettered(dead_letters[1], offset=1, reason="invalid", value=bad_data.to_bytes())
-    assert "work_order_id" in dead_letters[1][3]["gridloop-dlq-error"]
-    assert (await view(client, auth, report_id))["status"] == "filed"
-    text = (await client.get("/metrics")).text
-    assert 'gridloop_dead_letters_total{consumer="reporting",reason="invalid"' in text
 
 
 async def test_an_envelope_that_is_not_a_cloud_event_goes_to_dead_letter(

@@ -8,13 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import (
-    RejectionReason,
-    ReportRejected,
-    ReportSubmitted,
-    WorkOrderFiled,
-)
-from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, cloud_event
+from common.contracts.events import ReportSubmitted
+from gridloop_tools.testing.builders import as_event, report_rejected, work_order_filed
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
 from reporting.domain.reports import (
     IdempotencyConflict,
     Report,
@@ -94,34 +90,15 @@ def submit_command(**changes: object) -> SubmitReport:
 
 
 def filed_event(report_id: str, *, sequence: int = 1, work_order_id: str = "wo-1") -> CloudEvent:
-    data = WorkOrderFiled(
-        work_order_id=work_order_id,
-        report_id=report_id,
-        reporter_id="rider-1",
-        category="0301",
-        category_name="暴露垃圾",
-        priority="normal",
-        grid_id="370812-01-001-1",
-        grid_name="鼓楼街道第1社区第1网格",
-        community="鼓楼街道第1社区",
-        street="鼓楼街道",
-        lat=35.5531,
-        lon=116.8287,
-        filed_at=FILED_AT,
-    )
-    return cloud_event(data, subject=work_order_id, sequence=sequence)
+    data = work_order_filed(report_id=report_id, work_order_id=work_order_id, filed_at=FILED_AT)
+    return as_event(data, sequence=sequence)
 
 
 def rejected_event(report_id: str, *, sequence: int = 1) -> CloudEvent:
-    data = ReportRejected(
-        report_id=report_id,
-        reporter_id="rider-1",
-        category="0301",
-        reason_code=RejectionReason.OUTSIDE_SERVICE_AREA,
-        reason="上报位置不在本区服务范围内",
-        rejected_at=FILED_AT,
+    data = report_rejected(
+        report_id=report_id, reason="上报位置不在本区服务范围内", rejected_at=FILED_AT
     )
-    return cloud_event(data, subject=report_id, sequence=sequence)
+    return as_event(data, sequence=sequence)
 
 
 async def submitted(uow: FakeUnitOfWork, report_id: str = "rep-1") -> Report:

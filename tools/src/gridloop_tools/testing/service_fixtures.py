@@ -32,8 +32,8 @@ from common.contracts.topics import Topic
 from common.db import upgrade_database
 from common.messaging.consumer import EventConsumer, IncomingRecord
 from common.service.settings import ServiceSettings
+from gridloop_tools.testing.builders import DISTRICT, as_event
 
-DISTRICT = "370812"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 DeadLetter = tuple[str, bytes, bytes, dict[str, str]]
@@ -59,22 +59,6 @@ class ServiceUnderTest:
         return str(self.bootstrap.SERVICE)
 
 
-def cloud_event(
-    data: EventData, *, subject: str, sequence: int = 1, id_: str | None = None
-) -> CloudEvent:
-    """An event as the producing service's outbox would have written it."""
-    return CloudEvent(
-        **({"id": id_} if id_ else {}),
-        type=data.event_type,
-        source="/test",
-        subject=subject,
-        district=DISTRICT,
-        correlationid="c-1",
-        sequence=sequence,
-        data=data.model_dump(mode="json"),
-    )
-
-
 def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict[str, Any]:
     """The response is an RFC 9457 problem with ``status``, a title and a non-empty detail that
     contains each of ``needles``, and no stack trace leaked into it."""
@@ -96,7 +80,7 @@ class FakeOutbox:
 
     async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
         self.events.append((data, subject, sequence))
-        return cloud_event(data, subject=subject, sequence=sequence)
+        return as_event(data, subject=subject, sequence=sequence)
 
 
 class FakeUnitOfWorkBase:
@@ -240,7 +224,6 @@ __all__ = [
     "assert_problem",
     "auth",
     "client",
-    "cloud_event",
     "consumer",
     "database_path",
     "dead_letters",

@@ -1,0 +1,33 @@
+"""The notification service keeps the contract every gridloop service keeps."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from common.contracts.envelope import CloudEvent
+from common.contracts.events import PointsAwarded
+from common.contracts.topics import Topic
+from gridloop_tools.testing.builders import as_event, points_awarded, raw_event
+from gridloop_tools.testing.service_fixtures import Auth
+from gridloop_tools.testing.service_suite import ServiceContractSuite
+
+
+class TestNotificationServiceContract(ServiceContractSuite):
+    protected_path = "/v1/inbox/rider-1"
+    paged_path = "/v1/inbox/rider-1"
+    consumed_topic = Topic.POINTS
+    invalid_field = "amount"
+
+    async def valid_event(self, client: httpx.AsyncClient, auth: Auth) -> CloudEvent:
+        return as_event(points_awarded(report_id="rep-1", rider_id="rider-1"))
+
+    def invalid_event(self) -> CloudEvent:
+        data = {"rider_id": "rider-1", "amount": -5}
+        return raw_event(PointsAwarded.event_type, data, subject="rider-1")
+
+    async def assert_valid_event_applied(
+        self, client: httpx.AsyncClient, auth: Auth, app: FastAPI
+    ) -> None:
+        response = await client.get("/v1/inbox/rider-1", headers=auth(subject="rider-1"))
+        assert [i["template"] for i in response.json()["items"]] == ["points_awarded"]

@@ -1,0 +1,44 @@
+"""The reporting service keeps the contract every gridloop service keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from common.contracts.envelope import CloudEvent
+from common.contracts.events import WorkOrderFiled
+from common.contracts.topics import Topic
+from gridloop_tools.testing.builders import as_event, raw_event, work_order_filed
+from gridloop_tools.testing.service_fixtures import Auth
+from gridloop_tools.testing.service_suite import ServiceContractSuite
+
+REPORT = {"category": "0101", "lat": 35.5531, "lon": 116.8287, "text": "楼道堆放杂物"}
+
+
+class TestReportingServiceContract(ServiceContractSuite):
+    protected_method = "POST"
+    protected_path = "/v1/reports"
+    paged_path = "/v1/reports"
+    consumed_topic = Topic.WORKORDERS
+    invalid_field = "work_order_id"
+
+    def protected_body(self) -> Any:
+        return REPORT
+
+    async def valid_event(self, client: httpx.AsyncClient, auth: Auth) -> CloudEvent:
+        response = await client.post("/v1/reports", json=REPORT, headers=auth(subject="rider-1"))
+        assert response.status_code == 201, response.text
+        return as_event(work_order_filed(report_id=response.json()["id"]))
+
+    def invalid_event(self) -> CloudEvent:
+        return raw_event(
+            WorkOrderFiled.event_type, {"report_id": "rep-x", "grid_id": 7}, subject="wo-x"
+        )
+
+    async def assert_valid_event_applied(
+        self, client: httpx.AsyncClient, auth: Auth, app: FastAPI
+    ) -> None:
+        listed = await client.get("/v1/reports", headers=auth(subject="rider-1"))
+        assert [item["status"] for item in listed.json()["items"]] == ["filed"]
