@@ -51,8 +51,14 @@ def record(value: bytes) -> IncomingRecord:
 
 class Harness:
     def __init__(
-        self, schema: MessagingSchema, *, failures: int = 0, dead_letters: DeadLetters | None = None
+        self,
+        schema: MessagingSchema,
+        *,
+        failures: int = 0,
+        failure: Exception | None = None,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
+        self.failure = failure or RuntimeError("handler bug")
         self.schema = schema
         self.effects: list[str] = []
         self.failures_left = failures
@@ -68,7 +74,7 @@ class Harness:
             await uow.session.exec(select(sa.literal(1)))
             if self.failures_left:
                 self.failures_left -= 1
-                raise ConnectionError("database hiccup")
+                raise self.failure
             uow.after_commit(lambda: self.effects.append(data.report_id))
             return "processed"
 
@@ -131,7 +137,23 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_with_its_origin(
     assert headers["gridloop-dlq-original-topic"] == "gridloop.reports.v1"
     assert headers["gridloop-dlq-original-partition"] == "2"
     assert headers["gridloop-dlq-original-offset"] == str(message.offset)
-    assert "database hiccup" in headers["gridloop-dlq-error"]
+    assert "handler bug" in headers["gridloop-dlq-error"]
+
+
+async def test_an_unreachable_database_is_waited_for_and_never_dead_letters(
+    schema: MessagingSchema,
+) -> None:
+    """Ten failures to reach the database, more than the three tries an event has: the
+    consumer keeps its partition waiting, then applies the event once."""
+    harness = Harness(schema, failures=10, failure=ConnectionError("database unreachable"))
+    harness.consumer.retry = RetryPolicy(
+        attempts=3, first_delay=0.001, max_delay=0.002, unavailable_max_delay=0.005
+    )
+    await harness.consumer.handle(record(submitted().to_bytes()))
+    assert harness.attempts == 11
+    assert harness.effects == ["rep-1"]
+    assert harness.dead_letters.records == []
+    assert await harness.processed_event_rows() == 1
 
 
 @pytest.mark.parametrize(

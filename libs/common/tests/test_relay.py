@@ -1,39 +1,62 @@
-"""The outbox relay against real databases: order, marking, failures, one leader."""
+"""The outbox relay against real databases: order, marking, failures, one leader, and
+publishing again what a broker lost."""
 
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
+from common.contracts.envelope import CloudEvent
 from common.db import create_engine, session_factory
+from common.messaging.published_log import Delivery
 from common.messaging.relay import OutboxRelay
 from common.messaging.unit_of_work import SqlUnitOfWork
 from common.metrics import OutboxMetrics
 from gridloop_tools.testing.builders import report_submitted
 from gridloop_tools.testing.infrastructure import MessagingSchema
 
+PARTITIONS = 3
+
 
 class FakeProducer:
-    """Records what the relay hands over; can refuse chosen events."""
+    """A broker's log in memory: records what the relay hands over, per partition; can refuse
+    chosen events, and can lose everything (a memory-only broker that restarted)."""
 
     def __init__(self, refuse: set[str] | None = None) -> None:
         self.sent: list[tuple[str, bytes, str]] = []
+        self.headers: list[dict[str, str]] = []
         self.refuse = refuse or set()
+        self.log: dict[tuple[str, int], list[str]] = {}
 
     async def enqueue(
         self, topic: str, key: bytes, value: bytes, headers: dict[str, str]
-    ) -> Awaitable[object]:
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        if headers["ce_id"] in self.refuse:
+    ) -> Awaitable[Delivery]:
+        future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        event_id = CloudEvent.from_bytes(value).id
+        if event_id in self.refuse:
             future.set_exception(ConnectionError("broker unavailable"))
         else:
-            self.sent.append((topic, key, headers["ce_id"]))
-            future.set_result(None)
+            self.sent.append((topic, key, event_id))
+            self.headers.append(headers)
+            partition = zlib.crc32(key) % PARTITIONS
+            entries = self.log.setdefault((topic, partition), [])
+            entries.append(event_id)
+            future.set_result(Delivery(topic, partition, len(entries) - 1))
         return future
+
+    async def end_offsets(self, topic: str) -> dict[int, int] | None:
+        if not any(t == topic for t, _ in self.log):
+            return None
+        return {p: len(self.log.get((topic, p), [])) for p in range(PARTITIONS)}
+
+    def lose_everything(self) -> None:
+        self.log.clear()
 
 
 async def write_events(schema: MessagingSchema, subjects: list[str]) -> list[str]:
@@ -58,13 +81,20 @@ async def write_events(schema: MessagingSchema, subjects: list[str]) -> list[str
     return ids
 
 
-def relay(schema: MessagingSchema, producer: FakeProducer, batch_size: int = 200) -> OutboxRelay:
+def relay(
+    schema: MessagingSchema,
+    producer: FakeProducer,
+    batch_size: int = 200,
+    metrics: OutboxMetrics | None = None,
+) -> OutboxRelay:
     return OutboxRelay(
         schema.engine,
         schema.outbox,
         producer.enqueue,
         service="test",
-        metrics=OutboxMetrics("test", CollectorRegistry()),
+        metrics=metrics or OutboxMetrics("test", CollectorRegistry()),
+        published_offsets=schema.published_offsets,
+        end_offsets=producer.end_offsets,
         batch_size=batch_size,
     )
 
@@ -86,6 +116,65 @@ async def test_events_go_out_in_commit_order_keyed_by_aggregate(schema: Messagin
     assert {topic for topic, _, _ in producer.sent} == {"gridloop.reports.v1"}
     assert await unpublished(schema) == 0
     assert await relay(schema, producer).publish_pending() == 0
+
+
+async def test_records_carry_the_structured_mode_content_type_and_no_ce_headers(
+    schema: MessagingSchema,
+) -> None:
+    await write_events(schema, ["a"])
+    producer = FakeProducer()
+    await relay(schema, producer).publish_pending()
+    assert producer.headers == [{"content-type": "application/cloudevents+json"}]
+
+
+async def test_what_a_broker_lost_is_published_again_in_its_order(
+    schema: MessagingSchema,
+) -> None:
+    ids = await write_events(schema, ["a", "b", "a", "c"])
+    broker = FakeProducer()
+    metrics = OutboxMetrics("test", CollectorRegistry())
+    first = relay(schema, broker, metrics=metrics)
+    await first.publish_pending()
+    assert await first.check_broker() == 0  # the broker holds everything
+
+    broker.lose_everything()
+    assert await first.check_broker() == 4
+    assert await unpublished(schema) == 4
+    assert metrics.republished.labels(service="test")._value.get() == 4
+    assert await first.publish_pending() == 4
+    assert [event_id for _, _, event_id in broker.sent] == ids + ids
+    assert await first.check_broker() == 0
+
+
+async def test_a_new_relay_finds_the_loss_from_what_the_database_recorded(
+    schema: MessagingSchema,
+) -> None:
+    """The service itself restarted after the broker did: the offsets it published up to are
+    in its database, not in memory."""
+    await write_events(schema, ["a", "b"])
+    broker = FakeProducer()
+    await relay(schema, broker).publish_pending()
+    broker.lose_everything()
+
+    assert await relay(schema, broker).check_broker() == 2
+
+
+async def test_rows_older_than_the_window_are_not_published_again(
+    schema: MessagingSchema,
+) -> None:
+    await write_events(schema, ["a", "b"])
+    async with schema.engine.begin() as connection:
+        await connection.execute(
+            schema.outbox.update()
+            .where(schema.outbox.c.message_key == "a")
+            .values(created_at=datetime.now(UTC) - timedelta(days=30))
+        )
+    broker = FakeProducer()
+    windowed = relay(schema, broker)
+    await windowed.publish_pending()
+    broker.lose_everything()
+
+    assert await windowed.check_broker() == 1
 
 
 async def test_a_refused_event_and_everything_after_it_are_sent_again(
@@ -115,20 +204,22 @@ async def test_only_one_relay_per_postgres_database_leads(postgres_url: str) -> 
     metadata = sa.MetaData()
     from common.db import messaging_tables
 
-    outbox, _ = messaging_tables(metadata)
+    tables = messaging_tables(metadata)
     first = OutboxRelay(
         first_engine,
-        outbox,
+        tables.outbox,
         FakeProducer().enqueue,
         service="lead-test",
         metrics=OutboxMetrics("lead-test", CollectorRegistry()),
+        published_offsets=tables.published_offsets,
     )
     second = OutboxRelay(
         second_engine,
-        outbox,
+        tables.outbox,
         FakeProducer().enqueue,
         service="lead-test",
         metrics=OutboxMetrics("lead-test", CollectorRegistry()),
+        published_offsets=tables.published_offsets,
     )
     try:
         assert await first._ensure_leadership() is True

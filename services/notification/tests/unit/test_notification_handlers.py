@@ -33,10 +33,11 @@ class FakeNotifications:
 
     async def add(
         self, notification_id: str, event_id: str, message: Message, at: datetime
-    ) -> None:
+    ) -> bool:
         if notification_id in self.rows:
-            raise KeyError(f"duplicate notification {notification_id}")
+            return False
         self.rows[notification_id] = (event_id, message, at)
+        return True
 
     async def inbox(
         self, recipient_id: str, *, limit: int, offset: int
@@ -142,3 +143,14 @@ async def test_an_event_without_a_message_is_ignored(uow: FakeUnitOfWork) -> Non
     assert uow.notifications.rows == {}
     assert uow.outbox.events == []
     assert written == []
+
+
+async def test_a_message_delivered_before_is_not_written_or_announced_again(
+    uow: FakeUnitOfWork,
+) -> None:
+    """A replay under another consumer group meets the message its first delivery wrote."""
+    event = as_event(filed(), id_="e-1")
+    assert await notify_handler()(event, _typed(uow)) == "processed"
+    assert await notify_handler()(event, _typed(uow)) == "ignored"
+    assert len(uow.notifications.rows) == 1
+    assert len(uow.outbox.events) == 1

@@ -138,10 +138,12 @@ class ServiceContractSuite:
 
     # --- operational endpoints ----------------------------------------------------------------
 
-    async def test_healthz(self, client: httpx.AsyncClient) -> None:
+    async def test_healthz(
+        self, client: httpx.AsyncClient, service_under_test: ServiceUnderTest
+    ) -> None:
         response = await client.get("/healthz")
         assert response.status_code == 200
-        assert response.json() == {"status": "ok"}
+        assert response.json() == {"status": "ok", "service": service_under_test.name}
 
     async def test_metrics_exposes_gridloop_series(
         self, client: httpx.AsyncClient, service_under_test: ServiceUnderTest
