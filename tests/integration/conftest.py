@@ -161,15 +161,19 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any
             consumer.assign(partitions)
             end = await consumer.end_offsets(partitions)
             await consumer.seek_to_beginning(*partitions)
+            # Done when every partition's records up to its end offset have been *received*:
+            # the consumer's position alone runs ahead of what getmany has handed over.
+            received = dict.fromkeys(partitions, 0)
             records: list[Any] = []
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                positions = [await consumer.position(tp) for tp in partitions]
-                if all(pos >= end[tp] for pos, tp in zip(positions, partitions, strict=True)):
+                if all(received[tp] >= end[tp] for tp in partitions):
                     break
                 batch = await consumer.getmany(timeout_ms=500)
-                for items in batch.values():
+                for tp, items in batch.items():
                     records.extend(items)
+                    if items:
+                        received[tp] = items[-1].offset + 1
             return records
         finally:
             await consumer.stop()
