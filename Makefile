@@ -52,8 +52,18 @@ contracts: install  ## regenerate docs/contracts (JSON Schema, AsyncAPI, OpenAPI
 contracts-check: install  ## fail if docs/contracts differ from the code
 	$(UV) run gridloop contracts --check
 
-validate-deploy: install  ## offline checks of compose, Kubernetes, Prometheus and Grafana files
-	PATH="$(abspath $(dir $(UV))):$$PATH" bash deploy/validate.sh
+PROMTOOL := .tools/prometheus/usr/bin/promtool
+
+# promtool from Debian's prometheus package, unpacked (not installed: no service is started).
+$(PROMTOOL):
+	@command -v apt-get >/dev/null || { echo "no apt-get: promtool checks will be skipped"; exit 0; }
+	mkdir -p .tools/prometheus
+	cd .tools/prometheus && apt-get download prometheus >/dev/null 2>&1 \
+	  && dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb \
+	  || echo "could not fetch Debian's prometheus package: promtool checks will be skipped"
+
+validate-deploy: install $(PROMTOOL)  ## offline checks of compose, Kubernetes, Prometheus and Grafana files
+	PATH="$(abspath $(dir $(UV))):$(abspath $(dir $(PROMTOOL))):$$PATH" bash deploy/validate.sh
 
 check: lint layers typecheck contracts-check validate-deploy test  ## everything CI runs
 

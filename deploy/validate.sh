@@ -68,7 +68,9 @@ METRICS = {
     "gridloop_http_request_duration_seconds_bucket", "gridloop_http_request_duration_seconds_sum",
     "gridloop_http_request_duration_seconds_count",
     "gridloop_outbox_published_total", "gridloop_outbox_backlog", "gridloop_outbox_oldest_age_seconds",
-    "gridloop_outbox_relay_leader", "gridloop_events_consumed_total", "gridloop_event_handling_retries_total",
+    "gridloop_outbox_relay_leader", "gridloop_outbox_broker_losses_total", "gridloop_outbox_republished_total",
+    "gridloop_consumer_waiting_for_infrastructure",
+    "gridloop_events_consumed_total", "gridloop_event_handling_retries_total",
     "gridloop_event_handling_duration_seconds_bucket", "gridloop_event_handling_duration_seconds_sum",
     "gridloop_event_handling_duration_seconds_count",
     "gridloop_dead_letters_total", "gridloop_reports_submitted_total", "gridloop_reports_triaged_total",
@@ -531,7 +533,11 @@ if command -v promtool >/dev/null 2>&1; then
   step "promtool check rules" promtool check rules deploy/prometheus/rules/gridloop.rules.yml
   step "promtool test rules" promtool test rules deploy/prometheus/rules/gridloop.rules.test.yml
 else
-  skip "promtool check/test rules" "promtool not installed (apt-get install prometheus)"
+  if [[ -n "${REQUIRE_PROMTOOL:-}" ]]; then
+    step "promtool available (REQUIRE_PROMTOOL is set)" false
+  else
+    skip "promtool check/test rules" "promtool not installed (apt-get install prometheus)"
+  fi
 fi
 step "Grafana dashboards (JSON, uid, panel ids, \${datasource}, PromQL, metric names)" pycheck dashboards
 
