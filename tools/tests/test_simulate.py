@@ -26,6 +26,7 @@ from gridloop_tools.cli.simulate import (
     ReportOutcome,
     SimulationConfig,
     SimulationError,
+    StackGoneError,
     StackUnavailableError,
     build_summary,
     combined_bounds,
@@ -41,6 +42,7 @@ from gridloop_tools.cli.simulate import (
     run_simulation,
     simulate,
 )
+from gridloop_tools.cli.simulate.client import ConnectionGate
 
 # A small grid near 兖州: one L-shaped (concave) polygon and one square.
 L_SHAPE = Polygon(
@@ -688,3 +690,66 @@ def test_cli_rejects_out_of_range_options() -> None:
     assert result.exit_code == 2
     result = CliRunner().invoke(_cli(), ["simulate", "--outside-ratio", "2"])
     assert result.exit_code == 2
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_connection_gate_backs_off_exponentially_with_jitter_and_resets() -> None:
+    clock = ManualClock()
+    gate = ConnectionGate(give_up_after=60.0, first_delay=0.2, max_delay=5.0, clock=clock)
+    waits = []
+    for _ in range(8):
+        gate.refused("http://reporting")
+        waits.append(gate._resume_at - clock.now)
+    ceilings = [min(5.0, 0.2 * 2**n) for n in range(8)]
+    assert all(c / 2 <= w <= c for w, c in zip(waits, ceilings, strict=True)), waits
+    gate.answered()
+    assert (gate.failures, gate.refused_since) == (0, None)
+
+
+def test_the_connection_gate_says_the_stack_is_gone_after_the_limit() -> None:
+    clock = ManualClock()
+    gate = ConnectionGate(give_up_after=30.0, clock=clock)
+    gate.refused("http://127.0.0.1:8004/v1/inbox/r")
+    clock.now += 29.0
+    gate.refused("http://127.0.0.1:8004/v1/inbox/r")
+    clock.now += 1.5
+    with pytest.raises(StackGoneError, match="refused connections for 30 s"):
+        gate.refused("http://127.0.0.1:8004/v1/inbox/r")
+
+
+class VanishingTransport(httpx.AsyncBaseTransport):
+    """The stack answers the first ``answers`` requests, then refuses every connection."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, answers: int) -> None:
+        self.inner = inner
+        self.answers = answers
+        self.refused = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.answers <= 0:
+            self.refused += 1
+            raise httpx.ConnectError("connection refused", request=request)
+        self.answers -= 1
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_stack_that_goes_away_is_reported_without_a_tight_polling_loop(
+    grids_file: Path,
+) -> None:
+    """Eight riders poll their inboxes every 10 ms: without back-off, 1.5 s of a dead stack is
+    over a thousand refused connections; with it, a few dozen, then a clear error."""
+    stack = FakeStack(drop_categories=frozenset({"0101", "0102", "0201", "0301"}))
+    transport = VanishingTransport(httpx.ASGITransport(app=stack.app), answers=60)
+    config = fast_config(
+        grids_file, riders=8, stack_gone_after=1.5, retry_backoff=0.05, timeout=30.0
+    )
+    with pytest.raises(StackGoneError, match="stopped answering"):
+        await run_simulation(config, transport=transport)
+    assert 0 < transport.refused < 100

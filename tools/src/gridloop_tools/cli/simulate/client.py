@@ -112,7 +112,9 @@ class StackClient:
         self.submit_slots = asyncio.Semaphore(config.concurrency)
         self.poll_slots = asyncio.Semaphore(config.concurrency)
         self.poll_failures: Counter[str] = Counter()
-        self.gate = ConnectionGate(give_up_after=config.stack_gone_after)
+        self.gate = ConnectionGate(
+            give_up_after=config.stack_gone_after, first_delay=config.retry_backoff
+        )
 
     async def send(
         self,
