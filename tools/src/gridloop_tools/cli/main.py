@@ -65,6 +65,14 @@ def _database_urls() -> dict[str, str]:
 @app.command()
 def run(
     data_dir: Annotated[Path, typer.Option(help="SQLite files and logs go here")] = Path("data"),
+    ports_from: Annotated[
+        int,
+        typer.Option(
+            help="first of four consecutive ports (reporting, dispatch, ledger, …)",
+            min=1024,
+            max=65532,
+        ),
+    ] = DEFAULT_PORTS["reporting"],
 ) -> None:
     """Start a broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and the four services, and keep
     them running: a crashed service or broker is restarted (with back-off; after repeated
@@ -73,6 +81,7 @@ def run(
         data_dir=data_dir,
         database_urls=_database_urls(),
         kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+        ports={name: ports_from + offset for offset, name in enumerate(SERVICES)},
     )
     stopping = False
 
@@ -96,7 +105,7 @@ def run(
     table.add_column("URL")
     table.add_column("API docs")
     for name in SERVICES:
-        url = f"http://127.0.0.1:{DEFAULT_PORTS[name]}"
+        url = stack.url(name)
         table.add_row(name, url, f"{url}/docs")
     console.print(table)
     console.print(f"broker: {stack.bootstrap_servers}    logs: {data_dir / 'logs'}")
@@ -152,3 +161,7 @@ def contracts(
         return
     write_contracts(out, files)
     console.print(f"wrote {len(files)} contract files under {out}")
+
+
+if __name__ == "__main__":
+    app()
