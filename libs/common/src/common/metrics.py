@@ -106,7 +106,7 @@ class ConsumerMetrics:
         )
         self.event_duration = Histogram(
             "gridloop_event_handling_duration_seconds",
-            "Time to handle one event, retries included",
+            "Time to handle one batch of events, retries included",
             ["service", "consumer"],
             registry=registry,
         )

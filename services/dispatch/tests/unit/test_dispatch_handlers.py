@@ -16,7 +16,7 @@ from dispatch.domain.work_orders import WorkOrder
 from dispatch.service_layer import handlers
 from dispatch.service_layer.handlers import GridRegistry, GridRegistryEmpty
 from dispatch.service_layer.unit_of_work import AbstractDispatchUnitOfWork
-from gridloop_tools.testing.builders import as_event, report_submitted
+from gridloop_tools.testing.builders import apply, as_event, report_submitted
 from gridloop_tools.testing.grids import grid_square, two_grids
 from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
 
@@ -123,7 +123,7 @@ def handler(registry: GridRegistry, triaged: list[tuple[str, str]]) -> Any:
 async def test_a_report_in_a_grid_files_a_work_order(
     uow: FakeUnitOfWork, registry: GridRegistry, triaged: list[tuple[str, str]]
 ) -> None:
-    outcome = await handler(registry, triaged)(submitted(), _typed(uow))
+    outcome = await apply(handler(registry, triaged), submitted(), _typed(uow))
 
     assert outcome == "processed"
     assert list(uow.work_orders.orders) == ["wo-1"]
@@ -156,7 +156,7 @@ async def test_a_report_in_a_grid_files_a_work_order(
 async def test_a_report_outside_every_grid_is_rejected(
     uow: FakeUnitOfWork, registry: GridRegistry, triaged: list[tuple[str, str]]
 ) -> None:
-    outcome = await handler(registry, triaged)(submitted(lat=36.0, lon=117.0), _typed(uow))
+    outcome = await apply(handler(registry, triaged), submitted(lat=36.0, lon=117.0), _typed(uow))
 
     assert outcome == "processed"
     assert uow.work_orders.orders == {}
@@ -175,7 +175,7 @@ async def test_a_report_outside_every_grid_is_rejected(
 async def test_a_report_of_an_unknown_category_is_rejected(
     uow: FakeUnitOfWork, registry: GridRegistry, triaged: list[tuple[str, str]]
 ) -> None:
-    await handler(registry, triaged)(submitted(category="0000"), _typed(uow))
+    await apply(handler(registry, triaged), submitted(category="0000"), _typed(uow))
     data, _, _ = uow.outbox.events[0]
     assert isinstance(data, ReportRejected)
     assert data.reason_code is RejectionReason.UNKNOWN_CATEGORY
@@ -189,10 +189,10 @@ async def test_an_already_triaged_report_is_ignored(
 ) -> None:
     on_submitted = handler(registry, triaged)
     lat, lon = (35.505, 116.815) if first == "inside" else (0.0, 0.0)
-    await on_submitted(submitted(id_="e-1", lat=lat, lon=lon), _typed(uow))
+    await apply(on_submitted, submitted(id_="e-1", lat=lat, lon=lon), _typed(uow))
     uow.outbox.events.clear()
 
-    outcome = await on_submitted(submitted(id_="e-2"), _typed(uow))
+    outcome = await apply(on_submitted, submitted(id_="e-2"), _typed(uow))
 
     assert outcome == "ignored"
     assert uow.outbox.events == []
@@ -204,7 +204,7 @@ async def test_an_already_triaged_report_is_ignored(
 async def test_an_empty_registry_raises_instead_of_rejecting(uow: FakeUnitOfWork) -> None:
     on_submitted = handlers.on_report_submitted_handler(GridRegistry("370812"))
     with pytest.raises(GridRegistryEmpty, match="370812"):
-        await on_submitted(submitted(), _typed(uow))
+        await apply(on_submitted, submitted(), _typed(uow))
     assert uow.outbox.events == []
     assert uow.work_orders.rejections == {}
 
@@ -214,7 +214,7 @@ async def test_an_invalid_payload_raises_a_validation_error(
 ) -> None:
     event = submitted().model_copy(update={"data": {"report_id": "rep-1"}})
     with pytest.raises(ValidationError):
-        await handlers.on_report_submitted_handler(registry)(event, _typed(uow))
+        await apply(handlers.on_report_submitted_handler(registry), event, _typed(uow))
 
 
 # --- load_grids -------------------------------------------------------------------------------
@@ -275,7 +275,7 @@ async def test_refresh_of_an_empty_store_leaves_the_registry_empty(uow: FakeUnit
 async def test_triage_is_counted_only_once_the_transaction_commits(
     uow: FakeUnitOfWork, registry: GridRegistry, triaged: list[tuple[str, str]]
 ) -> None:
-    await handler(registry, triaged)(submitted(), _typed(uow))
+    await apply(handler(registry, triaged), submitted(), _typed(uow))
     assert triaged == []
     await uow.commit()
     assert triaged == [("filed", "")]

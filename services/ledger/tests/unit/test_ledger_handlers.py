@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import PointsAwarded
-from gridloop_tools.testing.builders import as_event, work_order_filed
+from gridloop_tools.testing.builders import apply, as_event, work_order_filed
 from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
 from ledger.domain.points import ISSUANCE_ACCOUNT, Account, AwardRules, Transfer, TransferCode
 from ledger.service_layer.handlers import on_work_order_filed_handler
@@ -106,7 +106,7 @@ def handle(uow: FakeUnitOfWork, awarded: list[int]) -> Any:
     on_filed = on_work_order_filed_handler(AwardRules(), awarded.append)
 
     async def run(event: CloudEvent) -> str:
-        outcome: str = await on_filed(event, _typed(uow))
+        outcome: str = await apply(on_filed, event, _typed(uow))
         return outcome
 
     return run
@@ -209,7 +209,7 @@ async def test_a_partial_award_fills_the_cap_exactly(
         AwardRules(report_accepted=10, daily_cap=25), awarded.append
     )
     for n in range(4):
-        await on_filed(filed(f"rep-{n}"), _typed(uow))
+        await apply(on_filed, filed(f"rep-{n}"), _typed(uow))
     await uow.commit()  # metrics count committed work only
     assert awarded == [10, 10, 5]
     assert balance(uow) == 25

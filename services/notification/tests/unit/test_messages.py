@@ -6,7 +6,6 @@ import pytest
 
 from common.contracts.events import EventData
 from gridloop_tools.testing.builders import (
-    as_event,
     notification_delivered,
     points_awarded,
     report_rejected,
@@ -115,7 +114,7 @@ def test_a_missing_variable_is_an_error_naming_it() -> None:
 
 
 def test_work_order_filed_tells_the_reporter_it_was_filed() -> None:
-    message = message_for(as_event(FILED))
+    message = message_for(FILED)
     assert message is not None
     assert message.template is TemplateId.REPORT_FILED
     assert message.recipient_id == "rider-1"
@@ -126,7 +125,7 @@ def test_work_order_filed_tells_the_reporter_it_was_filed() -> None:
 
 
 def test_report_rejected_tells_the_reporter_why() -> None:
-    message = message_for(as_event(REJECTED))
+    message = message_for(REJECTED)
     assert message is not None
     assert message.template is TemplateId.REPORT_REJECTED
     assert message.recipient_id == "rider-2"
@@ -139,13 +138,13 @@ def test_report_rejected_tells_the_reporter_why() -> None:
 
 def test_report_rejected_with_an_unknown_category_shows_the_code() -> None:
     unknown = REJECTED.model_copy(update={"category": "0000"})
-    message = message_for(as_event(unknown))
+    message = message_for(unknown)
     assert message is not None
     assert "「0000」" in message.body
 
 
 def test_points_awarded_tells_the_rider_amount_and_balance() -> None:
-    message = message_for(as_event(AWARDED))
+    message = message_for(AWARDED)
     assert message is not None
     assert message.template is TemplateId.POINTS_AWARDED
     assert message.recipient_id == "rider-1"
@@ -158,4 +157,4 @@ def test_points_awarded_tells_the_rider_amount_and_balance() -> None:
     "data", [report_submitted(report_id="rep-1"), notification_delivered(report_id=None)]
 )
 def test_other_events_tell_nobody_anything(data: EventData) -> None:
-    assert message_for(as_event(data, subject="x")) is None
+    assert message_for(data) is None

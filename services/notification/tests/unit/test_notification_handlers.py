@@ -13,6 +13,7 @@ from common.contracts.events import (
     WorkOrderFiled,
 )
 from gridloop_tools.testing.builders import (
+    apply,
     as_event,
     points_awarded,
     report_rejected,
@@ -102,7 +103,7 @@ async def test_one_inbox_message_and_one_delivery_event_per_message(
     written: list[str] = []
     event = as_event(data, subject=subject)
 
-    outcome = await notify_handler(written.append)(event, _typed(uow))
+    outcome = await apply(notify_handler(written.append), event, _typed(uow))
 
     assert outcome == "processed"
     assert written == []  # counted only once the consumer commits
@@ -127,9 +128,9 @@ async def test_one_inbox_message_and_one_delivery_event_per_message(
 
 async def test_the_notification_id_is_derived_from_the_event(uow: FakeUnitOfWork) -> None:
     other = FakeUnitOfWork()
-    await notify_handler()(as_event(filed(), id_="e-1"), _typed(uow))
-    await notify_handler()(as_event(filed(), id_="e-1"), _typed(other))
-    await notify_handler()(as_event(filed(), id_="e-2"), _typed(other))
+    await apply(notify_handler(), as_event(filed(), id_="e-1"), _typed(uow))
+    await apply(notify_handler(), as_event(filed(), id_="e-1"), _typed(other))
+    await apply(notify_handler(), as_event(filed(), id_="e-2"), _typed(other))
     first = next(iter(uow.notifications.rows))
     assert first in other.notifications.rows
     assert len(other.notifications.rows) == 2
@@ -138,7 +139,7 @@ async def test_the_notification_id_is_derived_from_the_event(uow: FakeUnitOfWork
 async def test_an_event_without_a_message_is_ignored(uow: FakeUnitOfWork) -> None:
     written: list[str] = []
     event = as_event(report_submitted(report_id="rep-1"))
-    outcome = await notify_handler(written.append)(event, _typed(uow))
+    outcome = await apply(notify_handler(written.append), event, _typed(uow))
     assert outcome == "ignored"
     assert uow.notifications.rows == {}
     assert uow.outbox.events == []
@@ -150,7 +151,7 @@ async def test_a_message_delivered_before_is_not_written_or_announced_again(
 ) -> None:
     """A replay under another consumer group meets the message its first delivery wrote."""
     event = as_event(filed(), id_="e-1")
-    assert await notify_handler()(event, _typed(uow)) == "processed"
-    assert await notify_handler()(event, _typed(uow)) == "ignored"
+    assert await apply(notify_handler(), event, _typed(uow)) == "processed"
+    assert await apply(notify_handler(), event, _typed(uow)) == "ignored"
     assert len(uow.notifications.rows) == 1
     assert len(uow.outbox.events) == 1

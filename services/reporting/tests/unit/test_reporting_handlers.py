@@ -9,7 +9,7 @@ import pytest
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportSubmitted
-from gridloop_tools.testing.builders import as_event, report_rejected, work_order_filed
+from gridloop_tools.testing.builders import apply, as_event, report_rejected, work_order_filed
 from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
 from reporting.domain.reports import (
     IdempotencyConflict,
@@ -192,8 +192,8 @@ async def test_unknown_category_raises_before_anything_is_stored(uow: FakeUnitOf
 
 async def test_work_order_filed_marks_the_report_filed(uow: FakeUnitOfWork) -> None:
     await submitted(uow)
-    outcome = await handlers.on_work_order_filed(
-        filed_event("rep-1", work_order_id="wo-7"), _typed(uow)
+    outcome = await apply(
+        handlers.on_work_order_filed, filed_event("rep-1", work_order_id="wo-7"), _typed(uow)
     )
     assert outcome == "processed"
     stored = uow.reports.rows["rep-1"]
@@ -206,7 +206,7 @@ async def test_work_order_filed_marks_the_report_filed(uow: FakeUnitOfWork) -> N
 
 async def test_report_rejected_marks_the_report_rejected(uow: FakeUnitOfWork) -> None:
     await submitted(uow)
-    outcome = await handlers.on_report_rejected(rejected_event("rep-1"), _typed(uow))
+    outcome = await apply(handlers.on_report_rejected, rejected_event("rep-1"), _typed(uow))
     assert outcome == "processed"
     stored = uow.reports.rows["rep-1"]
     assert stored.status is ReportStatus.REJECTED
@@ -217,11 +217,11 @@ async def test_report_rejected_marks_the_report_rejected(uow: FakeUnitOfWork) ->
 async def test_an_older_rejection_after_filing_is_stale(uow: FakeUnitOfWork) -> None:
     await submitted(uow)
     assert (
-        await handlers.on_work_order_filed(filed_event("rep-1", sequence=2), _typed(uow))
+        await apply(handlers.on_work_order_filed, filed_event("rep-1", sequence=2), _typed(uow))
         == "processed"
     )
     assert (
-        await handlers.on_report_rejected(rejected_event("rep-1", sequence=1), _typed(uow))
+        await apply(handlers.on_report_rejected, rejected_event("rep-1", sequence=1), _typed(uow))
         == "stale"
     )
     assert uow.reports.rows["rep-1"].status is ReportStatus.FILED
@@ -230,11 +230,12 @@ async def test_an_older_rejection_after_filing_is_stale(uow: FakeUnitOfWork) -> 
 async def test_an_older_filing_after_rejection_is_stale(uow: FakeUnitOfWork) -> None:
     await submitted(uow)
     assert (
-        await handlers.on_report_rejected(rejected_event("rep-1", sequence=3), _typed(uow))
+        await apply(handlers.on_report_rejected, rejected_event("rep-1", sequence=3), _typed(uow))
         == "processed"
     )
     assert (
-        await handlers.on_work_order_filed(filed_event("rep-1", sequence=2), _typed(uow)) == "stale"
+        await apply(handlers.on_work_order_filed, filed_event("rep-1", sequence=2), _typed(uow))
+        == "stale"
     )
     stored = uow.reports.rows["rep-1"]
     assert stored.status is ReportStatus.REJECTED
@@ -242,6 +243,8 @@ async def test_an_older_filing_after_rejection_is_stale(uow: FakeUnitOfWork) -> 
 
 
 async def test_events_for_an_unknown_report_are_ignored(uow: FakeUnitOfWork) -> None:
-    assert await handlers.on_work_order_filed(filed_event("nope"), _typed(uow)) == "ignored"
-    assert await handlers.on_report_rejected(rejected_event("nope"), _typed(uow)) == "ignored"
+    assert await apply(handlers.on_work_order_filed, filed_event("nope"), _typed(uow)) == "ignored"
+    assert (
+        await apply(handlers.on_report_rejected, rejected_event("nope"), _typed(uow)) == "ignored"
+    )
     assert uow.reports.rows == {}

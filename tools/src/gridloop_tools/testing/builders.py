@@ -16,6 +16,7 @@ from typing import Any
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
+    EVENT_MODELS,
     EventData,
     NotificationDelivered,
     PointsAwarded,
@@ -24,6 +25,7 @@ from common.contracts.events import (
     ReportSubmitted,
     WorkOrderFiled,
 )
+from common.messaging.ports import EventHandler, EventMeta, HandlerOutcome
 
 DISTRICT = "370812"
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -200,3 +202,15 @@ def raw_event(
         sequence=sequence,
         data=data,
     )
+
+
+_MODELS_BY_TYPE = {model.event_type: model for model in EVENT_MODELS}
+
+
+async def apply(
+    handler: EventHandler[Any, Any], event: CloudEvent, uow: Any
+) -> HandlerOutcome | None:
+    """Hand ``event`` to ``handler`` as the consumer does: data parsed into its model (a
+    :class:`pydantic.ValidationError` for invalid data), attributes as :class:`EventMeta`."""
+    data = _MODELS_BY_TYPE[event.type].model_validate(event.data)
+    return await handler(data, EventMeta.of(event), uow)

@@ -149,36 +149,47 @@ def subscribe(
     broker: KafkaBroker,
     consumer: EventConsumer[Any],
     topics: Iterable[Topic],
+    *,
+    max_records: int = 500,
+    wait_ms: int = 50,
 ) -> None:
-    """Feed ``topics`` to ``consumer`` as consumer group ``consumer.name``.
+    """Feed ``topics`` to ``consumer`` as consumer group ``consumer.name``, in batches of what
+    the broker has (up to ``max_records``).
 
-    ``NACK_ON_ERROR`` commits after success and seeks back if the handler raised (it only
-    raises when even the dead-letter publish failed), so no record is skipped.
+    ``NACK_ON_ERROR`` commits the offsets after the batch was handled and seeks every partition
+    of the batch back if the handler raised (it only raises when even the dead-letter publish
+    failed), so no record is skipped.
     """
 
-    async def on_record(message: KafkaMessage) -> None:
-        raw = cast(ConsumerRecord[bytes, bytes], message.raw_message)
-        await consumer.handle(
-            IncomingRecord(
-                topic=raw.topic,
-                partition=raw.partition,
-                offset=raw.offset,
-                key=raw.key,
-                value=raw.value,
-                headers=tuple(raw.headers or ()),
-            )
+    async def on_batch(message: KafkaMessage) -> None:
+        raw = cast(tuple[ConsumerRecord[bytes, bytes], ...], message.raw_message)
+        await consumer.handle_batch(
+            [
+                IncomingRecord(
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    key=record.key,
+                    value=record.value,
+                    headers=tuple(record.headers or ()),
+                )
+                for record in raw
+            ]
         )
 
     broker.subscriber(
         *[topic.value for topic in topics],
         group_id=consumer.name,
+        batch=True,
+        max_records=max_records,
+        # An idle consumer's long poll bounds how soon a new event is seen; keep it short.
+        batch_timeout_ms=wait_ms,
+        fetch_max_wait_ms=wait_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         max_poll_interval_ms=300_000,
-        # An idle consumer's long poll bounds how soon a new event is seen; keep it short.
-        fetch_max_wait_ms=100,
         title=f"{consumer.name}:{'+'.join(t.value for t in topics)}",
-    )(on_record)
+    )(on_batch)
 
 
 async def ensure_topics(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -10,11 +11,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import EventData
 from common.logging import current_correlation_id, new_correlation_id
+from common.messaging.ports import EventMeta
 
 
 class OutboxWriter:
-    """Adds events to the outbox through the unit of work's session; they are published by
-    the relay only once the transaction has committed."""
+    """Collects the events of one transaction and writes them to the outbox in one statement
+    just before it commits (:meth:`flush`); the relay publishes them only once the
+    transaction has committed."""
 
     def __init__(
         self,
@@ -23,44 +26,55 @@ class OutboxWriter:
         *,
         source: str,
         district: str,
-        causation: CloudEvent | None = None,
     ) -> None:
         self._session = session
         self._table = table
         self._source = source
         self._district = district
-        self._causation = causation
+        self._causation: EventMeta | None = None
+        self._rows: list[dict[str, Any]] = []
         self.pending: list[CloudEvent] = []
 
-    def caused_by(self, event: CloudEvent) -> None:
+    def caused_by(self, event: EventMeta | None) -> None:
         """Events added from now on carry ``event``'s correlation id and name it as cause."""
         self._causation = event
 
     async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
-        correlation = (
-            self._causation.correlationid
-            if self._causation
-            else current_correlation_id() or new_correlation_id()
-        )
+        cause = self._causation
+        correlation = cause.correlationid if cause else current_correlation_id()
         event = CloudEvent(
             type=data.event_type,
             source=self._source,
             subject=subject,
-            district=self._district,
-            correlationid=correlation,
-            causationid=self._causation.id if self._causation else None,
+            district=cause.district if cause else self._district,
+            correlationid=correlation or new_correlation_id(),
+            causationid=cause.id if cause else None,
             sequence=sequence,
             data=data.model_dump(mode="json"),
         )
-        await self._session.exec(
-            self._table.insert().values(
-                event_id=event.id,
-                topic=data.topic.value,
-                message_key=subject,
-                event_type=event.type,
-                payload=event.to_bytes(),
-                created_at=datetime.now(UTC),
-            )
+        self._rows.append(
+            {
+                "event_id": event.id,
+                "topic": data.topic.value,
+                "message_key": subject,
+                "event_type": event.type,
+                "payload": event.to_bytes(),
+                "created_at": datetime.now(UTC),
+            }
         )
         self.pending.append(event)
         return event
+
+    def mark(self) -> int:
+        """Where the buffer stands now (for a savepoint)."""
+        return len(self._rows)
+
+    def discard_after(self, mark: int) -> None:
+        """Forget the events added since ``mark`` (their savepoint was rolled back)."""
+        del self._rows[mark:]
+        del self.pending[mark:]
+
+    async def flush(self) -> None:
+        if self._rows:
+            rows, self._rows = self._rows, []
+            await self._session.exec(self._table.insert(), params=rows)

@@ -8,9 +8,11 @@ fakes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, Protocol, Self, TypeVar
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import EventData
@@ -18,6 +20,35 @@ from common.contracts.events import EventData
 HandlerOutcome = Literal["processed", "stale", "ignored"]
 """What a handler did with an event: ``processed`` (applied), ``stale`` (older than what the
 aggregate already shows), ``ignored`` (nothing to do, e.g. a business-key duplicate)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventMeta:
+    """The CloudEvents attributes of an event a handler receives (its data comes typed)."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    district: str
+    correlationid: str
+    causationid: str | None
+    sequence: int
+
+    @classmethod
+    def of(cls, event: CloudEvent) -> EventMeta:
+        return cls(
+            id=event.id,
+            type=event.type,
+            source=event.source,
+            subject=event.subject,
+            time=event.time,
+            district=event.district,
+            correlationid=event.correlationid,
+            causationid=event.causationid,
+            sequence=event.sequence,
+        )
 
 
 class UnprocessableEvent(Exception):
@@ -47,3 +78,16 @@ class AbstractUnitOfWork(Protocol):
     ) -> None: ...
     async def commit(self) -> None: ...
     def after_commit(self, callback: Callable[[], None]) -> None: ...
+
+
+DataT = TypeVar("DataT", bound=EventData, contravariant=True)
+UowT = TypeVar("UowT", bound=AbstractUnitOfWork, contravariant=True)
+
+
+class EventHandler(Protocol[DataT, UowT]):
+    """``handler(data, meta, uow)``: apply one event, already parsed and validated, inside the
+    consumer's transaction; returns what it did (None counts as ``processed``)."""
+
+    def __call__(
+        self, data: DataT, meta: EventMeta, uow: UowT, /
+    ) -> Awaitable[HandlerOutcome | None]: ...

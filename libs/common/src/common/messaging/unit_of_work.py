@@ -3,7 +3,8 @@ processed-event rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Self
 
@@ -76,7 +77,22 @@ class SqlUnitOfWork:
         retried attempt is never counted twice."""
         self._after_commit.append(callback)
 
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the transaction that rolls back alone if its block raises: database
+        changes, queued events and after-commit callbacks alike."""
+        events_mark = self.outbox.mark()
+        callbacks_mark = len(self._after_commit)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            self.outbox.discard_after(events_mark)
+            del self._after_commit[callbacks_mark:]
+            raise
+
     async def commit(self) -> None:
+        await self.outbox.flush()
         await self.session.commit()
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:

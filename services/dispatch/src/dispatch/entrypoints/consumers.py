@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.contracts.events import ReportSubmitted
-from common.messaging.consumer import DeadLetterPublish, EventConsumer
+from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from dispatch.adapters.unit_of_work import SqlDispatchUnitOfWork
 from dispatch.service_layer.handlers import GridRegistry, on_report_submitted_handler
@@ -23,7 +23,9 @@ def triage_consumer(
         name=CONSUMER_NAME,
         service="dispatch",
         unit_of_work=unit_of_work,
-        handlers={ReportSubmitted.event_type: on_report_submitted_handler(registry, on_triaged)},
+        handlers=dict(
+            [handles(ReportSubmitted, on_report_submitted_handler(registry, on_triaged))]
+        ),
         dead_letter=dead_letter,
         metrics=metrics,
     )

@@ -9,14 +9,13 @@ from typing import Any
 
 import structlog
 
-from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
     RejectionReason,
     ReportRejected,
     ReportSubmitted,
     WorkOrderFiled,
 )
-from common.messaging.ports import HandlerOutcome
+from common.messaging.ports import EventHandler, EventMeta, HandlerOutcome
 from dispatch.domain.grids import GridFileError, GridIndex
 from dispatch.domain.triage import Accepted, triage
 from dispatch.domain.work_orders import WorkOrder
@@ -96,11 +95,10 @@ def on_report_submitted_handler(
     registry: GridRegistry,
     on_triaged: Callable[[str, str], None] = lambda outcome, reason: None,
     new_id: Callable[[], str] = new_work_order_id,
-) -> Callable[[CloudEvent, AbstractDispatchUnitOfWork], Any]:
+) -> EventHandler[ReportSubmitted, AbstractDispatchUnitOfWork]:
     async def on_report_submitted(
-        event: CloudEvent, uow: AbstractDispatchUnitOfWork
+        report: ReportSubmitted, meta: EventMeta, uow: AbstractDispatchUnitOfWork
     ) -> HandlerOutcome:
-        report = ReportSubmitted.model_validate(event.data)
         if await uow.work_orders.already_triaged(report.report_id):
             return "ignored"
         decision = triage(
@@ -115,7 +113,7 @@ def on_report_submitted_handler(
                 work_order_id=new_id(),
                 report_id=report.report_id,
                 reporter_id=report.reporter_id,
-                district=event.district,
+                district=meta.district,
                 category=decision.category.code,
                 priority=decision.category.priority.value,
                 grid_id=decision.grid.grid_id,
@@ -145,7 +143,7 @@ def on_report_submitted_handler(
                 sequence=order.version,
             )
             uow.after_commit(lambda: on_triaged("filed", ""))
-            _log.info(
+            _log.debug(
                 "workorder.filed",
                 report_id=report.report_id,
                 work_order_id=order.id,
@@ -175,7 +173,7 @@ def on_report_submitted_handler(
         )
         reason = decision.code.value
         uow.after_commit(lambda: on_triaged("rejected", reason))
-        _log.info("report.rejected", report_id=report.report_id, reason=decision.code.value)
+        _log.debug("report.rejected", report_id=report.report_id, reason=decision.code.value)
         return "processed"
 
     return on_report_submitted

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.contracts.events import WorkOrderFiled
-from common.messaging.consumer import DeadLetterPublish, EventConsumer
+from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from ledger.domain.points import AwardRules
@@ -24,7 +24,7 @@ def award_consumer(
         name=CONSUMER_NAME,
         service="ledger",
         unit_of_work=unit_of_work,
-        handlers={WorkOrderFiled.event_type: on_work_order_filed_handler(rules, on_awarded)},
+        handlers=dict([handles(WorkOrderFiled, on_work_order_filed_handler(rules, on_awarded))]),
         dead_letter=dead_letter,
         metrics=metrics,
     )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
-from common.contracts.envelope import CloudEvent
 from common.contracts.events import PointsAwarded, WorkOrderFiled
-from common.messaging.ports import HandlerOutcome
+from common.messaging.ports import EventHandler, EventMeta, HandlerOutcome
 from ledger.domain.points import (
     ISSUANCE_ACCOUNT,
     AwardRules,
@@ -28,13 +26,12 @@ _log = structlog.get_logger("gridloop.ledger")
 def on_work_order_filed_handler(
     rules: AwardRules,
     on_awarded: Callable[[int], None] = lambda amount: None,
-) -> Callable[[CloudEvent, AbstractLedgerUnitOfWork], Any]:
+) -> EventHandler[WorkOrderFiled, AbstractLedgerUnitOfWork]:
     """Award the reporter for an accepted report: one transfer per report, whatever replays."""
 
     async def on_work_order_filed(
-        event: CloudEvent, uow: AbstractLedgerUnitOfWork
+        filed: WorkOrderFiled, meta: EventMeta, uow: AbstractLedgerUnitOfWork
     ) -> HandlerOutcome:
-        filed = WorkOrderFiled.model_validate(event.data)
         transfer_id = award_transfer_id(filed.report_id)
         if await uow.ledger.get_transfer(transfer_id) is not None:
             return "ignored"
@@ -66,7 +63,7 @@ def on_work_order_filed_handler(
                 report_id=filed.report_id,
                 work_order_id=filed.work_order_id,
                 ledger_day=day,
-                caused_by_event_id=event.id,
+                caused_by_event_id=meta.id,
                 created_at=now,
             )
         )
@@ -88,7 +85,7 @@ def on_work_order_filed_handler(
             sequence=account.version,
         )
         uow.after_commit(lambda: on_awarded(amount))
-        _log.info(
+        _log.debug(
             "points.awarded",
             rider_id=filed.reporter_id,
             amount=amount,

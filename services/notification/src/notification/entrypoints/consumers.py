@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.contracts.events import PointsAwarded, ReportRejected, WorkOrderFiled
-from common.messaging.consumer import DeadLetterPublish, EventConsumer
+from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
 from notification.service_layer.handlers import notify_handler
@@ -23,11 +23,13 @@ def reporter_feedback_consumer(
         name=CONSUMER_NAME,
         service="notification",
         unit_of_work=unit_of_work,
-        handlers={
-            WorkOrderFiled.event_type: notify,
-            ReportRejected.event_type: notify,
-            PointsAwarded.event_type: notify,
-        },
+        handlers=dict(
+            [
+                handles(WorkOrderFiled, notify),
+                handles(ReportRejected, notify),
+                handles(PointsAwarded, notify),
+            ]
+        ),
         dead_letter=dead_letter,
         metrics=metrics,
     )

@@ -5,31 +5,30 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
 from common.contracts.catalogue import find_category
-from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
+    EventData,
     NotificationDelivered,
     PointsAwarded,
     ReportRejected,
     WorkOrderFiled,
 )
-from common.messaging.ports import HandlerOutcome
+from common.messaging.ports import EventHandler, EventMeta, HandlerOutcome
 from notification.domain.messages import Message, TemplateId, render
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
 _log = structlog.get_logger("gridloop.notification")
 
-Handler = Callable[[CloudEvent, AbstractNotificationUnitOfWork], Any]
+Handler = EventHandler[EventData, AbstractNotificationUnitOfWork]
 
 
-def message_for(event: CloudEvent) -> Message | None:
+def message_for(data: EventData) -> Message | None:
     """The reporter's message for an event, or None if the event tells them nothing."""
-    if event.type == WorkOrderFiled.event_type:
-        filed = WorkOrderFiled.model_validate(event.data)
+    if isinstance(data, WorkOrderFiled):
+        filed = data
         return render(
             TemplateId.REPORT_FILED,
             recipient_id=filed.reporter_id,
@@ -37,8 +36,8 @@ def message_for(event: CloudEvent) -> Message | None:
             report_id=filed.report_id,
             work_order_id=filed.work_order_id,
         )
-    if event.type == ReportRejected.event_type:
-        rejected = ReportRejected.model_validate(event.data)
+    if isinstance(data, ReportRejected):
+        rejected = data
         category = find_category(rejected.category)
         return render(
             TemplateId.REPORT_REJECTED,
@@ -49,8 +48,8 @@ def message_for(event: CloudEvent) -> Message | None:
             },
             report_id=rejected.report_id,
         )
-    if event.type == PointsAwarded.event_type:
-        awarded = PointsAwarded.model_validate(event.data)
+    if isinstance(data, PointsAwarded):
+        awarded = data
         return render(
             TemplateId.POINTS_AWARDED,
             recipient_id=awarded.rider_id,
@@ -62,19 +61,21 @@ def message_for(event: CloudEvent) -> Message | None:
 
 
 def notify_handler(on_written: Callable[[str], None] = lambda template: None) -> Handler:
-    async def notify(event: CloudEvent, uow: AbstractNotificationUnitOfWork) -> HandlerOutcome:
-        message = message_for(event)
+    async def notify(
+        data: EventData, meta: EventMeta, uow: AbstractNotificationUnitOfWork
+    ) -> HandlerOutcome:
+        message = message_for(data)
         if message is None:
             return "ignored"
         now = datetime.now(UTC)
         notification_id = str(
             uuid.uuid5(
                 uuid.NAMESPACE_URL,
-                f"{event.id}/{message.recipient_id}"
+                f"{meta.id}/{message.recipient_id}"
                 f"/{message.channel.value}/{message.template.value}",
             )
         )
-        if not await uow.notifications.add(notification_id, event.id, message, now):
+        if not await uow.notifications.add(notification_id, meta.id, message, now):
             return "ignored"  # delivered before, e.g. by a replay under another consumer group
         await uow.outbox.add(
             NotificationDelivered(
@@ -92,7 +93,7 @@ def notify_handler(on_written: Callable[[str], None] = lambda template: None) ->
         )
         template = message.template.value
         uow.after_commit(lambda: on_written(template))
-        _log.info(
+        _log.debug(
             "inbox.written",
             recipient_id=message.recipient_id,
             template=message.template.value,

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.contracts.events import ReportRejected, WorkOrderFiled
-from common.messaging.consumer import DeadLetterPublish, EventConsumer, EventHandler
+from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
 from reporting.service_layer import handlers
@@ -18,15 +18,16 @@ def status_projection(
     metrics: ConsumerMetrics,
 ) -> EventConsumer[Any]:
     """Keeps the reporter-facing status in step with the work-order topic."""
-    table: dict[str, EventHandler] = {
-        WorkOrderFiled.event_type: handlers.on_work_order_filed,
-        ReportRejected.event_type: handlers.on_report_rejected,
-    }
     return EventConsumer(
         name=CONSUMER_NAME,
         service="reporting",
         unit_of_work=unit_of_work,
-        handlers=table,
+        handlers=dict(
+            [
+                handles(WorkOrderFiled, handlers.on_work_order_filed),
+                handles(ReportRejected, handlers.on_report_rejected),
+            ]
+        ),
         dead_letter=dead_letter,
         metrics=metrics,
     )

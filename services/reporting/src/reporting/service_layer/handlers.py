@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 
 import structlog
 
-from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportRejected, ReportSubmitted, WorkOrderFiled
-from common.messaging.ports import HandlerOutcome, WriteConflict
+from common.messaging.ports import EventMeta, HandlerOutcome, WriteConflict
 from reporting.domain.reports import IdempotencyConflict, Report, SubmitReport
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
@@ -95,9 +94,8 @@ async def _submit_once(
 
 
 async def on_work_order_filed(
-    event: CloudEvent, uow: AbstractReportingUnitOfWork
+    filed: WorkOrderFiled, meta: EventMeta, uow: AbstractReportingUnitOfWork
 ) -> HandlerOutcome:
-    filed = WorkOrderFiled.model_validate(event.data)
     report = await uow.reports.get(filed.report_id, for_update=True)
     if report is None:
         _log.warning("report.unknown", report_id=filed.report_id)
@@ -106,18 +104,19 @@ async def on_work_order_filed(
         work_order_id=filed.work_order_id,
         grid_id=filed.grid_id,
         grid_name=filed.grid_name,
-        sequence=event.sequence,
+        sequence=meta.sequence,
         at=filed.filed_at,
     )
     if not changed:
         return "stale"
     await uow.reports.save(report)
-    _log.info("report.filed", report_id=report.id, work_order_id=filed.work_order_id)
+    _log.debug("report.filed", report_id=report.id, work_order_id=filed.work_order_id)
     return "processed"
 
 
-async def on_report_rejected(event: CloudEvent, uow: AbstractReportingUnitOfWork) -> HandlerOutcome:
-    rejected = ReportRejected.model_validate(event.data)
+async def on_report_rejected(
+    rejected: ReportRejected, meta: EventMeta, uow: AbstractReportingUnitOfWork
+) -> HandlerOutcome:
     report = await uow.reports.get(rejected.report_id, for_update=True)
     if report is None:
         _log.warning("report.unknown", report_id=rejected.report_id)
@@ -125,11 +124,11 @@ async def on_report_rejected(event: CloudEvent, uow: AbstractReportingUnitOfWork
     changed = report.mark_rejected(
         code=rejected.reason_code.value,
         reason=rejected.reason,
-        sequence=event.sequence,
+        sequence=meta.sequence,
         at=rejected.rejected_at,
     )
     if not changed:
         return "stale"
     await uow.reports.save(report)
-    _log.info("report.rejected", report_id=report.id, reason=rejected.reason_code.value)
+    _log.debug("report.rejected", report_id=report.id, reason=rejected.reason_code.value)
     return "processed"
