@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.contracts.envelope import CloudEvent
 from common.db import create_engine, session_factory
+from common.messaging.ports import EventMeta
 from common.messaging.unit_of_work import SqlUnitOfWork
 
 AT = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
@@ -226,7 +227,7 @@ async def read_back(service: str, url: str) -> None:
     try:
         uow: SqlUnitOfWork = _unit_of_work(service, engine)
         async with uow:
-            assert not await uow.processed_events.claim("seed", EVENT)
+            assert not await uow.processed_events.claim("seed", EventMeta.of(EVENT))
             await _read_service_rows(service, uow)
     finally:
         await engine.dispose()
