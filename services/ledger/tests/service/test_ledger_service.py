@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from common.contracts.envelope import CloudEvent
 from gridloop_tools.testing.builders import as_event, work_order_filed
 from gridloop_tools.testing.service_fixtures import Auth, Deliver, assert_problem
+from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 
 DAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -150,7 +151,7 @@ async def test_the_daily_cap_turns_over_at_shanghai_midnight(
 
 
 async def test_the_ledger_balances(
-    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, sync_db: sa.Engine
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, sync_db: sa.Engine, app: FastAPI
 ) -> None:
     riders = {"rider-a": 7, "rider-b": 2, "rider-c": 1}  # rider-a runs into the cap
     for rider, count in riders.items():
@@ -166,6 +167,12 @@ async def test_the_ledger_balances(
             connection.execute(sa.text("SELECT SUM(amount) FROM transfers")).scalar_one()
         )
     by_id = {row.id: row.credits_posted - row.debits_posted for row in accounts}
+    # The issuance account's balance is derived (the fold of its transfers), not stored.
+    assert by_id["sys:issuance"] == 0
+    async with app.state.runtime.unit_of_work_factory(SqlLedgerUnitOfWork)() as uow:
+        derived = await uow.ledger.get_account("sys:issuance")
+    assert derived is not None
+    by_id["sys:issuance"] = derived.balance
     assert sum(by_id.values()) == 0
     assert by_id["sys:issuance"] == -transfer_total == -(50 + 20 + 10)
     assert all(value >= 0 for key, value in by_id.items() if key.startswith("rider:"))

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ledger.adapters.tables import AccountRow, TransferRow
-from ledger.domain.points import Account, Transfer, TransferCode, post_transfer
+from ledger.domain.points import Account, Transfer, TransferCode, is_derived, post_transfer
 
 
 def _account(row: AccountRow) -> Account:
@@ -60,7 +60,44 @@ class LedgerRepository:
 
     async def get_account(self, account_id: str) -> Account | None:
         row = await self._session.get(AccountRow, account_id)
-        return _account(row) if row else None
+        if row is None:
+            return None
+        if is_derived(account_id):
+            return await self._derived(row)
+        return _account(row)
+
+    async def _derived(self, row: AccountRow) -> Account:
+        """A system account's balance, folded from its transfers."""
+        transfers = TransferRow.__table__  # type: ignore[attr-defined]
+        debits, credits = (
+            await self._session.exec(
+                select(
+                    sa.func.coalesce(
+                        sa.func.sum(
+                            sa.case((transfers.c.debit_account_id == row.id, transfers.c.amount))
+                        ),
+                        0,
+                    ),
+                    sa.func.coalesce(
+                        sa.func.sum(
+                            sa.case((transfers.c.credit_account_id == row.id, transfers.c.amount))
+                        ),
+                        0,
+                    ),
+                ).where(
+                    sa.or_(
+                        transfers.c.debit_account_id == row.id,
+                        transfers.c.credit_account_id == row.id,
+                    )
+                )
+            )
+        ).one()
+        return Account(
+            id=row.id,
+            debits_posted=int(debits),
+            credits_posted=int(credits),
+            must_not_go_negative=row.must_not_go_negative,
+        )
 
     async def get_transfer(self, transfer_id: str) -> Transfer | None:
         row = await self._session.get(TransferRow, transfer_id)
@@ -79,21 +116,28 @@ class LedgerRepository:
         return int(total)
 
     async def post(self, transfer: Transfer) -> None:
-        """Insert the immutable transfer and write both accounts' new balances, as the domain's
-        posting rule computes them, in the open transaction. Both account rows are locked in id
-        order first, so concurrent transfers between the same accounts never deadlock."""
+        """Insert the immutable transfer and write the new balances the domain's posting rule
+        computes, in the open transaction. Rider account rows are locked in id order first, so
+        concurrent transfers never deadlock; a system account's row is neither locked nor
+        written (its balance is derived), so awards to different riders never wait for each
+        other."""
+        named = (transfer.debit_account_id, transfer.credit_account_id)
+        stored = sorted(account for account in named if not is_derived(account))
         rows = (
-            await self._session.exec(
-                select(AccountRow)
-                .where(
-                    col(AccountRow.id).in_([transfer.debit_account_id, transfer.credit_account_id])
+            (
+                await self._session.exec(
+                    select(AccountRow)
+                    .where(col(AccountRow.id).in_(stored))
+                    .order_by(col(AccountRow.id))
+                    .with_for_update()
                 )
-                .order_by(col(AccountRow.id))
-                .with_for_update()
-            )
-        ).all()
+            ).all()
+            if stored
+            else []
+        )
         accounts = {row.id: _account(row) for row in rows}
-        missing = {transfer.debit_account_id, transfer.credit_account_id} - accounts.keys()
+        accounts.update({account: Account(account) for account in named if is_derived(account)})
+        missing = set(named) - accounts.keys()
         if missing:
             raise LookupError(f"transfer {transfer.id}: no account {', '.join(sorted(missing))}")
         debited, credited = post_transfer(

@@ -1,7 +1,9 @@
 """Points as a double-entry ledger with TigerBeetle semantics, pure rules.
 
 Accounts: ``rider:<id>`` (credit-normal, may never go negative) and ``sys:issuance`` (the source
-of every awarded point); ``sys:redemption`` joins them when gifts can be redeemed. Transfers
+of every awarded point); ``sys:redemption`` joins them when gifts can be redeemed. A system
+account's balance is *derived* — the fold of its transfers, never a stored row every award
+would have to update (one such row would serialise all awards). Transfers
 are immutable and carry an id derived from their business key, so replaying a cause cannot pay
 twice.
 """
@@ -19,6 +21,14 @@ ISSUANCE_ACCOUNT = "sys:issuance"
 
 class TransferCode(StrEnum):
     REPORT_ACCEPTED = "report_accepted"
+
+
+SYSTEM_ACCOUNT_PREFIX = "sys:"
+
+
+def is_derived(account_id: str) -> bool:
+    """System accounts keep no stored balance: it is the fold of their transfers."""
+    return account_id.startswith(SYSTEM_ACCOUNT_PREFIX)
 
 
 def rider_account(rider_id: str) -> str:
