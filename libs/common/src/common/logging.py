@@ -7,6 +7,7 @@ import sys
 import uuid
 from typing import Any
 
+import orjson
 import structlog
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -27,7 +28,7 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
+        structlog.processors.JSONRenderer(serializer=_dumps)
         if render_json
         else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
@@ -67,6 +68,11 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool | None = 
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "aiokafka.consumer.group_coordinator", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _dumps(value: Any, **_: Any) -> str:
+    """orjson: a log line costs a fraction of the standard library's json."""
+    return orjson.dumps(value, default=str).decode()
 
 
 def new_correlation_id() -> str:

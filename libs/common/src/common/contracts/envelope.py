@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -44,18 +43,18 @@ class CloudEvent(BaseModel):
 
     @classmethod
     def from_bytes(cls, raw: bytes | None) -> CloudEvent:
+        """Parse and validate in one pass (pydantic's JSON parser)."""
         if not raw:
             raise EnvelopeError("empty message")
         try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise EnvelopeError(f"not JSON: {error}") from error
-        if not isinstance(document, dict):
-            raise EnvelopeError("not a JSON object")
-        try:
-            return cls.model_validate(document)
+            return cls.model_validate_json(raw)
         except ValidationError as error:
+            errors = error.errors()
+            if errors and errors[0]["type"] == "json_invalid":
+                raise EnvelopeError(f"not JSON: {errors[0]['msg']}") from error
+            if errors and errors[0]["type"] == "model_type" and not errors[0]["loc"]:
+                raise EnvelopeError("not a JSON object") from error
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors
             )
             raise EnvelopeError(f"not a valid CloudEvent: {problems}") from error
