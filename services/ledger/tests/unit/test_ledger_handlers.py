@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,7 +13,14 @@ from common.contracts.envelope import CloudEvent
 from common.contracts.events import PointsAwarded
 from gridloop_tools.testing.builders import apply, as_event, work_order_filed
 from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
-from ledger.domain.points import ISSUANCE_ACCOUNT, Account, AwardRules, Transfer, TransferCode
+from ledger.domain.points import (
+    ISSUANCE_ACCOUNT,
+    Account,
+    AwardRules,
+    Transfer,
+    TransferCode,
+    is_derived,
+)
 from ledger.service_layer.handlers import on_work_order_filed_handler
 from ledger.service_layer.unit_of_work import AbstractLedgerUnitOfWork
 
@@ -23,20 +30,27 @@ DAY_ONE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 class FakeLedger:
+    """Accounts and transfers in memory; balances come from the handler's posting rule."""
+
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
         self.transfers: dict[str, Transfer] = {}
 
-    async def open_account(self, account_id: str, *, must_not_go_negative: bool) -> None:
-        self.accounts.setdefault(
+    async def open_account(self, account_id: str, *, must_not_go_negative: bool) -> Account:
+        return self.accounts.setdefault(
             account_id, Account(account_id, must_not_go_negative=must_not_go_negative)
         )
 
-    async def lock_account(self, account_id: str) -> Account | None:
-        return self.accounts.get(account_id)
-
     async def get_account(self, account_id: str) -> Account | None:
-        return self.accounts.get(account_id)
+        account = self.accounts.get(account_id)
+        if account is None or not is_derived(account_id):
+            return account
+        moved = self.transfers.values()
+        return Account(
+            account_id,
+            debits_posted=sum(t.amount for t in moved if t.debit_account_id == account_id),
+            credits_posted=sum(t.amount for t in moved if t.credit_account_id == account_id),
+        )
 
     async def get_transfer(self, transfer_id: str) -> Transfer | None:
         return self.transfers.get(transfer_id)
@@ -50,20 +64,13 @@ class FakeLedger:
             and t.code is TransferCode.REPORT_ACCEPTED
         )
 
-    async def post(self, transfer: Transfer) -> None:
+    async def record(self, transfer: Transfer, accounts: Sequence[Account]) -> None:
         if transfer.id in self.transfers:
             raise KeyError(f"duplicate transfer {transfer.id}")
-        debit = self.accounts[transfer.debit_account_id]
-        credit = self.accounts[transfer.credit_account_id]
-        self.accounts[debit.id] = dataclasses.replace(
-            debit, debits_posted=debit.debits_posted + transfer.amount, version=debit.version + 1
-        )
-        self.accounts[credit.id] = dataclasses.replace(
-            credit,
-            credits_posted=credit.credits_posted + transfer.amount,
-            version=credit.version + 1,
-        )
         self.transfers[transfer.id] = transfer
+        for account in accounts:
+            if not is_derived(account.id):
+                self.accounts[account.id] = account
 
     async def transfers_of(self, rider_id: str, *, limit: int, offset: int) -> list[Transfer]:
         mine = [t for t in self.transfers.values() if t.rider_id == rider_id]
@@ -139,7 +146,8 @@ async def test_an_accepted_report_earns_ten_points(
     assert transfer.ledger_day == date(2026, 11, 23)
     assert transfer.caused_by_event_id == event.id
     assert balance(uow) == 10
-    assert uow.ledger.accounts[ISSUANCE_ACCOUNT].balance == -10
+    issuance = await uow.ledger.get_account(ISSUANCE_ACCOUNT)
+    assert issuance is not None and issuance.balance == -10
     assert uow.ledger.accounts["rider:rider-1"].must_not_go_negative
     assert not uow.ledger.accounts[ISSUANCE_ACCOUNT].must_not_go_negative
 

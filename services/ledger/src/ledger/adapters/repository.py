@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ledger.adapters.tables import AccountRow, TransferRow
-from ledger.domain.points import Account, Transfer, TransferCode, is_derived, post_transfer
+from ledger.domain.points import Account, Transfer, TransferCode, is_derived
 
 
 def _account(row: AccountRow) -> Account:
@@ -28,35 +29,41 @@ class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def open_account(self, account_id: str, *, must_not_go_negative: bool) -> None:
-        """Create the account if it does not exist yet (idempotent, race-safe)."""
+    async def open_account(self, account_id: str, *, must_not_go_negative: bool) -> Account:
+        """The account as it stands, created if it did not exist, and held until commit (the
+        upsert locks the row on PostgreSQL; SQLite's writer holds the database) — so one
+        rider's awards are decided one after another. One statement."""
         dialect = self._session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         now = datetime.now(UTC)
-        await self._session.exec(
-            insert(AccountRow)
-            .values(
-                id=account_id,
-                must_not_go_negative=must_not_go_negative,
-                debits_posted=0,
-                credits_posted=0,
-                debits_pending=0,
-                credits_pending=0,
-                version=0,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["id"])
+        statement = insert(AccountRow).values(
+            id=account_id,
+            must_not_go_negative=must_not_go_negative,
+            debits_posted=0,
+            credits_posted=0,
+            debits_pending=0,
+            credits_pending=0,
+            version=0,
+            created_at=now,
+            updated_at=now,
         )
-
-    async def lock_account(self, account_id: str) -> Account | None:
-        """Read an account and hold it until commit (serialises a rider's awards)."""
+        table = AccountRow.__table__  # type: ignore[attr-defined]
         row = (
             await self._session.exec(
-                select(AccountRow).where(AccountRow.id == account_id).with_for_update()
+                statement.on_conflict_do_update(
+                    index_elements=["id"], set_={"id": statement.excluded.id}
+                ).returning(*table.c)
             )
-        ).first()
-        return _account(row) if row else None
+        ).one()
+        return Account(
+            id=row.id,
+            debits_posted=row.debits_posted,
+            credits_posted=row.credits_posted,
+            debits_pending=row.debits_pending,
+            credits_pending=row.credits_pending,
+            must_not_go_negative=row.must_not_go_negative,
+            version=row.version,
+        )
 
     async def get_account(self, account_id: str) -> Account | None:
         row = await self._session.get(AccountRow, account_id)
@@ -115,36 +122,12 @@ class LedgerRepository:
         ).one()
         return int(total)
 
-    async def post(self, transfer: Transfer) -> None:
-        """Insert the immutable transfer and write the new balances the domain's posting rule
-        computes, in the open transaction. Rider account rows are locked in id order first, so
-        concurrent transfers never deadlock; a system account's row is neither locked nor
-        written (its balance is derived), so awards to different riders never wait for each
-        other."""
-        named = (transfer.debit_account_id, transfer.credit_account_id)
-        stored = sorted(account for account in named if not is_derived(account))
-        rows = (
-            (
-                await self._session.exec(
-                    select(AccountRow)
-                    .where(col(AccountRow.id).in_(stored))
-                    .order_by(col(AccountRow.id))
-                    .with_for_update()
-                )
-            ).all()
-            if stored
-            else []
-        )
-        accounts = {row.id: _account(row) for row in rows}
-        accounts.update({account: Account(account) for account in named if is_derived(account)})
-        missing = set(named) - accounts.keys()
-        if missing:
-            raise LookupError(f"transfer {transfer.id}: no account {', '.join(sorted(missing))}")
-        debited, credited = post_transfer(
-            accounts[transfer.debit_account_id], accounts[transfer.credit_account_id], transfer
-        )
-        self._session.add(
-            TransferRow(
+    async def record(self, transfer: Transfer, accounts: Sequence[Account]) -> None:
+        """Insert the immutable transfer and store the balances the posting rule computed for
+        the accounts it moved (a system account's balance is derived, never stored)."""
+        now = datetime.now(UTC)
+        await self._session.exec(
+            sa.insert(TransferRow.__table__).values(  # type: ignore[attr-defined]
                 id=transfer.id,
                 debit_account_id=transfer.debit_account_id,
                 credit_account_id=transfer.credit_account_id,
@@ -158,17 +141,22 @@ class LedgerRepository:
                 created_at=transfer.created_at,
             )
         )
-        now = datetime.now(UTC)
-        for row in rows:
-            after = debited if row.id == debited.id else credited
-            row.debits_posted = after.debits_posted
-            row.credits_posted = after.credits_posted
-            row.debits_pending = after.debits_pending
-            row.credits_pending = after.credits_pending
-            row.version = after.version
-            row.updated_at = now
-            self._session.add(row)
-        await self._session.flush()
+        table = AccountRow.__table__  # type: ignore[attr-defined]
+        for account in accounts:
+            if is_derived(account.id):
+                continue
+            await self._session.exec(
+                sa.update(table)
+                .where(table.c.id == account.id)
+                .values(
+                    debits_posted=account.debits_posted,
+                    credits_posted=account.credits_posted,
+                    debits_pending=account.debits_pending,
+                    credits_pending=account.credits_pending,
+                    version=account.version,
+                    updated_at=now,
+                )
+            )
 
     async def transfers_of(self, rider_id: str, *, limit: int, offset: int) -> list[Transfer]:
         rows = (

@@ -11,11 +11,13 @@ from common.contracts.events import PointsAwarded, WorkOrderFiled
 from common.messaging.ports import EventHandler, EventMeta, HandlerOutcome
 from ledger.domain.points import (
     ISSUANCE_ACCOUNT,
+    Account,
     AwardRules,
     Transfer,
     TransferCode,
     award_transfer_id,
     ledger_day,
+    post_transfer,
     rider_account,
 )
 from ledger.service_layer.unit_of_work import AbstractLedgerUnitOfWork
@@ -28,6 +30,7 @@ def on_work_order_filed_handler(
     on_awarded: Callable[[int], None] = lambda amount: None,
 ) -> EventHandler[WorkOrderFiled, AbstractLedgerUnitOfWork]:
     """Award the reporter for an accepted report: one transfer per report, whatever replays."""
+    opened: set[str] = set()  # system accounts known to exist (committed), opened once
 
     async def on_work_order_filed(
         filed: WorkOrderFiled, meta: EventMeta, uow: AbstractLedgerUnitOfWork
@@ -35,10 +38,11 @@ def on_work_order_filed_handler(
         transfer_id = award_transfer_id(filed.report_id)
         if await uow.ledger.get_transfer(transfer_id) is not None:
             return "ignored"
+        if ISSUANCE_ACCOUNT not in opened:
+            await uow.ledger.open_account(ISSUANCE_ACCOUNT, must_not_go_negative=False)
+            uow.after_commit(lambda: opened.add(ISSUANCE_ACCOUNT))
         account_id = rider_account(filed.reporter_id)
-        await uow.ledger.open_account(ISSUANCE_ACCOUNT, must_not_go_negative=False)
-        await uow.ledger.open_account(account_id, must_not_go_negative=True)
-        await uow.ledger.lock_account(account_id)
+        rider = await uow.ledger.open_account(account_id, must_not_go_negative=True)
         day = ledger_day(filed.filed_at)
         amount = rules.award_for_accepted_report(
             await uow.ledger.awarded_on(filed.reporter_id, day)
@@ -52,24 +56,22 @@ def on_work_order_filed_handler(
             )
             return "processed"
         now = datetime.now(UTC)
-        await uow.ledger.post(
-            Transfer(
-                id=transfer_id,
-                debit_account_id=ISSUANCE_ACCOUNT,
-                credit_account_id=account_id,
-                amount=amount,
-                code=TransferCode.REPORT_ACCEPTED,
-                rider_id=filed.reporter_id,
-                report_id=filed.report_id,
-                work_order_id=filed.work_order_id,
-                ledger_day=day,
-                caused_by_event_id=meta.id,
-                created_at=now,
-            )
+        transfer = Transfer(
+            id=transfer_id,
+            debit_account_id=ISSUANCE_ACCOUNT,
+            credit_account_id=account_id,
+            amount=amount,
+            code=TransferCode.REPORT_ACCEPTED,
+            rider_id=filed.reporter_id,
+            report_id=filed.report_id,
+            work_order_id=filed.work_order_id,
+            ledger_day=day,
+            caused_by_event_id=meta.id,
+            created_at=now,
         )
-        account = await uow.ledger.get_account(account_id)
-        if account is None:
-            raise LookupError(account_id)
+        # The issuance account's balance is derived: its starting point never matters here.
+        issuance, account = post_transfer(Account(ISSUANCE_ACCOUNT), rider, transfer)
+        await uow.ledger.record(transfer, [issuance, account])
         await uow.outbox.add(
             PointsAwarded(
                 transfer_id=transfer_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
@@ -10,12 +11,18 @@ from ledger.domain.points import Account, Transfer
 
 
 class LedgerStore(Protocol):
-    async def open_account(self, account_id: str, *, must_not_go_negative: bool) -> None: ...
-    async def lock_account(self, account_id: str) -> Account | None: ...
+    async def open_account(self, account_id: str, *, must_not_go_negative: bool) -> Account:
+        """The account (created if missing), held until commit."""
+        ...
+
     async def get_account(self, account_id: str) -> Account | None: ...
     async def get_transfer(self, transfer_id: str) -> Transfer | None: ...
     async def awarded_on(self, rider_id: str, day: date) -> int: ...
-    async def post(self, transfer: Transfer) -> None: ...
+    async def record(self, transfer: Transfer, accounts: Sequence[Account]) -> None:
+        """Store the transfer and the accounts' balances after it (as ``post_transfer``
+        computed them)."""
+        ...
+
     async def transfers_of(self, rider_id: str, *, limit: int, offset: int) -> list[Transfer]: ...
 
 
