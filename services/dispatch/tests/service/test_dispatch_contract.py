@@ -1,5 +1,6 @@
 """The dispatch service keeps the contract every gridloop service keeps. Its token-protected
-endpoint is loading grids (admins only); it serves no paged list."""
+endpoint is loading grids (admins only); it serves no paged list, so it leaves out
+:class:`~gridloop_tools.testing.paged_list_suite.PagedListSuite`."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ class TestDispatchServiceContract(ServiceContractSuite):
     protected_method = "PUT"
     protected_path = "/v1/grids"
     protected_role = "admin"
-    paged_path = None
     consumed_topic = Topic.REPORTS
     invalid_field = "lat"
 

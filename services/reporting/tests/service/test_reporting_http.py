@@ -89,7 +89,7 @@ async def test_submitted_report_is_readable_and_listed(
     listed = await client.get("/v1/reports", headers=rider)
     assert listed.status_code == 200
     assert [item["id"] for item in listed.json()["items"]] == [created["id"]]
-    assert (listed.json()["limit"], listed.json()["offset"]) == (50, 0)
+    assert (listed.json()["limit"], listed.json()["next_cursor"]) == (50, None)
 
 
 async def test_the_outbox_holds_report_submitted(
@@ -112,8 +112,12 @@ async def test_a_list_shows_only_the_callers_reports(client: httpx.AsyncClient, 
     mine = (await client.get("/v1/reports", headers=auth(subject="rider-2"))).json()["items"]
     assert len(mine) == 2
     assert {item["reporter_id"] for item in mine} == {"rider-2"}
-    page = await client.get("/v1/reports?limit=1&offset=1", headers=auth(subject="rider-2"))
-    assert len(page.json()["items"]) == 1
+    first = (await client.get("/v1/reports?limit=1", headers=auth(subject="rider-2"))).json()
+    params = {"limit": 1, "cursor": first["next_cursor"]}
+    second = await client.get("/v1/reports", params=params, headers=auth(subject="rider-2"))
+    assert [item["id"] for item in first["items"] + second.json()["items"]] == [
+        item["id"] for item in mine
+    ]
 
 
 async def test_text_of_exactly_500_characters_is_accepted(

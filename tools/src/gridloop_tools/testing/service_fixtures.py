@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import pytest
@@ -31,6 +31,7 @@ from common.contracts.events import EventData
 from common.contracts.topics import Topic
 from common.db import upgrade_database
 from common.messaging.consumer import EventConsumer, IncomingRecord
+from common.paging import SortKey
 from common.service.settings import ServiceSettings
 from gridloop_tools.testing.builders import DISTRICT, as_event
 
@@ -38,6 +39,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 DeadLetter = tuple[str, bytes, bytes, dict[str, str]]
 Auth = Callable[..., dict[str, str]]
+ItemT = TypeVar("ItemT")
 
 
 class Deliver(Protocol):
@@ -81,6 +83,15 @@ class FakeOutbox:
     async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
         self.events.append((data, subject, sequence))
         return as_event(data, subject=subject, sequence=sequence)
+
+
+def newest_first_page(
+    items: Iterable[ItemT], key: Callable[[ItemT], SortKey], *, after: SortKey | None, limit: int
+) -> list[ItemT]:
+    """What ``common.db.newest_first`` selects, for fake repositories: ``(at, id)``
+    descending, below ``after``, at most ``limit``."""
+    ordered = sorted(items, key=key, reverse=True)
+    return [item for item in ordered if after is None or key(item) < after][:limit]
 
 
 class FakeUnitOfWorkBase:
@@ -229,4 +240,5 @@ __all__ = [
     "dead_letters",
     "deliver",
     "migrated_template",
+    "newest_first_page",
 ]

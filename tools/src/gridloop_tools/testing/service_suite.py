@@ -1,6 +1,7 @@
 """The contract every gridloop service keeps, as tests written once: the operational endpoints,
-bearer-token authentication, paging limits, problem responses for unknown routes, and a
-consumer that dead-letters poison messages and keeps its partition flowing.
+bearer-token authentication, problem responses for unknown routes, and a consumer that
+dead-letters poison messages and keeps its partition flowing. (A service that serves a paged
+list also runs :class:`~gridloop_tools.testing.paged_list_suite.PagedListSuite`.)
 
 A service runs the suite by subclassing :class:`ServiceContractSuite` in its own test tree (the
 fixtures come from :mod:`gridloop_tools.testing.service_fixtures` through its conftest) and
@@ -8,7 +9,6 @@ supplying what differs between services::
 
     class TestLedgerServiceContract(ServiceContractSuite):
         protected_path = "/v1/accounts/rider-1/balance"
-        paged_path = "/v1/accounts/rider-1/transfers"
         consumed_topic = Topic.WORKORDERS
         invalid_field = "work_order_id"
 
@@ -44,8 +44,6 @@ from gridloop_tools.testing.service_fixtures import (
     assert_problem,
 )
 
-PAGING_QUERIES = ("limit=0", "limit=201", "offset=-1", "limit=ten")
-"""Out of range or not a number: each must be refused naming the parameter."""
 UNPARSEABLE = b"{not json"
 
 
@@ -58,7 +56,24 @@ def metric_sample(metrics_text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-class ServiceContractSuite:
+class SharedSuite:
+    """Base of the shared suites. Each suite names, in its own ``_REQUIRED_VALUES`` and
+    ``_REQUIRED_HOOKS``, what a service's subclass must supply; a subclass that leaves one out
+    fails when its module is imported."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing: list[str] = []
+        for suite in cls.__mro__[1:]:
+            values: tuple[str, ...] = vars(suite).get("_REQUIRED_VALUES", ())
+            hooks: tuple[str, ...] = vars(suite).get("_REQUIRED_HOOKS", ())
+            missing += [name for name in values if not hasattr(cls, name)]
+            missing += [name for name in hooks if getattr(cls, name) is getattr(suite, name)]
+        if missing:
+            raise TypeError(f"{cls.__name__} must define {', '.join(missing)}")
+
+
+class ServiceContractSuite(SharedSuite):
     """The shared tests; each service's ``Test…Contract`` subclass supplies the values below."""
 
     protected_path: ClassVar[str]
@@ -66,9 +81,6 @@ class ServiceContractSuite:
     protected_method: ClassVar[str] = "GET"
     protected_role: ClassVar[str] = "rider"
     """The role of the token that gets through (as subject ``rider-1``)."""
-    paged_path: ClassVar[str | None]
-    """A GET taking ``limit`` and ``offset`` that a rider-1 token may read; None when the service
-    serves no paged list (the paging test then shows as skipped, naming the service)."""
     consumed_topic: ClassVar[Topic]
     """The topic the poison-message test feeds."""
     invalid_field: ClassVar[str]
@@ -76,7 +88,6 @@ class ServiceContractSuite:
 
     _REQUIRED_VALUES: ClassVar[tuple[str, ...]] = (
         "protected_path",
-        "paged_path",
         "consumed_topic",
         "invalid_field",
     )
@@ -85,17 +96,6 @@ class ServiceContractSuite:
         "invalid_event",
         "assert_valid_event_applied",
     )
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        missing = [name for name in cls._REQUIRED_VALUES if not hasattr(cls, name)]
-        missing += [
-            name
-            for name in cls._REQUIRED_HOOKS
-            if getattr(cls, name) is getattr(ServiceContractSuite, name)
-        ]
-        if missing:
-            raise TypeError(f"{cls.__name__} must define {', '.join(missing)}")
 
     # --- what each service supplies -----------------------------------------------------------
 
@@ -125,16 +125,6 @@ class ServiceContractSuite:
         return await client.request(
             self.protected_method, self.protected_path, json=self.protected_body(), headers=headers
         )
-
-    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        """Paging queries only for a service that serves a paged list."""
-        if "paging_query" not in metafunc.fixturenames:
-            return
-        if self.paged_path is None:
-            reason = f"{type(self).__name__}: the service serves no paged list"
-            metafunc.parametrize("paging_query", [pytest.param("", marks=pytest.mark.skip(reason))])
-        else:
-            metafunc.parametrize("paging_query", PAGING_QUERIES)
 
     # --- operational endpoints ----------------------------------------------------------------
 
@@ -219,17 +209,6 @@ class ServiceContractSuite:
         response = await self.call_protected(client, {"Authorization": f"Bearer {token}"})
         assert_problem(response, 401, "invalid claims", "role")
 
-    # --- paging -------------------------------------------------------------------------------
-
-    async def test_paging_out_of_range_is_422(
-        self, client: httpx.AsyncClient, auth: Auth, paging_query: str
-    ) -> None:
-        assert self.paged_path is not None
-        response = await client.get(
-            f"{self.paged_path}?{paging_query}", headers=auth(subject="rider-1")
-        )
-        assert_problem(response, 422, paging_query.split("=")[0])
-
     # --- the consumer -------------------------------------------------------------------------
 
     async def test_poison_messages_go_to_dead_letter_and_the_partition_keeps_flowing(
@@ -273,4 +252,4 @@ class ServiceContractSuite:
         assert counted == 1.0, text
 
 
-__all__ = ["PAGING_QUERIES", "ServiceContractSuite", "metric_sample"]
+__all__ = ["ServiceContractSuite", "SharedSuite", "metric_sample"]

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
+from common.paging import SortKey
 from ledger.domain.points import Account, Transfer
 
 
@@ -16,7 +17,11 @@ class LedgerStore(Protocol):
     async def get_transfer(self, transfer_id: str) -> Transfer | None: ...
     async def awarded_on(self, rider_id: str, day: date) -> int: ...
     async def post(self, transfer: Transfer) -> None: ...
-    async def transfers_of(self, rider_id: str, *, limit: int, offset: int) -> list[Transfer]: ...
+    async def transfers_of(
+        self, rider_id: str, *, limit: int, after: SortKey | None
+    ) -> list[Transfer]:
+        """Newest first (ties by id, descending), below ``after``; at most ``limit``."""
+        ...
 
 
 class AbstractLedgerUnitOfWork(AbstractUnitOfWork, Protocol):
