@@ -12,10 +12,13 @@ from common.contracts.events import WorkOrderFiled
 from common.contracts.topics import Topic
 from common.paging import SortKey
 from gridloop_tools.testing.builders import as_event, raw_event, work_order_filed
+from gridloop_tools.testing.openapi_suite import answers_as_documented
 from gridloop_tools.testing.paged_list_suite import PagedListSuite
 from gridloop_tools.testing.service_fixtures import Auth
 from gridloop_tools.testing.service_suite import ServiceContractSuite
+from ledger import bootstrap
 from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
+from ledger.config import LedgerSettings
 from ledger.domain.points import ISSUANCE_ACCOUNT, Transfer, TransferCode, rider_account
 
 
@@ -24,6 +27,7 @@ class TestLedgerServiceContract(ServiceContractSuite, PagedListSuite):
     paged_path = "/v1/accounts/rider-1/transfers"
     consumed_topic = Topic.WORKORDERS
     invalid_field = "work_order_id"
+    test_every_operation_answers_as_documented = answers_as_documented(bootstrap, LedgerSettings)
 
     async def add_list_items(self, app: FastAPI, owner: str, keys: Sequence[SortKey]) -> None:
         unit_of_work = app.state.runtime.unit_of_work_factory(SqlLedgerUnitOfWork)

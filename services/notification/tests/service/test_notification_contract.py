@@ -12,10 +12,13 @@ from common.contracts.events import PointsAwarded
 from common.contracts.topics import Topic
 from common.paging import SortKey
 from gridloop_tools.testing.builders import as_event, points_awarded, raw_event
+from gridloop_tools.testing.openapi_suite import answers_as_documented
 from gridloop_tools.testing.paged_list_suite import PagedListSuite
 from gridloop_tools.testing.service_fixtures import Auth
 from gridloop_tools.testing.service_suite import ServiceContractSuite
+from notification import bootstrap
 from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
+from notification.config import NotificationSettings
 from notification.domain.messages import Channel, Message, TemplateId
 
 
@@ -24,6 +27,9 @@ class TestNotificationServiceContract(ServiceContractSuite, PagedListSuite):
     paged_path = "/v1/inbox/rider-1"
     consumed_topic = Topic.POINTS
     invalid_field = "amount"
+    test_every_operation_answers_as_documented = answers_as_documented(
+        bootstrap, NotificationSettings
+    )
 
     async def add_list_items(self, app: FastAPI, owner: str, keys: Sequence[SortKey]) -> None:
         unit_of_work = app.state.runtime.unit_of_work_factory(SqlNotificationUnitOfWork)

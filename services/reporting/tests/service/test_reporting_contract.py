@@ -13,10 +13,13 @@ from common.contracts.events import WorkOrderFiled
 from common.contracts.topics import Topic
 from common.paging import SortKey
 from gridloop_tools.testing.builders import DISTRICT, as_event, raw_event, work_order_filed
+from gridloop_tools.testing.openapi_suite import answers_as_documented
 from gridloop_tools.testing.paged_list_suite import PagedListSuite
 from gridloop_tools.testing.service_fixtures import Auth
 from gridloop_tools.testing.service_suite import ServiceContractSuite
+from reporting import bootstrap
 from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
+from reporting.config import ReportingSettings
 from reporting.domain.reports import Report
 
 REPORT = {"category": "0101", "lat": 35.5531, "lon": 116.8287, "text": "楼道堆放杂物"}
@@ -28,6 +31,7 @@ class TestReportingServiceContract(ServiceContractSuite, PagedListSuite):
     paged_path = "/v1/reports"
     consumed_topic = Topic.WORKORDERS
     invalid_field = "work_order_id"
+    test_every_operation_answers_as_documented = answers_as_documented(bootstrap, ReportingSettings)
 
     def protected_body(self) -> Any:
         return REPORT

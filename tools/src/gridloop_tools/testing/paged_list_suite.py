@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from common.paging import CursorCodec, SortKey
 from gridloop_tools.testing.service_fixtures import Auth, assert_problem
-from gridloop_tools.testing.service_suite import SharedSuite
+from gridloop_tools.testing.shared_suite import SharedSuite
 
 OWNER = "rider-1"
 BAD_PAGING_QUERIES = (

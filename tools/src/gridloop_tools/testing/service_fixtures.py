@@ -74,6 +74,25 @@ def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict
     return body
 
 
+class CountingBody:
+    """A request body streamed in ``chunk``-byte pieces that counts how many the server read,
+    to tell a refusal before reading from one after reading everything."""
+
+    def __init__(self, total_bytes: int, chunk: int = 1024) -> None:
+        self.chunk = chunk
+        self.chunks = -(-total_bytes // chunk)
+        self.read = 0
+
+    @property
+    def total_bytes(self) -> int:
+        return self.chunks * self.chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            self.read += 1
+            yield b" " * self.chunk
+
+
 class FakeOutbox:
     """Collects ``(data, subject, sequence)`` for handler tests."""
 
@@ -225,6 +244,7 @@ __all__ = [
     "DISTRICT",
     "PROBLEM_CONTENT_TYPE",
     "Auth",
+    "CountingBody",
     "DeadLetter",
     "Deliver",
     "FakeOutbox",

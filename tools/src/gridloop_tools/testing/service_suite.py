@@ -36,8 +36,10 @@ from common.contracts.envelope import CloudEvent
 from common.contracts.topics import Topic
 from common.messaging.consumer import EventConsumer
 from gridloop_tools.testing.builders import DISTRICT
+from gridloop_tools.testing.openapi_suite import OpenApiSuite
 from gridloop_tools.testing.service_fixtures import (
     Auth,
+    CountingBody,
     DeadLetter,
     Deliver,
     ServiceUnderTest,
@@ -56,24 +58,7 @@ def metric_sample(metrics_text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-class SharedSuite:
-    """Base of the shared suites. Each suite names, in its own ``_REQUIRED_VALUES`` and
-    ``_REQUIRED_HOOKS``, what a service's subclass must supply; a subclass that leaves one out
-    fails when its module is imported."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        missing: list[str] = []
-        for suite in cls.__mro__[1:]:
-            values: tuple[str, ...] = vars(suite).get("_REQUIRED_VALUES", ())
-            hooks: tuple[str, ...] = vars(suite).get("_REQUIRED_HOOKS", ())
-            missing += [name for name in values if not hasattr(cls, name)]
-            missing += [name for name in hooks if getattr(cls, name) is getattr(suite, name)]
-        if missing:
-            raise TypeError(f"{cls.__name__} must define {', '.join(missing)}")
-
-
-class ServiceContractSuite(SharedSuite):
+class ServiceContractSuite(OpenApiSuite):
     """The shared tests; each service's ``Test…Contract`` subclass supplies the values below."""
 
     protected_path: ClassVar[str]
@@ -148,6 +133,16 @@ class ServiceContractSuite(SharedSuite):
 
     async def test_an_unknown_route_is_a_problem_404(self, client: httpx.AsyncClient) -> None:
         assert_problem(await client.get("/v1/nothing-here"), 404)
+
+    async def test_a_body_declared_over_the_limit_is_413_unread(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        limit: int = app.state.runtime.settings.max_body_bytes
+        body = CountingBody(limit + 1)
+        headers = {"Content-Type": "application/json", "Content-Length": str(body.total_bytes)}
+        response = await client.post("/v1/nothing-here", content=body, headers=headers)
+        assert_problem(response, 413, f"larger than {limit} bytes")
+        assert body.read == 0
 
     # --- authentication -----------------------------------------------------------------------
 
@@ -252,4 +247,4 @@ class ServiceContractSuite(SharedSuite):
         assert counted == 1.0, text
 
 
-__all__ = ["ServiceContractSuite", "SharedSuite", "metric_sample"]
+__all__ = ["ServiceContractSuite", "metric_sample"]

@@ -123,9 +123,7 @@ def build_router(
         response_model=ReportView,
         summary="Submit a report (随手拍上报)",
         responses={
-            400: {"description": "malformed JSON"},
-            409: {"description": "key reused"},
-            422: {"description": "invalid report"},
+            409: {"description": "The Idempotency-Key was already used for another report."}
         },
     )
     async def submit(
