@@ -3,16 +3,17 @@ keeps the service default."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
-from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from common.service.body_limit import DEFAULT_MAX_BODY_BYTES
 from dispatch import bootstrap
 from dispatch.config import DispatchSettings
-from gridloop_tools.testing.service_fixtures import Auth, CountingBody, assert_problem
+from gridloop_tools.testing.service_fixtures import Auth, CountingBody, assert_problem, serving
 
 GRIDS_LIMIT = DispatchSettings().grids_max_body_bytes
 JSON = {"Content-Type": "application/json"}
@@ -64,23 +65,14 @@ async def test_other_routes_keep_the_default_limit(client: httpx.AsyncClient, au
 
 
 async def test_the_grid_limit_is_a_setting_and_documented(
-    monkeypatch: pytest.MonkeyPatch, database_path: Path, auth: Auth
+    monkeypatch: pytest.MonkeyPatch, build_app: Callable[[], FastAPI], auth: Auth
 ) -> None:
     monkeypatch.setenv("DISPATCH_GRIDS_MAX_BODY_BYTES", "1000")
-    app = bootstrap.create_app(
-        DispatchSettings(
-            database_url=f"sqlite+aiosqlite:///{database_path}", migrate_on_start=False
+    async with serving(build_app()) as client:
+        response = await client.put(
+            "/v1/grids", content=demo_file(), headers={**auth(role="admin"), **JSON}
         )
-    )
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.put(
-                "/v1/grids", content=demo_file(), headers={**auth(role="admin"), **JSON}
-            )
-            assert_problem(response, 413, "larger than 1000 bytes")
-            document = (await client.get("/openapi.json")).json()
-    finally:
-        await app.state.runtime.engine.dispose()
+        assert_problem(response, 413, "larger than 1000 bytes")
+        document = (await client.get("/openapi.json")).json()
     too_large = document["paths"]["/v1/grids"]["put"]["responses"]["413"]
     assert too_large["description"] == "The body is larger than 1000 bytes."

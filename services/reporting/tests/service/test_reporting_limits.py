@@ -3,15 +3,14 @@ the default limit on every route)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from common.service.body_limit import DEFAULT_MAX_BODY_BYTES
-from gridloop_tools.testing.service_fixtures import Auth, CountingBody, assert_problem
-from reporting import bootstrap
-from reporting.config import ReportingSettings
+from gridloop_tools.testing.service_fixtures import Auth, CountingBody, assert_problem, serving
 
 MIB = 1024 * 1024
 JSON = {"Content-Type": "application/json"}
@@ -49,22 +48,13 @@ async def test_without_a_token_a_large_body_is_still_refused_unread(
 
 
 async def test_the_limit_is_a_setting(
-    monkeypatch: pytest.MonkeyPatch, database_path: Path, auth: Auth
+    monkeypatch: pytest.MonkeyPatch, build_app: Callable[[], FastAPI], auth: Auth
 ) -> None:
     monkeypatch.setenv("REPORTING_MAX_BODY_BYTES", "100")
-    settings = ReportingSettings(
-        database_url=f"sqlite+aiosqlite:///{database_path}", migrate_on_start=False
-    )
-    assert settings.max_body_bytes == 100
-    app = bootstrap.create_app(settings)
     report = {"category": "0101", "lat": 35.5531, "lon": 116.8287, "text": "楼道堆放杂物" * 5}
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.post("/v1/reports", json=report, headers=auth())
-            assert_problem(response, 413, "larger than 100 bytes")
-            document = (await client.get("/openapi.json")).json()
-    finally:
-        await app.state.runtime.engine.dispose()
+    async with serving(build_app()) as client:
+        response = await client.post("/v1/reports", json=report, headers=auth())
+        assert_problem(response, 413, "larger than 100 bytes")
+        document = (await client.get("/openapi.json")).json()
     too_large = document["paths"]["/v1/reports"]["post"]["responses"]["413"]
     assert too_large["description"] == "The body is larger than 100 bytes."

@@ -13,6 +13,7 @@ A service's ``tests/conftest.py`` defines ``service_under_test`` and re-exports 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -164,11 +165,35 @@ def database_path(
 
 
 @pytest.fixture
-async def app(service_under_test: ServiceUnderTest, database_path: Path) -> AsyncIterator[FastAPI]:
-    settings = service_under_test.settings(
-        database_url=f"sqlite+aiosqlite:///{database_path}", migrate_on_start=False
-    )
-    application: FastAPI = service_under_test.bootstrap.create_app(settings)
+def build_app(service_under_test: ServiceUnderTest, database_path: Path) -> Callable[[], FastAPI]:
+    """Builds the service's app on the test's database, with the settings the environment
+    holds when it is called (a test may set ``<PREFIX>…`` variables first)."""
+
+    def build() -> FastAPI:
+        settings = service_under_test.settings(
+            database_url=f"sqlite+aiosqlite:///{database_path}", migrate_on_start=False
+        )
+        application: FastAPI = service_under_test.bootstrap.create_app(settings)
+        return application
+
+    return build
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` over ASGI (its lifespan is not run: no broker, no relay); the app's
+    database engine is disposed when the client closes."""
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+    finally:
+        await app.state.runtime.engine.dispose()
+
+
+@pytest.fixture
+async def app(build_app: Callable[[], FastAPI]) -> AsyncIterator[FastAPI]:
+    application = build_app()
     yield application
     await application.state.runtime.engine.dispose()
 
@@ -254,6 +279,7 @@ __all__ = [
     "app",
     "assert_problem",
     "auth",
+    "build_app",
     "client",
     "consumer",
     "database_path",
@@ -261,4 +287,5 @@ __all__ = [
     "deliver",
     "migrated_template",
     "newest_first_page",
+    "serving",
 ]

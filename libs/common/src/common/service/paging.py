@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Query, Request
 from pydantic import BaseModel, Field
@@ -54,6 +54,26 @@ class CursorPage(BaseModel, Generic[ViewT]):
     next_cursor: str | None = Field(
         description="pass as `cursor` for the next page; null on the last page"
     )
+
+    @classmethod
+    def of(
+        cls,
+        request: PageRequest,
+        fetched: Sequence[ItemT],
+        *,
+        key: Callable[[ItemT], SortKey],
+        view: Callable[[ItemT], ViewT],
+        **fields: Any,
+    ) -> Self:
+        """The page ``request`` asked for, from the rows read with ``request.fetch``: each
+        shown through ``view``; ``fields`` are the page's own other fields."""
+        shown, next_cursor = request.split(fetched, key)
+        return cls(
+            items=[view(item) for item in shown],
+            limit=request.limit,
+            next_cursor=next_cursor,
+            **fields,
+        )
 
 
 def invalid_cursor(reason: str) -> Problem:

@@ -7,12 +7,12 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from common.auth import Principal, authorise_rider_data, current_principal
 from common.paging import SortKey
 from common.service.paging import CursorPage, PageRequest, page_request
-from ledger.domain.points import Transfer, rider_account
+from ledger.domain.points import rider_account
 from ledger.service_layer.unit_of_work import AbstractLedgerUnitOfWork
 
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -28,6 +28,8 @@ class BalanceView(BaseModel):
 
 
 class TransferView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     debit_account_id: str
     credit_account_id: str
@@ -38,21 +40,6 @@ class TransferView(BaseModel):
     ledger_day: date
     caused_by_event_id: str
     created_at: datetime
-
-    @classmethod
-    def of(cls, transfer: Transfer) -> TransferView:
-        return cls(
-            id=transfer.id,
-            debit_account_id=transfer.debit_account_id,
-            credit_account_id=transfer.credit_account_id,
-            amount=transfer.amount,
-            code=transfer.code.value,
-            report_id=transfer.report_id,
-            work_order_id=transfer.work_order_id,
-            ledger_day=transfer.ledger_day,
-            caused_by_event_id=transfer.caused_by_event_id,
-            created_at=transfer.created_at,
-        )
 
 
 class TransferList(CursorPage[TransferView]):
@@ -96,9 +83,11 @@ def build_router(unit_of_work: Callable[[], AbstractLedgerUnitOfWork]) -> APIRou
         authorise_rider_data(principal, rider_id, "points")
         async with unit_of_work() as uow:
             fetched = await uow.ledger.transfers_of(rider_id, limit=page.fetch, after=page.after)
-        found, next_cursor = page.split(fetched, lambda t: SortKey(t.created_at, t.id))
-        return TransferList(
-            items=[TransferView.of(t) for t in found], limit=page.limit, next_cursor=next_cursor
+        return TransferList.of(
+            page,
+            fetched,
+            key=lambda t: SortKey(t.created_at, t.id),
+            view=TransferView.model_validate,
         )
 
     return router

@@ -7,12 +7,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from common.auth import Principal, authorise_rider_data, current_principal
 from common.paging import SortKey
 from common.service.paging import CursorPage, PageRequest, page_request
-from notification.domain.messages import StoredNotification
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -20,6 +19,8 @@ Page = Annotated[PageRequest, Depends(page_request("inbox"))]
 
 
 class InboxItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     channel: str
     template: str
@@ -28,19 +29,6 @@ class InboxItem(BaseModel):
     report_id: str | None
     work_order_id: str | None
     created_at: datetime
-
-    @classmethod
-    def of(cls, stored: StoredNotification) -> InboxItem:
-        return cls(
-            id=stored.id,
-            channel=stored.channel,
-            template=stored.template,
-            title=stored.title,
-            body=stored.body,
-            report_id=stored.report_id,
-            work_order_id=stored.work_order_id,
-            created_at=stored.created_at,
-        )
 
 
 class Inbox(CursorPage[InboxItem]):
@@ -63,12 +51,12 @@ def build_router(unit_of_work: Callable[[], AbstractNotificationUnitOfWork]) -> 
             fetched = await uow.notifications.inbox(
                 recipient_id, limit=page.fetch, after=page.after
             )
-        items, next_cursor = page.split(fetched, lambda i: SortKey(i.created_at, i.id))
-        return Inbox(
+        return Inbox.of(
+            page,
+            fetched,
+            key=lambda i: SortKey(i.created_at, i.id),
+            view=InboxItem.model_validate,
             recipient_id=recipient_id,
-            items=[InboxItem.of(i) for i in items],
-            limit=page.limit,
-            next_cursor=next_cursor,
         )
 
     return router

@@ -180,9 +180,8 @@ def build_router(
             fetched = await uow.reports.list_by_reporter(
                 principal.subject, limit=page.fetch, after=page.after
             )
-        reports, next_cursor = page.split(fetched, lambda r: SortKey(r.submitted_at, r.id))
-        return ReportList(
-            items=[ReportView.of(r) for r in reports], limit=page.limit, next_cursor=next_cursor
+        return ReportList.of(
+            page, fetched, key=lambda r: SortKey(r.submitted_at, r.id), view=ReportView.of
         )
 
     @router.get("/categories", response_model=list[CategoryView], summary="Report categories")
