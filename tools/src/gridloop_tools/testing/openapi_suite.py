@@ -6,8 +6,9 @@ a token is needed, 404 where the path has parameters, 422 where there is input, 
 where there is a body, 500 and 503 everywhere). And schemathesis generates requests for every
 operation from that document — valid ones, invalid ones and the edge cases of each schema —
 and sends them to the real app on a real migrated SQLite file, once with a token of each role
-and once without one; every response must be documented (status, content type, body schema)
-and none may be a server error, with a bounded, derandomized number of examples per operation.
+and once without one; every response must be documented (status, content type, headers,
+body schema), none may be a server error, and what the document calls invalid must be refused,
+with a bounded, derandomized number of examples per operation.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ CHECKS = (
     "unsupported_method",
     "allow_header_conformance",
 )
+"""What every response must pass: no server error; status, content type, headers and body as
+documented; what the document calls invalid (a string for a number, an unknown category, a
+field too long, a missing required header) refused; a method the path does not serve answered
+405 with every method it does in ``Allow``."""
 SCHEMATHESIS_CONFIG = schemathesis.Config.from_dict(
     {
         "seed": 370812,
@@ -58,10 +63,9 @@ SCHEMATHESIS_CONFIG = schemathesis.Config.from_dict(
             # The bearer token comes from the test, for one role at a time (or none).
             "with-security-parameters": False,
         },
+        # Explicit examples, boundary cases and fuzzing, per operation; no stateful sequences
+        # (the operations declare no links).
         "phases": {"stateful": {"enabled": False}},
-        # Each response is documented (status, content type, headers, body) and no server
-        # error; what the document calls invalid (a string for a number, an unknown category,
-        # a field too long) is refused.
         "checks": {
             "enabled": False,
             **{name: {"enabled": True} for name in CHECKS},
