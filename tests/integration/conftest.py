@@ -93,20 +93,23 @@ class Rider:
         return int(response.json()["balance"])
 
     def transfers(self) -> list[dict[str, Any]]:
-        response = self.client.get(
-            f"{self.stack.url('ledger')}/v1/accounts/{self.id}/transfers", params={"limit": 200}
-        )
-        assert response.status_code == 200, response.text
-        items: list[dict[str, Any]] = response.json()["items"]
-        return items
+        return self._every_page(f"{self.stack.url('ledger')}/v1/accounts/{self.id}/transfers")
 
     def inbox(self) -> list[dict[str, Any]]:
-        response = self.client.get(
-            f"{self.stack.url('notification')}/v1/inbox/{self.id}", params={"limit": 200}
-        )
-        assert response.status_code == 200, response.text
-        items: list[dict[str, Any]] = response.json()["items"]
-        return items
+        return self._every_page(f"{self.stack.url('notification')}/v1/inbox/{self.id}")
+
+    def _every_page(self, url: str) -> list[dict[str, Any]]:
+        """Every item of a cursor-paged list, newest first."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, str | int] = {"limit": 200}
+        while True:
+            response = self.client.get(url, params=params)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            items += page["items"]
+            if page["next_cursor"] is None:
+                return items
+            params = {"limit": 200, "cursor": page["next_cursor"]}
 
 
 def eventually(check: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.3) -> Any:

@@ -250,7 +250,7 @@ async def _read_service_rows(service: str, uow: Any) -> None:
         transfer = await uow.ledger.get_transfer("award:rep-seed-1")
         assert transfer is not None and transfer.amount == 10
     elif service == "notification":
-        inbox = await uow.notifications.inbox("rider-seed", limit=10, offset=0)
+        inbox = await uow.notifications.inbox("rider-seed", limit=10, after=None)
         assert [message.id for message in inbox] == ["n-seed-1"]
     else:
         raise AssertionError(f"no read-back for {service}")

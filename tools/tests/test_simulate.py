@@ -297,6 +297,7 @@ class FakeStack:
         self.reports: dict[str, dict[str, Any]] = {}
         self.owners: dict[str, str] = {}
         self.inbox: dict[str, list[dict[str, Any]]] = {}
+        self.inbox_page_size = 3
         self.balances: dict[str, int] = dict(starting_balances or {})
         self.idempotency: dict[str, str] = {}
         self.failed_posts: list[str] = []
@@ -407,12 +408,23 @@ class FakeStack:
 
         @app.get("/v1/inbox/{rider_id}", response_model=None)
         async def inbox(
-            rider_id: str, limit: int = 50, authorization: Annotated[str | None, Header()] = None
+            rider_id: str,
+            limit: int = 50,
+            cursor: str = "0",
+            authorization: Annotated[str | None, Header()] = None,
         ) -> dict[str, Any] | JSONResponse:
             principal = self._principal(authorization)
             if principal is None or principal.subject != rider_id:
                 return self._problem(403, "not your inbox")
-            return {"items": self.inbox.get(rider_id, [])[: min(limit, 200)], "next": None}
+            # Small pages, so a client that reads only the first one misses messages.
+            start, size = int(cursor), min(limit, self.inbox_page_size)
+            messages = self.inbox.get(rider_id, [])
+            more = start + size < len(messages)
+            return {
+                "items": messages[start : start + size],
+                "limit": size,
+                "next_cursor": str(start + size) if more else None,
+            }
 
         @app.get("/v1/accounts/{rider_id}/balance", response_model=None)
         async def balance(

@@ -10,6 +10,7 @@ from common.contracts.envelope import CloudEvent
 from common.contracts.events import EVENT_MODELS, EventData
 from common.contracts.topics import Topic
 from gridloop_tools.testing import builders
+from gridloop_tools.testing.paged_list_suite import PagedListSuite
 from gridloop_tools.testing.service_suite import ServiceContractSuite
 
 BUILDERS: dict[str, Callable[[], EventData]] = {
@@ -69,5 +70,15 @@ def test_a_suite_without_its_values_and_hooks_is_refused() -> None:
             protected_path = "/v1/x"
             consumed_topic = Topic.REPORTS
 
-    for name in ("paged_path", "invalid_field", "valid_event", "invalid_event"):
+    for name in ("invalid_field", "valid_event", "invalid_event"):
+        assert name in str(refused.value)
+
+
+def test_a_paged_list_suite_without_its_list_is_refused() -> None:
+    with pytest.raises(TypeError) as refused:
+
+        class Incomplete(PagedListSuite):
+            pass
+
+    for name in ("paged_path", "add_list_items"):
         assert name in str(refused.value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -16,10 +16,14 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import Mapped, registry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.paging import SortKey
+
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+SelectT = TypeVar("SelectT", bound=sa.Select[Any])
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -215,6 +219,28 @@ def run_migrations_online() -> None:
     asyncio.run(run())
 
 
+def newest_first(
+    statement: SelectT,
+    *,
+    at: Mapped[datetime],
+    id_: Mapped[str],
+    after: SortKey | None,
+    limit: int,
+) -> SelectT:
+    """One page of a newest-first list: ordered by ``(at, id)`` descending, starting below
+    ``after`` (the last item of the previous page), at most ``limit`` rows.
+
+    The keyset condition ``(at, id) < (after.at, after.id)`` is spelled
+    ``at <= :at AND (at < :at OR id < :id)``: both SQLite and PostgreSQL read it, the bound
+    timestamp passes through the column's type like the stored one did, and an index on
+    ``(owner, at, id)`` serves it as a range scan. No OFFSET, so deep pages cost what the first
+    one does and no client-supplied number reaches the database.
+    """
+    if after is not None:
+        statement = statement.where(at <= after.at, sa.or_(at < after.at, id_ < after.id))
+    return statement.order_by(at.desc(), id_.desc()).limit(limit)
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await connection.execute(sa.text("SELECT 1"))
@@ -228,6 +254,7 @@ __all__ = [
     "messaging_tables",
     "migration_config",
     "new_registry",
+    "newest_first",
     "ping",
     "run_migrations_online",
     "session_factory",

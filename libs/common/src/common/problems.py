@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from common.db import is_unavailable
 
@@ -16,6 +18,41 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
 
 _log = structlog.get_logger("gridloop.http")
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details: every error response carries one, as "
+    "application/problem+json, never a stack trace.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {
+            "type": "string",
+            "description": "a URI naming the kind of problem; about:blank when the status says it",
+        },
+        "title": {"type": "string", "description": "a short summary of the kind of problem"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "what went wrong with this request"},
+        "instance": {"type": "string", "description": "the path of the request"},
+        "errors": {
+            "type": "array",
+            "description": "422 only: one entry per invalid field",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {
+                    "field": {
+                        "type": "string",
+                        "description": "where the input is wrong: a body field (lat), or the "
+                        "location and name of a parameter (query.limit, header.Idempotency-Key)",
+                    },
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+"""The JSON Schema of :func:`problem_response` bodies, published in every service's OpenAPI."""
 
 
 class Problem(Exception):
@@ -104,12 +141,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return problem_response(
             exc.status_code,
-            _reason(exc.status_code),
+            status_title(exc.status_code),
             str(exc.detail),
             instance=request.url.path,
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
 
     @app.exception_handler(Exception)
@@ -135,9 +175,24 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
 
-def _reason(status: int) -> str:
-    from http import HTTPStatus
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path, for a 405's ``Allow`` (Starlette
+    names only the methods of the first route that matched the path)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
+def status_title(status: int) -> str:
+    """The standard reason phrase of ``status``, as a problem's title."""
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -91,7 +91,9 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         runtime,
         title="gridloop dispatch",
         description="Places reports in grids, files work orders and runs the workflow.",
-        routers=[build_router(unit_of_work, registry)],
+        routers=[
+            build_router(unit_of_work, registry, grids_max_body_bytes=settings.grids_max_body_bytes)
+        ],
         on_started=[load_registry],
         background=[follow_grid_changes],
     )

@@ -1,5 +1,6 @@
 """The dispatch service keeps the contract every gridloop service keeps. Its token-protected
-endpoint is loading grids (admins only); it serves no paged list."""
+endpoint is loading grids (admins only); it serves no paged list, so it leaves out
+:class:`~gridloop_tools.testing.paged_list_suite.PagedListSuite`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from fastapi import FastAPI
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportSubmitted
 from common.contracts.topics import Topic
+from dispatch import bootstrap
+from dispatch.config import DispatchSettings
 from gridloop_tools.testing.builders import as_event, raw_event, report_submitted
 from gridloop_tools.testing.grids import two_grids
+from gridloop_tools.testing.openapi_suite import answers_as_documented
 from gridloop_tools.testing.service_fixtures import Auth
 from gridloop_tools.testing.service_suite import ServiceContractSuite
 
@@ -22,9 +26,9 @@ class TestDispatchServiceContract(ServiceContractSuite):
     protected_method = "PUT"
     protected_path = "/v1/grids"
     protected_role = "admin"
-    paged_path = None
     consumed_topic = Topic.REPORTS
     invalid_field = "lat"
+    test_every_operation_answers_as_documented = answers_as_documented(bootstrap, DispatchSettings)
 
     def protected_body(self) -> Any:
         return two_grids()

@@ -124,11 +124,14 @@ async def test_points_awarded_events_carry_the_running_balance(
 async def test_transfers_page(client: httpx.AsyncClient, auth: Auth, deliver: Deliver) -> None:
     for n in range(3):
         await deliver(filed(f"rep-{n}"))
-    response = await client.get(
-        "/v1/accounts/rider-1/transfers?limit=2&offset=2", headers=auth(subject="rider-1")
-    )
-    body = response.json()
-    assert (body["limit"], body["offset"], len(body["items"])) == (2, 2, 1)
+    url = "/v1/accounts/rider-1/transfers"
+    first = (await client.get(f"{url}?limit=2", headers=auth(subject="rider-1"))).json()
+    assert [t["report_id"] for t in first["items"]] == ["rep-2", "rep-1"]
+    second = (
+        await client.get(url, params={"limit": 2, "cursor": first["next_cursor"]}, headers=auth())
+    ).json()
+    assert [t["report_id"] for t in second["items"]] == ["rep-0"]
+    assert (second["limit"], second["next_cursor"]) == (2, None)
 
 
 async def test_the_daily_cap_turns_over_at_shanghai_midnight(

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import PointsAwarded
+from common.paging import SortKey
 from gridloop_tools.testing.builders import apply, as_event, work_order_filed
-from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, newest_first_page
 from ledger.domain.points import (
     ISSUANCE_ACCOUNT,
     Account,
@@ -72,9 +73,13 @@ class FakeLedger:
             if not is_derived(account.id):
                 self.accounts[account.id] = account
 
-    async def transfers_of(self, rider_id: str, *, limit: int, offset: int) -> list[Transfer]:
+    async def transfers_of(
+        self, rider_id: str, *, limit: int, after: SortKey | None
+    ) -> list[Transfer]:
         mine = [t for t in self.transfers.values() if t.rider_id == rider_id]
-        return mine[offset : offset + limit]
+        return newest_first_page(
+            mine, lambda t: SortKey(t.created_at, t.id), after=after, limit=limit
+        )
 
 
 class FakeUnitOfWork(FakeUnitOfWorkBase):

@@ -76,7 +76,12 @@ async def test_inbox_messages_are_counted_in_the_metrics(
 
 async def test_an_empty_inbox(client: httpx.AsyncClient, auth: Auth) -> None:
     response = await client.get("/v1/inbox/rider-9", headers=auth(subject="rider-9"))
-    assert response.json() == {"recipient_id": "rider-9", "items": [], "limit": 50, "offset": 0}
+    assert response.json() == {
+        "recipient_id": "rider-9",
+        "items": [],
+        "limit": 50,
+        "next_cursor": None,
+    }
 
 
 async def test_the_reporter_hears_of_filing_rejection_and_points(
@@ -123,10 +128,12 @@ async def test_messages_go_to_the_reporter_only(
 async def test_inbox_pages(client: httpx.AsyncClient, auth: Auth, deliver: Deliver) -> None:
     for n in range(3):
         await deliver(filed(f"rep-{n}"))
-    response = await client.get("/v1/inbox/rider-1?limit=2&offset=1", headers=auth())
-    body = response.json()
-    assert (body["limit"], body["offset"]) == (2, 1)
-    assert [i["report_id"] for i in body["items"]] == ["rep-1", "rep-0"]
+    first = (await client.get("/v1/inbox/rider-1?limit=2", headers=auth())).json()
+    assert [i["report_id"] for i in first["items"]] == ["rep-2", "rep-1"]
+    params = {"limit": 2, "cursor": first["next_cursor"]}
+    second = (await client.get("/v1/inbox/rider-1", params=params, headers=auth())).json()
+    assert (second["limit"], second["next_cursor"]) == (2, None)
+    assert [i["report_id"] for i in second["items"]] == ["rep-0"]
 
 
 # --- the consumer -----------------------------------------------------------------------------

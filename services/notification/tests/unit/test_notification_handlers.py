@@ -12,6 +12,7 @@ from common.contracts.events import (
     RejectionReason,
     WorkOrderFiled,
 )
+from common.paging import SortKey
 from gridloop_tools.testing.builders import (
     apply,
     as_event,
@@ -20,7 +21,7 @@ from gridloop_tools.testing.builders import (
     report_submitted,
     work_order_filed,
 )
-from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, newest_first_page
 from notification.domain.messages import Message, StoredNotification
 from notification.service_layer.handlers import notify_handler
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
@@ -41,7 +42,7 @@ class FakeNotifications:
         return True
 
     async def inbox(
-        self, recipient_id: str, *, limit: int, offset: int
+        self, recipient_id: str, *, limit: int, after: SortKey | None
     ) -> list[StoredNotification]:
         mine = [
             StoredNotification(
@@ -58,7 +59,9 @@ class FakeNotifications:
             for key, (_, m, at) in self.rows.items()
             if m.recipient_id == recipient_id
         ]
-        return mine[offset : offset + limit]
+        return newest_first_page(
+            mine, lambda i: SortKey(i.created_at, i.id), after=after, limit=limit
+        )
 
 
 class FakeUnitOfWork(FakeUnitOfWorkBase):

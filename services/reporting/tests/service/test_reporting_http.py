@@ -89,7 +89,7 @@ async def test_submitted_report_is_readable_and_listed(
     listed = await client.get("/v1/reports", headers=rider)
     assert listed.status_code == 200
     assert [item["id"] for item in listed.json()["items"]] == [created["id"]]
-    assert (listed.json()["limit"], listed.json()["offset"]) == (50, 0)
+    assert (listed.json()["limit"], listed.json()["next_cursor"]) == (50, None)
 
 
 async def test_the_outbox_holds_report_submitted(
@@ -112,8 +112,12 @@ async def test_a_list_shows_only_the_callers_reports(client: httpx.AsyncClient, 
     mine = (await client.get("/v1/reports", headers=auth(subject="rider-2"))).json()["items"]
     assert len(mine) == 2
     assert {item["reporter_id"] for item in mine} == {"rider-2"}
-    page = await client.get("/v1/reports?limit=1&offset=1", headers=auth(subject="rider-2"))
-    assert len(page.json()["items"]) == 1
+    first = (await client.get("/v1/reports?limit=1", headers=auth(subject="rider-2"))).json()
+    params = {"limit": 1, "cursor": first["next_cursor"]}
+    second = await client.get("/v1/reports", params=params, headers=auth(subject="rider-2"))
+    assert [item["id"] for item in first["items"] + second.json()["items"]] == [
+        item["id"] for item in mine
+    ]
 
 
 async def test_text_of_exactly_500_characters_is_accepted(
@@ -181,6 +185,14 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient, auth: Auth) -> N
         ({"category": "abc"}, "category"),
         ({"category": "01011"}, "category"),
         ({"photo": "x.jpg"}, "photo"),
+        # Strict types: numbers are JSON numbers, booleans are not numbers, strings are strings.
+        ({"lat": "35.55"}, "lat"),
+        ({"lat": True}, "lat"),
+        ({"lon": "116.8287"}, "lon"),
+        ({"lon": False}, "lon"),
+        ({"category": 101}, "category"),
+        ({"text": 42}, "text"),
+        ({"text": ["楼道"]}, "text"),
     ],
 )
 async def test_invalid_fields_are_422_naming_the_field(
@@ -205,10 +217,17 @@ async def test_nan_coordinates_are_refused(client: httpx.AsyncClient, auth: Auth
     assert_problem(response, 422, "lat")
 
 
+async def test_a_whole_number_is_a_valid_coordinate(client: httpx.AsyncClient, auth: Auth) -> None:
+    response = await submit(client, auth(), {**REPORT, "lat": 35, "lon": 117})
+    assert response.status_code == 201, response.text
+    assert (response.json()["lat"], response.json()["lon"]) == (35.0, 117.0)
+
+
 async def test_unknown_category_is_422(client: httpx.AsyncClient, auth: Auth) -> None:
     response = await submit(client, auth(), {**REPORT, "category": "0000"})
     body = assert_problem(response, 422, "0000", "/v1/categories")
     assert body["title"] == "Unknown category"
+    assert [error["field"] for error in body["errors"]] == ["category"]
     assert (await client.get("/v1/reports", headers=auth())).json()["items"] == []
 
 
@@ -220,6 +239,14 @@ async def test_only_riders_may_submit(client: httpx.AsyncClient, auth: Auth, rol
 
 async def test_only_riders_may_list_their_reports(client: httpx.AsyncClient, auth: Auth) -> None:
     assert_problem(await client.get("/v1/reports", headers=auth(role="supervisor")), 403)
+
+
+async def test_a_method_the_path_does_not_serve_is_405_naming_every_one_it_does(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    response = await client.delete("/v1/reports", headers=auth())
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "GET, POST"
 
 
 async def test_unknown_report_is_404(client: httpx.AsyncClient, auth: Auth) -> None:

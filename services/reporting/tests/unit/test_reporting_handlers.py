@@ -9,8 +9,9 @@ import pytest
 
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportSubmitted
+from common.paging import SortKey
 from gridloop_tools.testing.builders import apply, as_event, report_rejected, work_order_filed
-from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase
+from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, newest_first_page
 from reporting.domain.reports import (
     IdempotencyConflict,
     Report,
@@ -43,9 +44,13 @@ class FakeReports:
             raise LookupError(report.id)
         self.rows[report.id] = dataclasses.replace(report)
 
-    async def list_by_reporter(self, reporter_id: str, *, limit: int, offset: int) -> list[Report]:
+    async def list_by_reporter(
+        self, reporter_id: str, *, limit: int, after: SortKey | None
+    ) -> list[Report]:
         mine = [r for r in self.rows.values() if r.reporter_id == reporter_id]
-        return mine[offset : offset + limit]
+        return newest_first_page(
+            mine, lambda r: SortKey(r.submitted_at, r.id), after=after, limit=limit
+        )
 
 
 class FakeIdempotency:

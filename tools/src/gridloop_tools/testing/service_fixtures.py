@@ -13,13 +13,14 @@ A service's ``tests/conftest.py`` defines ``service_under_test`` and re-exports 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import pytest
@@ -31,6 +32,7 @@ from common.contracts.events import EventData
 from common.contracts.topics import Topic
 from common.db import upgrade_database
 from common.messaging.consumer import EventConsumer, IncomingRecord
+from common.paging import SortKey
 from common.service.settings import ServiceSettings
 from gridloop_tools.testing.builders import DISTRICT, as_event
 
@@ -38,6 +40,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 DeadLetter = tuple[str, bytes, bytes, dict[str, str]]
 Auth = Callable[..., dict[str, str]]
+ItemT = TypeVar("ItemT")
 
 
 class Deliver(Protocol):
@@ -72,6 +75,25 @@ def assert_problem(response: httpx.Response, status: int, *needles: str) -> dict
     return body
 
 
+class CountingBody:
+    """A request body streamed in ``chunk``-byte pieces that counts how many the server read,
+    to tell a refusal before reading from one after reading everything."""
+
+    def __init__(self, total_bytes: int, chunk: int = 1024) -> None:
+        self.chunk = chunk
+        self.chunks = -(-total_bytes // chunk)
+        self.read = 0
+
+    @property
+    def total_bytes(self) -> int:
+        return self.chunks * self.chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            self.read += 1
+            yield b" " * self.chunk
+
+
 class FakeOutbox:
     """Collects ``(data, subject, sequence)`` for handler tests."""
 
@@ -81,6 +103,15 @@ class FakeOutbox:
     async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
         self.events.append((data, subject, sequence))
         return as_event(data, subject=subject, sequence=sequence)
+
+
+def newest_first_page(
+    items: Iterable[ItemT], key: Callable[[ItemT], SortKey], *, after: SortKey | None, limit: int
+) -> list[ItemT]:
+    """What ``common.db.newest_first`` selects, for fake repositories: ``(at, id)``
+    descending, below ``after``, at most ``limit``."""
+    ordered = sorted(items, key=key, reverse=True)
+    return [item for item in ordered if after is None or key(item) < after][:limit]
 
 
 class FakeUnitOfWorkBase:
@@ -134,11 +165,35 @@ def database_path(
 
 
 @pytest.fixture
-async def app(service_under_test: ServiceUnderTest, database_path: Path) -> AsyncIterator[FastAPI]:
-    settings = service_under_test.settings(
-        database_url=f"sqlite+aiosqlite:///{database_path}", migrate_on_start=False
-    )
-    application: FastAPI = service_under_test.bootstrap.create_app(settings)
+def build_app(service_under_test: ServiceUnderTest, database_path: Path) -> Callable[[], FastAPI]:
+    """Builds the service's app on the test's database, with the settings the environment
+    holds when it is called (a test may set ``<PREFIX>…`` variables first)."""
+
+    def build() -> FastAPI:
+        settings = service_under_test.settings(
+            database_url=f"sqlite+aiosqlite:///{database_path}", migrate_on_start=False
+        )
+        application: FastAPI = service_under_test.bootstrap.create_app(settings)
+        return application
+
+    return build
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` over ASGI (its lifespan is not run: no broker, no relay); the app's
+    database engine is disposed when the client closes."""
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+    finally:
+        await app.state.runtime.engine.dispose()
+
+
+@pytest.fixture
+async def app(build_app: Callable[[], FastAPI]) -> AsyncIterator[FastAPI]:
+    application = build_app()
     yield application
     await application.state.runtime.engine.dispose()
 
@@ -214,6 +269,7 @@ __all__ = [
     "DISTRICT",
     "PROBLEM_CONTENT_TYPE",
     "Auth",
+    "CountingBody",
     "DeadLetter",
     "Deliver",
     "FakeOutbox",
@@ -223,10 +279,13 @@ __all__ = [
     "app",
     "assert_problem",
     "auth",
+    "build_app",
     "client",
     "consumer",
     "database_path",
     "dead_letters",
     "deliver",
     "migrated_template",
+    "newest_first_page",
+    "serving",
 ]

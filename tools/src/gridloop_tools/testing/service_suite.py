@@ -1,6 +1,7 @@
 """The contract every gridloop service keeps, as tests written once: the operational endpoints,
-bearer-token authentication, paging limits, problem responses for unknown routes, and a
-consumer that dead-letters poison messages and keeps its partition flowing.
+bearer-token authentication, problem responses for unknown routes, and a consumer that
+dead-letters poison messages and keeps its partition flowing. (A service that serves a paged
+list also runs :class:`~gridloop_tools.testing.paged_list_suite.PagedListSuite`.)
 
 A service runs the suite by subclassing :class:`ServiceContractSuite` in its own test tree (the
 fixtures come from :mod:`gridloop_tools.testing.service_fixtures` through its conftest) and
@@ -8,7 +9,6 @@ supplying what differs between services::
 
     class TestLedgerServiceContract(ServiceContractSuite):
         protected_path = "/v1/accounts/rider-1/balance"
-        paged_path = "/v1/accounts/rider-1/transfers"
         consumed_topic = Topic.WORKORDERS
         invalid_field = "work_order_id"
 
@@ -36,16 +36,16 @@ from common.contracts.envelope import CloudEvent
 from common.contracts.topics import Topic
 from common.messaging.consumer import EventConsumer
 from gridloop_tools.testing.builders import DISTRICT
+from gridloop_tools.testing.openapi_suite import OpenApiSuite
 from gridloop_tools.testing.service_fixtures import (
     Auth,
+    CountingBody,
     DeadLetter,
     Deliver,
     ServiceUnderTest,
     assert_problem,
 )
 
-PAGING_QUERIES = ("limit=0", "limit=201", "offset=-1", "limit=ten")
-"""Out of range or not a number: each must be refused naming the parameter."""
 UNPARSEABLE = b"{not json"
 
 
@@ -58,7 +58,7 @@ def metric_sample(metrics_text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-class ServiceContractSuite:
+class ServiceContractSuite(OpenApiSuite):
     """The shared tests; each service's ``Test…Contract`` subclass supplies the values below."""
 
     protected_path: ClassVar[str]
@@ -66,9 +66,6 @@ class ServiceContractSuite:
     protected_method: ClassVar[str] = "GET"
     protected_role: ClassVar[str] = "rider"
     """The role of the token that gets through (as subject ``rider-1``)."""
-    paged_path: ClassVar[str | None]
-    """A GET taking ``limit`` and ``offset`` that a rider-1 token may read; None when the service
-    serves no paged list (the paging test then shows as skipped, naming the service)."""
     consumed_topic: ClassVar[Topic]
     """The topic the poison-message test feeds."""
     invalid_field: ClassVar[str]
@@ -76,7 +73,6 @@ class ServiceContractSuite:
 
     _REQUIRED_VALUES: ClassVar[tuple[str, ...]] = (
         "protected_path",
-        "paged_path",
         "consumed_topic",
         "invalid_field",
     )
@@ -85,17 +81,6 @@ class ServiceContractSuite:
         "invalid_event",
         "assert_valid_event_applied",
     )
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        missing = [name for name in cls._REQUIRED_VALUES if not hasattr(cls, name)]
-        missing += [
-            name
-            for name in cls._REQUIRED_HOOKS
-            if getattr(cls, name) is getattr(ServiceContractSuite, name)
-        ]
-        if missing:
-            raise TypeError(f"{cls.__name__} must define {', '.join(missing)}")
 
     # --- what each service supplies -----------------------------------------------------------
 
@@ -126,16 +111,6 @@ class ServiceContractSuite:
             self.protected_method, self.protected_path, json=self.protected_body(), headers=headers
         )
 
-    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        """Paging queries only for a service that serves a paged list."""
-        if "paging_query" not in metafunc.fixturenames:
-            return
-        if self.paged_path is None:
-            reason = f"{type(self).__name__}: the service serves no paged list"
-            metafunc.parametrize("paging_query", [pytest.param("", marks=pytest.mark.skip(reason))])
-        else:
-            metafunc.parametrize("paging_query", PAGING_QUERIES)
-
     # --- operational endpoints ----------------------------------------------------------------
 
     async def test_healthz(
@@ -158,6 +133,16 @@ class ServiceContractSuite:
 
     async def test_an_unknown_route_is_a_problem_404(self, client: httpx.AsyncClient) -> None:
         assert_problem(await client.get("/v1/nothing-here"), 404)
+
+    async def test_a_body_declared_over_the_limit_is_413_unread(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        limit: int = app.state.runtime.settings.max_body_bytes
+        body = CountingBody(limit + 1)
+        headers = {"Content-Type": "application/json", "Content-Length": str(body.total_bytes)}
+        response = await client.post("/v1/nothing-here", content=body, headers=headers)
+        assert_problem(response, 413, f"larger than {limit} bytes")
+        assert body.read == 0
 
     # --- authentication -----------------------------------------------------------------------
 
@@ -219,17 +204,6 @@ class ServiceContractSuite:
         response = await self.call_protected(client, {"Authorization": f"Bearer {token}"})
         assert_problem(response, 401, "invalid claims", "role")
 
-    # --- paging -------------------------------------------------------------------------------
-
-    async def test_paging_out_of_range_is_422(
-        self, client: httpx.AsyncClient, auth: Auth, paging_query: str
-    ) -> None:
-        assert self.paged_path is not None
-        response = await client.get(
-            f"{self.paged_path}?{paging_query}", headers=auth(subject="rider-1")
-        )
-        assert_problem(response, 422, paging_query.split("=")[0])
-
     # --- the consumer -------------------------------------------------------------------------
 
     async def test_poison_messages_go_to_dead_letter_and_the_partition_keeps_flowing(
@@ -273,4 +247,4 @@ class ServiceContractSuite:
         assert counted == 1.0, text
 
 
-__all__ = ["PAGING_QUERIES", "ServiceContractSuite", "metric_sample"]
+__all__ = ["ServiceContractSuite", "metric_sample"]

@@ -1,5 +1,6 @@
-"""The service's HTTP app: health, readiness, metrics and problem errors, with the messaging
-runtime started and stopped in its lifespan. Each service's ``bootstrap.py`` composes it."""
+"""The service's HTTP app: health, readiness, metrics, problem errors (documented in its
+OpenAPI) and a request body limit, with the messaging runtime started and stopped in its
+lifespan. Each service's ``bootstrap.py`` composes it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from common.db import upgrade_database_async
 from common.logging import CORRELATION_HEADER, configure_logging, new_correlation_id
 from common.metrics import HttpMetrics
 from common.problems import install_problem_handlers
+from common.service.body_limit import BodyLimits, RequestBodyLimit, route_body_limits
+from common.service.openapi import document_problems
 from common.service.runtime import ServiceRuntime
 from common.service.settings import ServiceSettings
 
@@ -107,7 +110,12 @@ def create_service_app(
     app.state.district = settings.district
     app.state.runtime = runtime
     install_problem_handlers(app)
+    body_limits = BodyLimits(settings.max_body_bytes, route_body_limits(routers))
+    # Added first, so it runs inside the observability middleware, which logs and counts its
+    # 413s like any other answer.
+    app.add_middleware(RequestBodyLimit, limits=body_limits)
     app.add_middleware(_ObservabilityMiddleware, metrics=runtime.metrics.http)
+    document_problems(app, body_limits.for_operation)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

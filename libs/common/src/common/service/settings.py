@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings
 
 from common.auth import DEVELOPMENT_SECRET, validate_secret
 from common.messaging.kafka import KafkaCredentials
+from common.service.body_limit import DEFAULT_MAX_BODY_BYTES
 
 
 class ServiceSettings(BaseSettings):
@@ -24,6 +25,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None
     migrate_on_start: bool = True
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
+    """The largest request body a route takes unless it allows more (``<PREFIX>MAX_BODY_BYTES``);
+    a longer one is refused with 413 before it is read."""
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
     )

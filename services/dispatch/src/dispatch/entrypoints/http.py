@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from common.auth import Principal, Role, current_principal, require_roles
 from common.contracts.catalogue import find_category
 from common.problems import Problem, not_found
+from common.service.body_limit import allow_body_bytes
 from dispatch.domain.grids import GridFileError
 from dispatch.domain.work_orders import WorkOrder
 from dispatch.service_layer import handlers
@@ -65,7 +66,10 @@ def _visible(order: WorkOrder, principal: Principal) -> bool:
 
 
 def build_router(
-    unit_of_work: Callable[[], AbstractDispatchUnitOfWork], registry: GridRegistry
+    unit_of_work: Callable[[], AbstractDispatchUnitOfWork],
+    registry: GridRegistry,
+    *,
+    grids_max_body_bytes: int,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1")
 
@@ -109,6 +113,7 @@ def build_router(
         tags=["grids"],
         summary="Replace the district's grid registry with a GeoJSON FeatureCollection",
     )
+    @allow_body_bytes(grids_max_body_bytes)
     async def put_grids(
         principal: Admin,
         document: Annotated[dict[str, Any], Body(description="GeoJSON FeatureCollection")],

@@ -9,6 +9,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import newest_first
+from common.paging import SortKey
 from ledger.adapters.tables import AccountRow, TransferRow
 from ledger.domain.points import Account, Transfer, TransferCode, is_derived
 
@@ -158,17 +160,17 @@ class LedgerRepository:
                 )
             )
 
-    async def transfers_of(self, rider_id: str, *, limit: int, offset: int) -> list[Transfer]:
-        rows = (
-            await self._session.exec(
-                select(TransferRow)
-                .where(TransferRow.rider_id == rider_id)
-                .order_by(col(TransferRow.created_at).desc(), col(TransferRow.id))
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
-        return [_transfer(row) for row in rows]
+    async def transfers_of(
+        self, rider_id: str, *, limit: int, after: SortKey | None
+    ) -> list[Transfer]:
+        statement = newest_first(
+            select(TransferRow).where(TransferRow.rider_id == rider_id),
+            at=col(TransferRow.created_at),
+            id_=col(TransferRow.id),
+            after=after,
+            limit=limit,
+        )
+        return [_transfer(row) for row in (await self._session.exec(statement)).all()]
 
 
 def _transfer(row: TransferRow) -> Transfer:

@@ -1,17 +1,22 @@
 """HTTP API of the ledger service (/v1)."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
 
 from common.auth import Principal, authorise_rider_data, current_principal
+from common.paging import SortKey
+from common.service.paging import CursorPage, PageRequest, page_request
 from ledger.domain.points import rider_account
 from ledger.service_layer.unit_of_work import AbstractLedgerUnitOfWork
 
 Caller = Annotated[Principal, Depends(current_principal)]
+Page = Annotated[PageRequest, Depends(page_request("transfers"))]
 
 
 class BalanceView(BaseModel):
@@ -23,6 +28,8 @@ class BalanceView(BaseModel):
 
 
 class TransferView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     debit_account_id: str
     credit_account_id: str
@@ -35,10 +42,8 @@ class TransferView(BaseModel):
     created_at: datetime
 
 
-class TransferList(BaseModel):
-    items: list[TransferView]
-    limit: int
-    offset: int
+class TransferList(CursorPage[TransferView]):
+    """A rider's transfers, newest first."""
 
 
 def build_router(unit_of_work: Callable[[], AbstractLedgerUnitOfWork]) -> APIRouter:
@@ -74,33 +79,15 @@ def build_router(unit_of_work: Callable[[], AbstractLedgerUnitOfWork]) -> APIRou
         response_model=TransferList,
         summary="Every transfer behind a rider's balance, newest first",
     )
-    async def transfers(
-        rider_id: str,
-        principal: Caller,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> TransferList:
+    async def transfers(rider_id: str, principal: Caller, page: Page) -> TransferList:
         authorise_rider_data(principal, rider_id, "points")
         async with unit_of_work() as uow:
-            found = await uow.ledger.transfers_of(rider_id, limit=limit, offset=offset)
-        return TransferList(
-            items=[
-                TransferView(
-                    id=t.id,
-                    debit_account_id=t.debit_account_id,
-                    credit_account_id=t.credit_account_id,
-                    amount=t.amount,
-                    code=t.code.value,
-                    report_id=t.report_id,
-                    work_order_id=t.work_order_id,
-                    ledger_day=t.ledger_day,
-                    caused_by_event_id=t.caused_by_event_id,
-                    created_at=t.created_at,
-                )
-                for t in found
-            ],
-            limit=limit,
-            offset=offset,
+            fetched = await uow.ledger.transfers_of(rider_id, limit=page.fetch, after=page.after)
+        return TransferList.of(
+            page,
+            fetched,
+            key=lambda t: SortKey(t.created_at, t.id),
+            view=TransferView.model_validate,
         )
 
     return router

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
+from common.paging import SortKey
 from ledger.domain.points import Account, Transfer
 
 
@@ -23,7 +24,11 @@ class LedgerStore(Protocol):
         computed them)."""
         ...
 
-    async def transfers_of(self, rider_id: str, *, limit: int, offset: int) -> list[Transfer]: ...
+    async def transfers_of(
+        self, rider_id: str, *, limit: int, after: SortKey | None
+    ) -> list[Transfer]:
+        """Newest first (ties by id, descending), below ``after``; at most ``limit``."""
+        ...
 
 
 class AbstractLedgerUnitOfWork(AbstractUnitOfWork, Protocol):

@@ -7,6 +7,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import newest_first
+from common.paging import SortKey
 from notification.adapters.tables import NotificationRow
 from notification.domain.messages import Message, StoredNotification
 
@@ -41,17 +43,16 @@ class NotificationRepository:
         return bool(getattr(result, "rowcount", 0))
 
     async def inbox(
-        self, recipient_id: str, *, limit: int, offset: int
+        self, recipient_id: str, *, limit: int, after: SortKey | None
     ) -> list[StoredNotification]:
-        rows = (
-            await self._session.exec(
-                select(NotificationRow)
-                .where(NotificationRow.recipient_id == recipient_id)
-                .order_by(col(NotificationRow.created_at).desc(), col(NotificationRow.id))
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
+        statement = newest_first(
+            select(NotificationRow).where(NotificationRow.recipient_id == recipient_id),
+            at=col(NotificationRow.created_at),
+            id_=col(NotificationRow.id),
+            after=after,
+            limit=limit,
+        )
+        rows = (await self._session.exec(statement)).all()
         return [
             StoredNotification(
                 id=row.id,

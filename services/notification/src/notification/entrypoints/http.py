@@ -1,19 +1,26 @@
 """HTTP API of the notification service (/v1)."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
 
 from common.auth import Principal, authorise_rider_data, current_principal
+from common.paging import SortKey
+from common.service.paging import CursorPage, PageRequest, page_request
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
 Caller = Annotated[Principal, Depends(current_principal)]
+Page = Annotated[PageRequest, Depends(page_request("inbox"))]
 
 
 class InboxItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     channel: str
     template: str
@@ -24,11 +31,10 @@ class InboxItem(BaseModel):
     created_at: datetime
 
 
-class Inbox(BaseModel):
+class Inbox(CursorPage[InboxItem]):
+    """A recipient's messages, newest first."""
+
     recipient_id: str
-    items: list[InboxItem]
-    limit: int
-    offset: int
 
 
 def build_router(unit_of_work: Callable[[], AbstractNotificationUnitOfWork]) -> APIRouter:
@@ -39,32 +45,18 @@ def build_router(unit_of_work: Callable[[], AbstractNotificationUnitOfWork]) -> 
         response_model=Inbox,
         summary="A recipient's in-app messages, newest first",
     )
-    async def inbox(
-        recipient_id: str,
-        principal: Caller,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> Inbox:
+    async def inbox(recipient_id: str, principal: Caller, page: Page) -> Inbox:
         authorise_rider_data(principal, recipient_id, "inbox")
         async with unit_of_work() as uow:
-            items = await uow.notifications.inbox(recipient_id, limit=limit, offset=offset)
-        return Inbox(
+            fetched = await uow.notifications.inbox(
+                recipient_id, limit=page.fetch, after=page.after
+            )
+        return Inbox.of(
+            page,
+            fetched,
+            key=lambda i: SortKey(i.created_at, i.id),
+            view=InboxItem.model_validate,
             recipient_id=recipient_id,
-            items=[
-                InboxItem(
-                    id=i.id,
-                    channel=i.channel,
-                    template=i.template,
-                    title=i.title,
-                    body=i.body,
-                    report_id=i.report_id,
-                    work_order_id=i.work_order_id,
-                    created_at=i.created_at,
-                )
-                for i in items
-            ],
-            limit=limit,
-            offset=offset,
         )
 
     return router

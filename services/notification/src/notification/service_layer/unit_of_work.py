@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
+from common.paging import SortKey
 from notification.domain.messages import Message, StoredNotification
 
 
@@ -17,8 +18,10 @@ class NotificationStore(Protocol):
         ...
 
     async def inbox(
-        self, recipient_id: str, *, limit: int, offset: int
-    ) -> list[StoredNotification]: ...
+        self, recipient_id: str, *, limit: int, after: SortKey | None
+    ) -> list[StoredNotification]:
+        """Newest first (ties by id, descending), below ``after``; at most ``limit``."""
+        ...
 
 
 class AbstractNotificationUnitOfWork(AbstractUnitOfWork, Protocol):

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import newest_first
+from common.paging import SortKey
 from reporting.adapters.tables import IdempotencyRow, ReportRow
 from reporting.domain.reports import Report, ReportStatus
 
@@ -38,13 +40,15 @@ class ReportRepository:
             setattr(row, name, value)
         self._session.add(row)
 
-    async def list_by_reporter(self, reporter_id: str, *, limit: int, offset: int) -> list[Report]:
-        statement = (
-            select(ReportRow)
-            .where(ReportRow.reporter_id == reporter_id)
-            .order_by(col(ReportRow.submitted_at).desc(), col(ReportRow.id))
-            .limit(limit)
-            .offset(offset)
+    async def list_by_reporter(
+        self, reporter_id: str, *, limit: int, after: SortKey | None
+    ) -> list[Report]:
+        statement = newest_first(
+            select(ReportRow).where(ReportRow.reporter_id == reporter_id),
+            at=col(ReportRow.submitted_at),
+            id_=col(ReportRow.id),
+            after=after,
+            limit=limit,
         )
         return [_to_domain(row) for row in (await self._session.exec(statement)).all()]
 

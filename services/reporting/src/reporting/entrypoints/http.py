@@ -6,13 +6,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Response
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from common.auth import Principal, Role, current_principal, require_roles
 from common.contracts.catalogue import CATEGORIES, find_category
+from common.paging import SortKey
 from common.problems import Problem, not_found
+from common.service.paging import CursorPage, PageRequest, page_request
+from common.service.request_model import RequestModel
 from reporting.domain.reports import (
     MAX_TEXT_LENGTH,
     STATUS_LABELS,
@@ -26,11 +29,12 @@ from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
 Rider = Annotated[Principal, require_roles(Role.RIDER)]
 Caller = Annotated[Principal, Depends(current_principal)]
+Page = Annotated[PageRequest, Depends(page_request("reports"))]
+CATEGORY_CODES: list[JsonValue] = [code for code in sorted(CATEGORIES)]
 
 
-class SubmitReportRequest(BaseModel):
+class SubmitReportRequest(RequestModel):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -43,7 +47,11 @@ class SubmitReportRequest(BaseModel):
         },
     )
 
-    category: str = Field(pattern=r"^\d{4}$", description="category code, e.g. 0101 (楼道杂物)")
+    category: str = Field(
+        pattern=r"^\d{4}$",
+        description="category code, e.g. 0101 (楼道杂物); GET /v1/categories lists them",
+        json_schema_extra={"enum": CATEGORY_CODES},
+    )
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")
     text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
@@ -92,10 +100,8 @@ class ReportView(BaseModel):
         )
 
 
-class ReportList(BaseModel):
-    items: list[ReportView]
-    limit: int
-    offset: int
+class ReportList(CursorPage[ReportView]):
+    """The caller's reports, newest first."""
 
 
 class CategoryView(BaseModel):
@@ -117,14 +123,11 @@ def build_router(
         response_model=ReportView,
         summary="Submit a report (随手拍上报)",
         responses={
-            400: {"description": "malformed JSON"},
-            409: {"description": "key reused"},
-            422: {"description": "invalid report"},
+            409: {"description": "The Idempotency-Key was already used for another report."}
         },
     )
     async def submit(
         body: SubmitReportRequest,
-        request: Request,
         response: Response,
         principal: Rider,
         idempotency_key: Annotated[
@@ -143,7 +146,12 @@ def build_router(
         try:
             submission = await handlers.submit_report(command, unit_of_work())
         except UnknownCategory as error:
-            raise Problem(422, "Unknown category", str(error)) from error
+            raise Problem(
+                422,
+                "Unknown category",
+                str(error),
+                extra={"errors": [{"field": "category", "message": str(error)}]},
+            ) from error
         except IdempotencyConflict as error:
             raise Problem(409, "Idempotency-Key reused", str(error)) from error
         if submission.replayed:
@@ -167,16 +175,14 @@ def build_router(
         return ReportView.of(report)
 
     @router.get("/reports", response_model=ReportList, summary="The caller's own reports")
-    async def list_reports(
-        principal: Rider,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> ReportList:
+    async def list_reports(principal: Rider, page: Page) -> ReportList:
         async with unit_of_work() as uow:
-            reports = await uow.reports.list_by_reporter(
-                principal.subject, limit=limit, offset=offset
+            fetched = await uow.reports.list_by_reporter(
+                principal.subject, limit=page.fetch, after=page.after
             )
-        return ReportList(items=[ReportView.of(r) for r in reports], limit=limit, offset=offset)
+        return ReportList.of(
+            page, fetched, key=lambda r: SortKey(r.submitted_at, r.id), view=ReportView.of
+        )
 
     @router.get("/categories", response_model=list[CategoryView], summary="Report categories")
     async def categories() -> list[CategoryView]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
+from common.paging import SortKey
 from reporting.domain.reports import Report
 
 
@@ -13,8 +14,10 @@ class ReportStore(Protocol):
     async def get(self, report_id: str, *, for_update: bool = False) -> Report | None: ...
     async def save(self, report: Report) -> None: ...
     async def list_by_reporter(
-        self, reporter_id: str, *, limit: int, offset: int
-    ) -> list[Report]: ...
+        self, reporter_id: str, *, limit: int, after: SortKey | None
+    ) -> list[Report]:
+        """Newest first (ties by id, descending), below ``after``; at most ``limit``."""
+        ...
 
 
 class IdempotencyStore(Protocol):

@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+INBOX_PAGE_SIZE = 200
+"""The largest page the notification service serves."""
 
 
 def response_json(response: httpx.Response) -> Any:
@@ -224,22 +226,33 @@ class StackClient:
         return current
 
     async def inbox(self, rider_id: str, token: str) -> tuple[list[dict[str, Any]], float] | None:
-        url = f"{self.urls['notification']}/v1/inbox/{rider_id}?limit=200"
-        try:
-            response, _ = await self.send("GET", url, token=token, retries=0)
-        except httpx.TransportError as error:
-            self.poll_failures[f"inbox: {transport_reason(error)}"] += 1
-            return None
-        seen_at = time.perf_counter()
-        body = response_json(response)
-        if response.status_code != 200 or not isinstance(body, dict):
-            self.poll_failures[f"inbox: {describe_error(response)}"] += 1
-            return None
-        items = body.get("items")
-        if not isinstance(items, list):
-            self.poll_failures["inbox: response without an 'items' list"] += 1
-            return None
-        return [item for item in items if isinstance(item, dict)], seen_at
+        """Every message in a rider's inbox, page by page along ``next_cursor``, and when the
+        first (newest) page came back; None when a page could not be read."""
+        url = f"{self.urls['notification']}/v1/inbox/{rider_id}?limit={INBOX_PAGE_SIZE}"
+        items: list[dict[str, Any]] = []
+        seen_at: float | None = None
+        cursor: str | None = None
+        while True:
+            # A cursor is URL-safe base64: it goes into the query as it is.
+            page_url = f"{url}&cursor={cursor}" if cursor else url
+            try:
+                response, _ = await self.send("GET", page_url, token=token, retries=0)
+            except httpx.TransportError as error:
+                self.poll_failures[f"inbox: {transport_reason(error)}"] += 1
+                return None
+            seen_at = seen_at or time.perf_counter()
+            body = response_json(response)
+            if response.status_code != 200 or not isinstance(body, dict):
+                self.poll_failures[f"inbox: {describe_error(response)}"] += 1
+                return None
+            page = body.get("items")
+            if not isinstance(page, list):
+                self.poll_failures["inbox: response without an 'items' list"] += 1
+                return None
+            items += [item for item in page if isinstance(item, dict)]
+            cursor = body.get("next_cursor")
+            if not isinstance(cursor, str) or not cursor:
+                return items, seen_at
 
     async def report(self, report_id: str, token: str) -> dict[str, Any] | None:
         url = f"{self.urls['reporting']}/v1/reports/{report_id}"
