@@ -6,61 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from common.auth import DEVELOPMENT_SECRET
 from common.db import upgrade_database_async
-from common.logging import CORRELATION_HEADER, configure_logging, new_correlation_id
-from common.metrics import HttpMetrics
+from common.logging import configure_logging
 from common.problems import install_problem_handlers
 from common.service.body_limit import BodyLimits, RequestBodyLimit, route_body_limits
+from common.service.observability import ObservabilityMiddleware
 from common.service.openapi import document_problems
 from common.service.runtime import ServiceRuntime
 from common.service.settings import ServiceSettings
 
 _log = structlog.get_logger("gridloop.service")
-
-
-class _ObservabilityMiddleware(BaseHTTPMiddleware):
-    """Correlation id in, correlation id out; one access log line and metrics per request."""
-
-    def __init__(self, app: Any, metrics: HttpMetrics) -> None:
-        super().__init__(app)
-        self._metrics = metrics
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        correlation_id = request.headers.get(CORRELATION_HEADER) or new_correlation_id()
-        correlation_id = correlation_id[:128]
-        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers[CORRELATION_HEADER] = correlation_id
-            return response
-        finally:
-            elapsed = time.perf_counter() - started
-            route = request.scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            self._metrics.observe(request.method, template, status, elapsed)
-            if template not in {"/healthz", "/readyz", "/metrics"}:
-                _log.info(
-                    "http.request",
-                    method=request.method,
-                    route=template,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 1),
-                )
-            structlog.contextvars.unbind_contextvars("correlation_id")
 
 
 def create_service_app(
@@ -114,7 +78,7 @@ def create_service_app(
     # Added first, so it runs inside the observability middleware, which logs and counts its
     # 413s like any other answer.
     app.add_middleware(RequestBodyLimit, limits=body_limits)
-    app.add_middleware(_ObservabilityMiddleware, metrics=runtime.metrics.http)
+    app.add_middleware(ObservabilityMiddleware, metrics=runtime.metrics.http)
     document_problems(app, body_limits.for_operation)
 
     @app.get("/healthz", include_in_schema=False)
