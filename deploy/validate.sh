@@ -59,7 +59,7 @@ SCHEMAS = ROOT / "deploy/k8s/schemas"
 K8S = ROOT / "deploy/k8s"
 TOPICS = {  # name: retention days (deploy/compose/create-topics.sh and KafkaTopics must agree)
     "gridloop.reports.v1": 14, "gridloop.workorders.v1": 14, "gridloop.points.v1": 14,
-    "gridloop.notifications.v1": 14, "gridloop.deadletter.v1": 30,
+    "gridloop.notifications.v1": 14, "gridloop.districts.v1": 14, "gridloop.deadletter.v1": 30,
 }
 # Metric names the services expose (libs/common/src/common/metrics.py and the services'
 # bootstrap.py); dashboards and rules may use only these, `up`, and FastStream's faststream_*.
@@ -370,9 +370,11 @@ def cmd_policy(*rendered: str) -> None:
         if d and (d["spec"].get("partitions") != 6 or d["spec"].get("config", {}).get("retention.ms") != days * 86400000):
             err(f"{label}: KafkaTopic {t}: expected 6 partitions and retention {days} days")
     # ACLs: own topic + dead letter writable, consumed topics readable, group = service name
-    produces = {"reporting": ["gridloop.reports.v1"], "dispatch": ["gridloop.workorders.v1"],
+    produces = {"reporting": ["gridloop.reports.v1"],
+                "dispatch": ["gridloop.workorders.v1", "gridloop.districts.v1"],
                 "ledger": ["gridloop.points.v1"], "notification": ["gridloop.notifications.v1"]}
-    consumes = {"reporting": ["gridloop.workorders.v1"], "dispatch": ["gridloop.reports.v1"],
+    consumes = {"reporting": ["gridloop.workorders.v1", "gridloop.districts.v1"],
+                "dispatch": ["gridloop.reports.v1"],
                 "ledger": ["gridloop.workorders.v1"], "notification": ["gridloop.workorders.v1", "gridloop.points.v1"]}
     for svc in SERVICES:
         user = by_kind.get("KafkaUser", {}).get(f"gridloop-{svc}")

@@ -25,6 +25,7 @@ topic gridloop.reports.v1 14
 topic gridloop.workorders.v1 14
 topic gridloop.points.v1 14
 topic gridloop.notifications.v1 14
+topic gridloop.districts.v1 14
 topic gridloop.deadletter.v1 30
 
 "$BIN/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" --describe --topics-with-overrides

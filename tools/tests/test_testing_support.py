@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
+from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import EVENT_MODELS, EventData
+from common.contracts.events import EVENT_MODELS
 from common.contracts.topics import Topic
 from gridloop_tools.testing import builders
 from gridloop_tools.testing.paged_list_suite import PagedListSuite

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from common.contracts.base import EventData
 from common.contracts.envelope import CONTENT_TYPE, CloudEvent
-from common.contracts.events import EVENT_MODELS, EventData
+from common.contracts.events import EVENT_MODELS
 from common.contracts.topics import Topic
 
 PRODUCERS = {
@@ -16,6 +17,7 @@ PRODUCERS = {
     Topic.WORKORDERS: "dispatch",
     Topic.POINTS: "ledger",
     Topic.NOTIFICATIONS: "notification",
+    Topic.DISTRICTS: "dispatch",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.contracts.events import EventData
+from common.contracts.base import EventData
 from gridloop_tools.testing.builders import (
     notification_delivered,
     points_awarded,

@@ -6,12 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from common.contracts.events import (
-    EventData,
-    NotificationDelivered,
-    RejectionReason,
-    WorkOrderFiled,
-)
+from common.contracts.base import EventData
+from common.contracts.events import NotificationDelivered, RejectionReason, WorkOrderFiled
 from common.paging import SortKey
 from gridloop_tools.testing.builders import (
     apply,

@@ -14,10 +14,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
     EVENT_MODELS,
-    EventData,
     NotificationDelivered,
     PointsAwarded,
     RejectionReason,

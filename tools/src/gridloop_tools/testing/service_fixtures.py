@@ -27,8 +27,8 @@ import pytest
 from fastapi import FastAPI
 
 from common.auth import issue_token
+from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import EventData
 from common.contracts.topics import Topic
 from common.db import upgrade_database
 from common.messaging.consumer import EventConsumer, IncomingRecord

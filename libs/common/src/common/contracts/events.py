@@ -9,16 +9,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
+from common.contracts.base import EventData
+from common.contracts.district_events import DistrictCataloguePublished
 from common.contracts.topics import Topic
-
-
-class EventData(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    event_type: ClassVar[str]
-    topic: ClassVar[Topic]
+from common.contracts.workorder_events import WORKORDER_EVENT_MODELS
 
 
 class ReportSubmitted(EventData):
@@ -37,7 +33,8 @@ class ReportSubmitted(EventData):
 
 
 class WorkOrderFiled(EventData):
-    """The report was accepted and a work order filed in a grid (立案). Key: work order id."""
+    """The report was accepted and a work order filed in a grid (立案). Key: work order id.
+    (A report merged into an open order files nothing: see ``gridloop.workorder.merged``.)"""
 
     event_type: ClassVar[str] = "gridloop.workorder.filed"
     topic: ClassVar[Topic] = Topic.WORKORDERS
@@ -60,6 +57,9 @@ class WorkOrderFiled(EventData):
 class RejectionReason(StrEnum):
     OUTSIDE_SERVICE_AREA = "outside_service_area"
     UNKNOWN_CATEGORY = "unknown_category"
+    INACTIVE_CATEGORY = "inactive_category"
+    DISTRICT_MISMATCH = "district_mismatch"
+    REJECTED_ON_REVIEW = "rejected_on_review"
 
 
 class ReportRejected(EventData):
@@ -113,4 +113,6 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
     ReportRejected,
     PointsAwarded,
     NotificationDelivered,
+    *WORKORDER_EVENT_MODELS,
+    DistrictCataloguePublished,
 )

@@ -8,4 +8,5 @@ class Topic(StrEnum):
     WORKORDERS = "gridloop.workorders.v1"
     POINTS = "gridloop.points.v1"
     NOTIFICATIONS = "gridloop.notifications.v1"
+    DISTRICTS = "gridloop.districts.v1"
     DEADLETTER = "gridloop.deadletter.v1"

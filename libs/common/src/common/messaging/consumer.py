@@ -28,8 +28,8 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import structlog
 from pydantic import ValidationError
 
+from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent, EnvelopeError
-from common.contracts.events import EventData
 from common.contracts.topics import Topic
 from common.db import is_unavailable
 from common.messaging.outbox import OutboxWriter

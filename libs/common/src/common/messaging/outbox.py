@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import EventData
 from common.logging import current_correlation_id, new_correlation_id
 from common.messaging.ports import EventMeta
 

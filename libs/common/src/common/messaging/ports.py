@@ -14,8 +14,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal, Protocol, Self, TypeVar
 
+from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent
-from common.contracts.events import EventData
 
 HandlerOutcome = Literal["processed", "stale", "ignored"]
 """What a handler did with an event: ``processed`` (applied), ``stale`` (older than what the

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import structlog
 
+from common.contracts.base import EventData
 from common.contracts.catalogue import find_category
 from common.contracts.events import (
-    EventData,
     NotificationDelivered,
     PointsAwarded,
     ReportRejected,
