@@ -144,7 +144,7 @@ def metric_value(stack: Stack, service: str, name: str, **labels: str) -> float:
 def district_points() -> dict[str, tuple[float, float]]:
     """A point well inside a demo grid, and one far outside the district."""
     document = json.loads(
-        (resources.files("dispatch.demo_data") / "370812-yanzhou-synthetic.geojson").read_text(
+        (resources.files("dispatch.demo_data") / "370812" / "grids.geojson").read_text(
             encoding="utf-8"
         )
     )

@@ -240,8 +240,10 @@ async def _read_service_rows(service: str, uow: Any) -> None:
         assert await uow.idempotency.find("rider-seed", "key-seed") == ("f" * 64, "rep-seed-1")
     elif service == "dispatch":
         order = await uow.work_orders.get("wo-seed-1")
-        assert order is not None and [step.to_status for step in order.history] == ["filed"]
+        assert order is not None and [step.to_state for step in order.history] == ["filed"]
+        assert order.state.value == "filed" and order.assignee is None  # waits for dispatch
         assert await uow.work_orders.already_triaged("rep-seed-2")
+        assert await uow.work_orders.by_report("rep-seed-1") is not None
         grids = await uow.grids.load("370812")
         assert grids is not None and grids.locate(35.505, 116.805) is not None
     elif service == "ledger":

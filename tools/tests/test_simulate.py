@@ -142,7 +142,7 @@ def test_read_grids_default_is_the_dispatch_demo_file_or_a_clear_error() -> None
         assert "--grids-file" in str(error)
     else:
         assert grids
-        assert label.endswith("370812-yanzhou-synthetic.geojson")
+        assert label.endswith("370812/grids.geojson")
 
 
 # --------------------------------------------------------------------------- planning

@@ -2,7 +2,7 @@
 
     cd /work/main && uv run python services/dispatch/scripts/generate_demo_district.py
 
-Writes ``services/dispatch/src/dispatch/demo_data/370812-yanzhou-synthetic.geojson``.
+Writes ``services/dispatch/src/dispatch/demo_data/370812/grids.geojson``.
 
 The geometry is invented, NOT the real boundaries of 兖州区 or of any of its streets,
 communities or grids (合成演示数据，非真实边界). Only the grid count (317), the district code
@@ -57,7 +57,8 @@ OUTPUT = (
     / "src"
     / "dispatch"
     / "demo_data"
-    / "370812-yanzhou-synthetic.geojson"
+    / "370812"
+    / "grids.geojson"
 )
 
 # (number in grid_id, name, centre in km east/north of the district centre, weight, urban).

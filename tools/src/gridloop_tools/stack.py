@@ -203,7 +203,7 @@ class Stack:
         if self.jwt_secret:
             env["GRIDLOOP_JWT_SECRET"] = self.jwt_secret
         if name == "dispatch":
-            env.setdefault("DISPATCH_GRIDS_FILE", "demo")
+            env.setdefault("DISPATCH_DISTRICTS_DIR", "demo")
         return env
 
     def start(self, timeout: float = 90.0) -> None:

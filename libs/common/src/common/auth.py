@@ -1,8 +1,11 @@
 """Bearer-token authentication shared by every service.
 
 Tokens are HS256 JWTs signed with the secret in ``GRIDLOOP_JWT_SECRET``. Claims: ``sub`` (the
-principal: a rider, a grid worker, a service), ``role``, ``district`` (6-digit admin code),
-``grids`` (grid ids a grid worker may act in), ``iss``, ``iat``, ``exp``.
+principal: a rider, a grid worker, a service), ``role``, ``district`` (the home district, a
+6-digit admin code), ``districts`` (optional: further districts the token covers, e.g. a city
+command centre or a rider who delivers across a district border), ``grids`` (grid ids a grid
+worker may act in), ``iss``, ``iat``, ``exp``. Every service serves every district; what a
+caller may see and do is decided per resource by the districts the token covers.
 """
 
 from __future__ import annotations
@@ -39,10 +42,19 @@ class Principal(BaseModel):
     subject: str = Field(min_length=1, max_length=128)
     role: Role
     district: str = Field(pattern=r"^\d{6}$")
+    districts: tuple[Annotated[str, Field(pattern=r"^\d{6}$")], ...] = ()
+    """Further districts the token covers, besides ``district``."""
     grids: tuple[str, ...] = ()
 
     def is_staff(self) -> bool:
         return self.role in {Role.SUPERVISOR, Role.ADMIN, Role.SERVICE}
+
+    def covers(self, district: str) -> bool:
+        return district == self.district or district in self.districts
+
+    @property
+    def all_districts(self) -> tuple[str, ...]:
+        return (self.district, *(d for d in self.districts if d != self.district))
 
 
 class TokenError(Exception):
@@ -62,11 +74,18 @@ def issue_token(
     subject: str,
     district: str,
     grids: tuple[str, ...] | list[str] = (),
+    districts: tuple[str, ...] | list[str] = (),
     ttl_seconds: int = 12 * 3600,
     now: float | None = None,
 ) -> str:
     """Mint a signed token. Used by the ``gridloop token`` command, the simulator and tests."""
-    principal = Principal(subject=subject, role=Role(role), district=district, grids=tuple(grids))
+    principal = Principal(
+        subject=subject,
+        role=Role(role),
+        district=district,
+        districts=tuple(districts),
+        grids=tuple(grids),
+    )
     issued_at = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -74,6 +93,7 @@ def issue_token(
         "role": principal.role.value,
         "district": principal.district,
         "grids": list(principal.grids),
+        "districts": list(principal.districts),
         "iat": issued_at,
         "exp": issued_at + ttl_seconds,
     }
@@ -96,11 +116,17 @@ def verify_token(secret: str, token: str) -> Principal:
     grids = claims.get("grids") or []
     if not isinstance(grids, list) or not all(isinstance(g, str) for g in grids):
         raise TokenError("the bearer token carries invalid claims: grids must be a list of ids")
+    districts = claims.get("districts") or []
+    if not isinstance(districts, list) or not all(isinstance(d, str) for d in districts):
+        raise TokenError(
+            "the bearer token carries invalid claims: districts must be a list of codes"
+        )
     try:
         return Principal(
             subject=claims["sub"],
             role=claims.get("role"),
             district=claims.get("district"),
+            districts=tuple(districts),
             grids=tuple(grids),
         )
     except ValidationError as error:
@@ -132,14 +158,6 @@ async def current_principal(
         principal = verify_token(secret, credentials.credentials)
     except TokenError as error:
         raise _unauthorized(str(error)) from error
-    served: str | None = getattr(request.app.state, "district", None)
-    if served is not None and principal.district != served:
-        raise Problem(
-            status=403,
-            title="Forbidden",
-            detail=f"the token is for district {principal.district}; "
-            f"this service serves district {served}",
-        )
     return principal
 
 
@@ -163,8 +181,8 @@ def require_roles(*roles: Role) -> Any:
 
 
 def authorise_rider_data(principal: Principal, rider_id: str, what: str) -> None:
-    """A rider sees only their own ``what``; supervisors, admins and services see any rider's
-    in their district (the token's district is already checked); other roles see none."""
+    """A rider sees only their own ``what``; supervisors, admins and services see any rider's;
+    other roles see none."""
     if principal.role is Role.RIDER and principal.subject != rider_id:
         raise Problem(403, "Forbidden", f"a rider may only see their own {what}")
     if principal.role not in {Role.RIDER, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE}:

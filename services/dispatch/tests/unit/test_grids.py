@@ -18,7 +18,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 
 from dispatch.domain.grids import Grid, GridFileError, GridIndex
 
-DEMO_FILE = "370812-yanzhou-synthetic.geojson"
+DEMO_FILE = "370812/grids.geojson"
 KM2_PER_DEG2 = (math.pi * 6371.0088 / 180) ** 2 * math.cos(math.radians(35.55))
 
 

@@ -30,6 +30,9 @@ class ReportSubmitted(EventData):
     lon: float = Field(ge=-180, le=180)
     text: str
     submitted_at: AwareDatetime
+    reporter_districts: list[str] = Field(default_factory=list)
+    """The districts the reporter's token covers (the envelope's ``district`` is their home);
+    dispatch files the report only in one of them."""
 
 
 class WorkOrderFiled(EventData):

@@ -71,7 +71,6 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.jwt_secret = settings.jwt_secret
-    app.state.district = settings.district
     app.state.runtime = runtime
     install_problem_handlers(app)
     body_limits = BodyLimits(settings.max_body_bytes, route_body_limits(routers))

@@ -1,22 +1,42 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from shapely.geometry import mapping, shape
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from common.db import newest_first
+from common.paging import SortKey
 from dispatch.adapters.tables import (
     GridRow,
+    ReferenceDocumentRow,
     RejectedReportRow,
     WorkOrderHistoryRow,
+    WorkOrderReportRow,
     WorkOrderRow,
 )
 from dispatch.domain.grids import Grid, GridIndex
 from dispatch.domain.triage import Rejected
-from dispatch.domain.work_orders import Transition, WorkOrder, WorkOrderStatus
+from dispatch.domain.work_orders import (
+    OPEN_STATES,
+    Assignee,
+    AssigneeKind,
+    AttachedReport,
+    Deadlines,
+    Transition,
+    WorkOrder,
+    WorkOrderState,
+)
+from dispatch.service_layer.unit_of_work import (
+    MergeCandidate,
+    ReferenceDocument,
+    WorkOrderFilter,
+)
 
 
 class GridRepository:
@@ -43,17 +63,17 @@ class GridRepository:
                 )
             )
 
-    async def revision(self, district_code: str) -> tuple[int, datetime | None]:
-        """How many grids the district has and when they were last loaded: changes whenever
-        any replica loads new grids."""
-        count, loaded_at = (
+    async def revisions(self) -> dict[str, tuple[int, datetime | None]]:
+        """Per district: how many grids and when they were last loaded — changes whenever any
+        replica loads new grids."""
+        rows = (
             await self._session.exec(
-                select(sa.func.count(), sa.func.max(GridRow.loaded_at)).where(
-                    GridRow.district_code == district_code
-                )
+                select(
+                    GridRow.district_code, sa.func.count(), sa.func.max(GridRow.loaded_at)
+                ).group_by(GridRow.district_code)
             )
-        ).one()
-        return int(count), loaded_at
+        ).all()
+        return {district: (int(count), loaded_at) for district, count, loaded_at in rows}
 
     async def load(self, district_code: str) -> GridIndex | None:
         rows = (
@@ -78,72 +98,106 @@ class GridRepository:
         )
 
 
+class ReferenceRepository:
+    """A district's catalogue, roster and calendar, as the JSON documents that were loaded."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def put(self, district: str, kind: str, body: object) -> int:
+        """Store ``body`` as the district's ``kind`` document; returns its new revision."""
+        row = await self._session.get(ReferenceDocumentRow, (district, kind), with_for_update=True)
+        now = datetime.now(UTC)
+        text = json.dumps(body, ensure_ascii=False, sort_keys=True)
+        if row is None:
+            row = ReferenceDocumentRow(
+                district=district, kind=kind, body=text, revision=1, loaded_at=now
+            )
+        else:
+            row.body, row.revision, row.loaded_at = text, row.revision + 1, now
+        self._session.add(row)
+        await self._session.flush()
+        return row.revision
+
+    async def all(self) -> list[ReferenceDocument]:
+        rows = (await self._session.exec(select(ReferenceDocumentRow))).all()
+        return [
+            ReferenceDocument(row.district, row.kind, json.loads(row.body), row.revision)
+            for row in rows
+        ]
+
+    async def revisions(self) -> dict[tuple[str, str], int]:
+        rows = (
+            await self._session.exec(
+                select(
+                    ReferenceDocumentRow.district,
+                    ReferenceDocumentRow.kind,
+                    ReferenceDocumentRow.revision,
+                )
+            )
+        ).all()
+        return {(district, kind): revision for district, kind, revision in rows}
+
+
 class WorkOrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, order: WorkOrder) -> None:
-        self._session.add(
-            WorkOrderRow(
-                id=order.id,
-                report_id=order.report_id,
-                reporter_id=order.reporter_id,
-                district=order.district,
-                category=order.category,
-                priority=order.priority,
-                grid_id=order.grid_id,
-                lat=order.lat,
-                lon=order.lon,
-                text=order.text,
-                status=order.status.value,
-                version=order.version,
-                filed_at=order.filed_at,
-            )
-        )
-        for step in order.history:
-            self._session.add(
-                WorkOrderHistoryRow(
-                    work_order_id=order.id,
-                    from_status=step.from_status,
-                    to_status=step.to_status,
-                    actor=step.actor,
-                    reason=step.reason,
-                    at=step.at,
-                )
-            )
+        self._session.add(WorkOrderRow(id=order.id, **_values(order)))
+        await self._write_history(order, already=0)
+        for report in order.attached:
+            await self._attach(order.id, report)
 
-    async def get(self, work_order_id: str) -> WorkOrder | None:
-        row = await self._session.get(WorkOrderRow, work_order_id)
+    async def save(self, order: WorkOrder, *, history_before: int) -> None:
+        """Write the order's new state and the history rows added since ``history_before``."""
+        row = await self._session.get(WorkOrderRow, order.id)
+        if row is None:
+            raise LookupError(order.id)
+        for name, value in _values(order).items():
+            setattr(row, name, value)
+        self._session.add(row)
+        await self._write_history(order, already=history_before)
+        known = set(
+            (
+                await self._session.exec(
+                    select(WorkOrderReportRow.report_id).where(
+                        WorkOrderReportRow.work_order_id == order.id
+                    )
+                )
+            ).all()
+        )
+        for report in order.attached:
+            if report.report_id not in known:
+                await self._attach(order.id, report)
+
+    async def get(self, work_order_id: str, *, for_update: bool = False) -> WorkOrder | None:
+        statement = select(WorkOrderRow).where(WorkOrderRow.id == work_order_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = (await self._session.exec(statement)).first()
         if row is None:
             return None
-        history = (
+        return (await self._with_children([row]))[0]
+
+    async def by_report(self, report_id: str) -> WorkOrder | None:
+        """The order a report was filed as, or merged into."""
+        row = (
             await self._session.exec(
-                select(WorkOrderHistoryRow)
-                .where(WorkOrderHistoryRow.work_order_id == work_order_id)
-                .order_by(col(WorkOrderHistoryRow.id))
+                select(WorkOrderRow).where(WorkOrderRow.report_id == report_id)
             )
-        ).all()
-        return WorkOrder(
-            id=row.id,
-            report_id=row.report_id,
-            reporter_id=row.reporter_id,
-            district=row.district,
-            category=row.category,
-            priority=row.priority,
-            grid_id=row.grid_id,
-            lat=row.lat,
-            lon=row.lon,
-            text=row.text,
-            filed_at=row.filed_at,
-            status=WorkOrderStatus(row.status),
-            version=row.version,
-            history=[
-                Transition(h.from_status, h.to_status, h.actor, h.reason, h.at) for h in history
-            ],
-        )
+        ).first()
+        if row is None:
+            attached = await self._session.get(WorkOrderReportRow, report_id)
+            if attached is None:
+                return None
+            row = await self._session.get(WorkOrderRow, attached.work_order_id)
+            if row is None:
+                return None
+        return (await self._with_children([row]))[0]
 
     async def already_triaged(self, report_id: str) -> bool:
-        """True if the report already became a work order or was rejected."""
+        """True if the report already became or joined a work order, or was rejected."""
         filed = (
             await self._session.exec(
                 select(WorkOrderRow.id).where(WorkOrderRow.report_id == report_id)
@@ -151,13 +205,107 @@ class WorkOrderRepository:
         ).first()
         if filed is not None:
             return True
+        if await self._session.get(WorkOrderReportRow, report_id) is not None:
+            return True
         return await self._session.get(RejectedReportRow, report_id) is not None
+
+    async def merge_candidates(
+        self,
+        *,
+        district: str,
+        category_group: str,
+        since: datetime,
+        lat_range: tuple[float, float],
+        lon_range: tuple[float, float],
+    ) -> list[MergeCandidate]:
+        rows = (
+            await self._session.exec(
+                select(WorkOrderRow.id, WorkOrderRow.lat, WorkOrderRow.lon, WorkOrderRow.filed_at)
+                .where(
+                    WorkOrderRow.district == district,
+                    WorkOrderRow.category_group == category_group,
+                    col(WorkOrderRow.status).in_([s.value for s in OPEN_STATES]),
+                    WorkOrderRow.filed_at >= since,
+                    col(WorkOrderRow.lat).between(*lat_range),
+                    col(WorkOrderRow.lon).between(*lon_range),
+                )
+                .order_by(col(WorkOrderRow.filed_at), col(WorkOrderRow.id))
+            )
+        ).all()
+        return [MergeCandidate(id_, lat, lon, filed_at) for id_, lat, lon, filed_at in rows]
+
+    async def open_counts(self, assignee_ids: Sequence[str]) -> dict[str, int]:
+        if not assignee_ids:
+            return {}
+        rows = (
+            await self._session.exec(
+                select(WorkOrderRow.assignee_id, sa.func.count())
+                .where(
+                    col(WorkOrderRow.assignee_id).in_(list(assignee_ids)),
+                    col(WorkOrderRow.status).in_([s.value for s in OPEN_STATES]),
+                )
+                .group_by(WorkOrderRow.assignee_id)
+            )
+        ).all()
+        return {assignee: int(count) for assignee, count in rows if assignee}
+
+    async def due_for_scan(self, now: datetime, *, limit: int) -> list[str]:
+        """Ids of open orders whose warning point has passed and whose escalation is not yet
+        complete, or that wait to be dispatched — the scanner decides what is due."""
+        waiting = [WorkOrderState.FILED, WorkOrderState.RETURNED, WorkOrderState.REOPENED]
+        rows = (
+            await self._session.exec(
+                select(WorkOrderRow.id)
+                .where(
+                    sa.or_(
+                        sa.and_(
+                            col(WorkOrderRow.status).in_([s.value for s in OPEN_STATES]),
+                            col(WorkOrderRow.warning_at) <= now,
+                            col(WorkOrderRow.escalation_level) < 2,
+                        ),
+                        col(WorkOrderRow.status).in_([s.value for s in waiting]),
+                    )
+                )
+                .order_by(col(WorkOrderRow.warning_at), col(WorkOrderRow.id))
+                .limit(limit)
+            )
+        ).all()
+        return list(rows)
+
+    async def listing(
+        self, where: WorkOrderFilter, *, after: SortKey | None, limit: int
+    ) -> list[WorkOrder]:
+        statement = select(WorkOrderRow).where(col(WorkOrderRow.district).in_(where.districts))
+        if where.street is not None:
+            statement = statement.where(WorkOrderRow.street == where.street)
+        if where.grid_ids is not None:
+            statement = statement.where(col(WorkOrderRow.grid_id).in_(list(where.grid_ids)))
+        if where.grid_id is not None:
+            statement = statement.where(WorkOrderRow.grid_id == where.grid_id)
+        if where.states:
+            statement = statement.where(col(WorkOrderRow.status).in_(list(where.states)))
+        if where.category is not None:
+            statement = statement.where(WorkOrderRow.category == where.category)
+        if where.assignee_id is not None:
+            statement = statement.where(WorkOrderRow.assignee_id == where.assignee_id)
+        if where.overdue is not None:
+            statement = statement.where(WorkOrderRow.overdue == where.overdue)
+        statement = newest_first(
+            statement,
+            at=WorkOrderRow.filed_at,  # type: ignore[arg-type]
+            id_=WorkOrderRow.id,  # type: ignore[arg-type]
+            after=after,
+            limit=limit,
+        )
+        rows = (await self._session.exec(statement)).all()
+        return await self._with_children(rows, history=False)
 
     async def record_rejection(
         self,
         *,
         report_id: str,
         reporter_id: str,
+        district: str | None,
         category: str,
         lat: float,
         lon: float,
@@ -168,6 +316,7 @@ class WorkOrderRepository:
             RejectedReportRow(
                 report_id=report_id,
                 reporter_id=reporter_id,
+                district=district,
                 category=category,
                 lat=lat,
                 lon=lon,
@@ -176,3 +325,155 @@ class WorkOrderRepository:
                 rejected_at=at,
             )
         )
+
+    # --- internals ---------------------------------------------------------------------------
+
+    async def _attach(self, work_order_id: str, report: AttachedReport) -> None:
+        self._session.add(
+            WorkOrderReportRow(
+                report_id=report.report_id,
+                work_order_id=work_order_id,
+                reporter_id=report.reporter_id,
+                distance_m=report.distance_m,
+                attached_at=report.attached_at,
+            )
+        )
+
+    async def _write_history(self, order: WorkOrder, *, already: int) -> None:
+        for step in order.history[already:]:
+            self._session.add(
+                WorkOrderHistoryRow(
+                    work_order_id=order.id,
+                    from_status=step.from_state.value if step.from_state else None,
+                    to_status=step.to_state.value,
+                    action=step.action,
+                    actor=step.actor,
+                    actor_role=step.actor_role,
+                    reason=step.reason[:500],
+                    evidence=json.dumps(list(step.evidence)) if step.evidence else None,
+                    at=step.at,
+                )
+            )
+
+    async def _with_children(
+        self, rows: Sequence[WorkOrderRow], *, history: bool = True
+    ) -> list[WorkOrder]:
+        ids = [row.id for row in rows]
+        attached: dict[str, list[AttachedReport]] = {i: [] for i in ids}
+        steps: dict[str, list[Transition]] = {i: [] for i in ids}
+        if ids:
+            for report in (
+                await self._session.exec(
+                    select(WorkOrderReportRow)
+                    .where(col(WorkOrderReportRow.work_order_id).in_(ids))
+                    .order_by(col(WorkOrderReportRow.attached_at))
+                )
+            ).all():
+                attached[report.work_order_id].append(
+                    AttachedReport(
+                        report.report_id, report.reporter_id, report.attached_at, report.distance_m
+                    )
+                )
+            if history:
+                for step in (
+                    await self._session.exec(
+                        select(WorkOrderHistoryRow)
+                        .where(col(WorkOrderHistoryRow.work_order_id).in_(ids))
+                        .order_by(col(WorkOrderHistoryRow.id))
+                    )
+                ).all():
+                    steps[step.work_order_id].append(_transition(step))
+        return [_domain(row, attached[row.id], steps[row.id]) for row in rows]
+
+
+def _values(order: WorkOrder) -> dict[str, Any]:
+    assignee, deadlines = order.assignee, order.deadlines
+    return {
+        "report_id": order.report_id,
+        "reporter_id": order.reporter_id,
+        "district": order.district,
+        "category": order.category,
+        "category_group": order.category_group,
+        "priority": order.priority,
+        "grid_id": order.grid_id,
+        "street": order.street,
+        "lat": order.lat,
+        "lon": order.lon,
+        "text": order.text,
+        "status": order.state.value,
+        "version": order.version,
+        "filed_at": order.filed_at,
+        "updated_at": order.history[-1].at if order.history else order.filed_at,
+        "assignee_kind": assignee.kind.value if assignee else None,
+        "assignee_id": assignee.id if assignee else None,
+        "assignee_name": assignee.name if assignee else None,
+        "returned_by": json.dumps(list(order.returned_by)) if order.returned_by else None,
+        "started_at": deadlines.started_at if deadlines else None,
+        "claim_due": deadlines.claim_due if deadlines else None,
+        "warning_at": deadlines.warning_at if deadlines else None,
+        "handle_due": deadlines.handle_due if deadlines else None,
+        "rework_count": order.rework_count,
+        "return_count": order.return_count,
+        "reopen_count": order.reopen_count,
+        "escalation_level": order.escalation_level,
+        "warned": order.warned,
+        "overdue": order.overdue,
+        "closed_at": order.closed_at,
+        "rating": order.rating,
+    }
+
+
+def _domain(
+    row: WorkOrderRow, attached: list[AttachedReport], history: list[Transition]
+) -> WorkOrder:
+    assignee = None
+    if row.assignee_kind and row.assignee_id:
+        assignee = Assignee(
+            AssigneeKind(row.assignee_kind), row.assignee_id, row.assignee_name or row.assignee_id
+        )
+    deadlines = None
+    if row.started_at and row.claim_due and row.warning_at and row.handle_due:
+        deadlines = Deadlines(row.started_at, row.claim_due, row.warning_at, row.handle_due)
+    return WorkOrder(
+        id=row.id,
+        district=row.district,
+        report_id=row.report_id,
+        reporter_id=row.reporter_id,
+        category=row.category,
+        category_group=row.category_group or row.category[:2],
+        priority=row.priority,
+        grid_id=row.grid_id,
+        street=row.street or "",
+        lat=row.lat,
+        lon=row.lon,
+        text=row.text,
+        filed_at=row.filed_at,
+        state=WorkOrderState(row.status),
+        version=row.version,
+        assignee=assignee,
+        returned_by=tuple(json.loads(row.returned_by)) if row.returned_by else (),
+        deadlines=deadlines,
+        rework_count=row.rework_count,
+        return_count=row.return_count,
+        reopen_count=row.reopen_count,
+        escalation_level=row.escalation_level,
+        warned=row.warned,
+        overdue=row.overdue,
+        closed_at=row.closed_at,
+        rating=row.rating,
+        attached=attached,
+        history=history,
+    )
+
+
+def _transition(row: WorkOrderHistoryRow) -> Transition:
+    return Transition(
+        from_state=WorkOrderState(row.from_status) if row.from_status else None,
+        to_state=WorkOrderState(row.to_status),
+        action=row.action or ("file" if row.from_status is None else "move"),
+        actor=row.actor,
+        actor_role=row.actor_role or "system",
+        reason=row.reason,
+        at=row.at,
+        evidence=tuple(json.loads(row.evidence)) if row.evidence else (),
+    )

@@ -4,27 +4,40 @@ from collections.abc import Callable
 from typing import Any
 
 from common.contracts.events import ReportSubmitted
+from common.contracts.workorder_events import ReportRated, ReportReopenRequested
 from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from dispatch.adapters.unit_of_work import SqlDispatchUnitOfWork
-from dispatch.service_layer.handlers import GridRegistry, on_report_submitted_handler
+from dispatch.service_layer.districts import DistrictRegistry
+from dispatch.service_layer.lifecycle import (
+    Timing,
+    on_reopen_requested_handler,
+    on_report_rated_handler,
+)
+from dispatch.service_layer.triage import TriageCounter, on_report_submitted_handler
 
 CONSUMER_NAME = "dispatch"
 
 
-def triage_consumer(
+def reports_consumer(
     unit_of_work: Callable[[], SqlDispatchUnitOfWork],
-    registry: GridRegistry,
+    registry: DistrictRegistry,
+    timing: Timing,
     dead_letter: DeadLetterPublish,
     metrics: ConsumerMetrics,
-    on_triaged: Callable[[str, str], None],
+    on_triaged: TriageCounter,
 ) -> EventConsumer[Any]:
+    """Triage of new reports, and the reporters' ratings and reopening requests."""
     return EventConsumer(
         name=CONSUMER_NAME,
         service="dispatch",
         unit_of_work=unit_of_work,
         handlers=dict(
-            [handles(ReportSubmitted, on_report_submitted_handler(registry, on_triaged))]
+            [
+                handles(ReportSubmitted, on_report_submitted_handler(registry, on_triaged)),
+                handles(ReportRated, on_report_rated_handler(registry)),
+                handles(ReportReopenRequested, on_reopen_requested_handler(registry, timing)),
+            ]
         ),
         dead_letter=dead_letter,
         metrics=metrics,

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 DEMO_GRIDS_PACKAGE = "dispatch.demo_data"
-DEMO_GRIDS_FILE = "370812-yanzhou-synthetic.geojson"
+DEMO_GRIDS_FILE = "370812/grids.geojson"
 KM_PER_DEGREE_LAT = 111.32
 
 GridGeometry = Polygon | MultiPolygon

@@ -1,0 +1,69 @@
+"""One active worker per database among a service's replicas (the outbox relay, the
+escalation scanner): on PostgreSQL the leader holds a session-level advisory lock on a
+dedicated connection, and the others stand by until that connection dies; SQLite is a
+single-process database, so its one process always leads."""
+
+from __future__ import annotations
+
+import zlib
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+_log = structlog.get_logger("gridloop.leadership")
+
+
+class Leadership:
+    def __init__(self, engine: AsyncEngine, name: str) -> None:
+        self._engine = engine
+        self._name = name
+        self._key = zlib.crc32(f"gridloop:{name}".encode())
+        self._connection: AsyncConnection | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._engine.dialect.name != "postgresql" or self._connection is not None
+
+    async def ensure(self) -> bool:
+        """True while this process leads; tries to take the lead if nobody holds it."""
+        if self._engine.dialect.name != "postgresql":
+            return True
+        if self._connection is not None:
+            try:
+                await self._connection.execute(sa.text("SELECT 1"))
+                await self._connection.commit()
+                return True
+            except Exception:
+                _log.warning("leadership.lost", name=self._name)
+                await self.release()
+        connection = await self._engine.connect()
+        acquired = (
+            await connection.execute(
+                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}
+            )
+        ).scalar_one()
+        await connection.commit()
+        if not acquired:
+            await connection.close()
+            return False
+        self._connection = connection
+        _log.info("leadership.acquired", name=self._name)
+        return True
+
+    async def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        # The lock belongs to the database session, and a pooled connection outlives
+        # close(): unlock explicitly, then discard the connection so nothing keeps it.
+        try:
+            await connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
+            await connection.commit()
+        except Exception:
+            _log.warning("leadership.unlock_failed", name=self._name)
+        try:
+            await connection.invalidate()
+            await connection.close()
+        except Exception:
+            _log.warning("leadership.close_failed", name=self._name)
