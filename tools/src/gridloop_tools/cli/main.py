@@ -1,4 +1,5 @@
-"""The ``gridloop`` command: run the stack, mint development tokens, simulate riders."""
+"""The ``gridloop`` command: run the stack, mint development tokens, simulate riders, prove the
+loop survives faults."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from common.auth import DEVELOPMENT_SECRET, Role, issue_token, validate_secret
+from gridloop_tools.chaos.command import chaos
 from gridloop_tools.cli.simulate import simulate
 from gridloop_tools.embedded_broker import BrokerUnavailable
 from gridloop_tools.stack import DEFAULT_PORTS, SERVICES, Stack, StackError
@@ -25,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("simulate", help="Drive a running stack with simulated riders over HTTP.")(simulate)
+app.command("chaos")(chaos)
 console = Console()
 errors = Console(stderr=True)
 

@@ -11,8 +11,9 @@ unbroken acknowledged prefix is marked published in one statement. A crash betwe
 and marking re-publishes the same event ids; consumers drop them through ``processed_events``.
 
 The relay also checks, when it becomes leader and every ``check_interval`` seconds, that the
-broker still holds what it published (:mod:`common.messaging.published_log`); rows the broker
-lost are published again.
+broker still holds what it published, and notices at once when an acknowledged record lands
+below what it had published to that partition before (:mod:`common.messaging.published_log`);
+rows the broker lost are published again.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from common.contracts.envelope import CONTENT_TYPE
-from common.messaging.published_log import Delivery, EndOffsets, PublishedLog
+from common.messaging.published_log import Delivery, EndOffsets, LostRecords, PublishedLog
 from common.metrics import OutboxMetrics
 
 Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
@@ -151,7 +152,9 @@ class OutboxRelay:
             deliveries.append(outcome)
         if published:
             await self._mark_published(published)
-            await self._published_log.record(deliveries)
+            lost = await self._published_log.record(deliveries)
+            if lost is not None:
+                await self._republish(lost)
         if failure is not None:
             raise failure
         return len(published)
@@ -164,6 +167,9 @@ class OutboxRelay:
         lost = await self._published_log.find_lost(self._end_offsets)
         if lost is None:
             return 0
+        return await self._republish(lost)
+
+    async def _republish(self, lost: LostRecords) -> int:
         count = await self._published_log.republish(
             self._outbox, lost, window=self._republish_window
         )
