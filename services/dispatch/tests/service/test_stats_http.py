@@ -18,15 +18,9 @@ from common.auth import issue_token
 from dispatch.adapters.unit_of_work import SqlDispatchUnitOfWork
 from dispatch.domain.calendar import SHANGHAI
 from dispatch.domain.triage import Rejected, RejectionCode
-from dispatch.domain.work_orders import (
-    Actor,
-    ActorRole,
-    Assignee,
-    AssigneeKind,
-    Deadlines,
-    WorkOrder,
-)
+from dispatch.domain.work_orders import Assignee, AssigneeKind
 from gridloop_tools.testing.service_fixtures import Auth, assert_problem
+from gridloop_tools.testing.work_orders import OrderStory
 
 A, B = "370812", "370811"
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
@@ -34,95 +28,17 @@ FAR = datetime(2099, 1, 1, tzinfo=SHANGHAI)
 """A deadline that has not passed."""
 WORKER = Assignee(AssigneeKind.GRID_WORKER, "w-1", "网格员")
 DEPARTMENT = Assignee(AssigneeKind.DEPARTMENT, "d-1", "城管执法中队")
-SUPERVISOR = Actor("s-1", ActorRole.SUPERVISOR)
 
 
 def at(day: int, hour: int = 9, minute: int = 0, *, month: int = 3) -> datetime:
     return datetime(2025, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
-class Life:
-    """One order's story, told through the domain's own transitions."""
-
-    def __init__(
-        self,
-        id_: str,
-        district: str,
-        created: datetime,
-        *,
-        street: str = "鼓楼街道",
-        grid: str = "a-1",
-        review: bool = False,
-    ) -> None:
-        self.order = WorkOrder.file(
-            work_order_id=id_,
-            district=district,
-            report_id=f"rep-{id_}",
-            reporter_id=f"rider-{id_}",
-            category="0501",
-            category_group="05",
-            priority="urgent",
-            grid_id=grid,
-            street=street,
-            lat=35.5,
-            lon=116.8,
-            text="飞线充电",
-            at=created,
-            needs_review=review,
-        )
-
-    @property
-    def by_assignee(self) -> Actor:
-        assert self.order.assignee is not None
-        return Actor(self.order.assignee.id, ActorRole.ASSIGNEE)
-
-    def dispatch(self, when: datetime, due: datetime, to: Assignee = WORKER) -> Life:
-        self.order.dispatch(to, _clock(when, due), at=when)
-        return self
-
-    def claim(self, when: datetime) -> Life:
-        self.order.claim(self.by_assignee, at=when)
-        return self
-
-    def merge(self, report_id: str, when: datetime) -> Life:
-        self.order.attach(report_id, f"rider-{report_id}", at=when, distance_m=10.0)
-        return self
-
-    def resolve(self, when: datetime) -> Life:
-        self.order.resolve(self.by_assignee, at=when, note="已处理")
-        return self
-
-    def verify(
-        self, when: datetime, *, passed: bool = True, new_due: datetime | None = None
-    ) -> Life:
-        self.order.verify(SUPERVISOR, at=when, passed=passed, note="" if passed else "未整改到位")
-        if new_due is not None:
-            self.order.rework_deadlines(_clock(when, new_due))
-        return self
-
-    def rate(self, when: datetime, score: int) -> Life:
-        self.order.rate(Actor(self.order.reporter_id, ActorRole.REPORTER), at=when, score=score)
-        return self
-
-    def reopen(self, when: datetime) -> Life:
-        reporter = Actor(self.order.reporter_id, ActorRole.REPORTER)
-        self.order.reopen(reporter, at=when, reason="没修好", window=timedelta(days=7))
-        return self
-
-    def return_(self, when: datetime) -> Life:
-        self.order.return_(self.by_assignee, at=when, reason="不属于本网格")
-        return self
-
-
-def _clock(start: datetime, due: datetime) -> Deadlines:
-    return Deadlines(start, start + timedelta(minutes=30), start + (due - start) * 0.8, due)
-
-
-def district_a() -> list[Life]:
+def district_a() -> list[OrderStory]:
     return [
         # A1: a report merged into it (并单); closed on time, rated 5. Claim 30 min, handling 5 h.
-        Life("a1", A, at(3))
-        .dispatch(at(3), at(3, 17))
+        OrderStory("a1", A, at(3), grid="a-1")
+        .dispatch(at(3), due=at(3, 17), to=WORKER)
         .claim(at(3, 9, 30))
         .merge("rep-m1", at(3, 10))
         .resolve(at(3, 12))
@@ -130,100 +46,95 @@ def district_a() -> list[Life]:
         .rate(at(4, 10), 5),
         # A2: failed verification once (返工), closed after its new deadline. Claim 1 h,
         # handling 31 h.
-        Life("a2", A, at(5))
-        .dispatch(at(5), at(5, 13))
+        OrderStory("a2", A, at(5), grid="a-1")
+        .dispatch(at(5), due=at(5, 13), to=WORKER)
         .claim(at(5, 10))
         .resolve(at(5, 12))
-        .verify(at(5, 14), passed=False, new_due=at(6, 14))
+        .verify(at(5, 14), rework_due=at(6, 14))
         .claim(at(5, 15))
         .resolve(at(6, 10))
         .verify(at(6, 16)),
         # A3: closed on time, rated 2 (not satisfied). Claim 2 h, handling 7 h.
-        Life("a3", A, at(10))
-        .dispatch(at(10), at(10, 17))
+        OrderStory("a3", A, at(10), grid="a-1")
+        .dispatch(at(10), due=at(10, 17), to=WORKER)
         .claim(at(10, 11))
         .resolve(at(10, 15))
         .verify(at(10, 16))
         .rate(at(11), 2),
         # A4: never claimed, past its deadline: due, open and overdue. Grid a-2.
-        Life("a4", A, at(12), grid="a-2").dispatch(at(12), at(12, 17)),
+        OrderStory("a4", A, at(12), grid="a-2").dispatch(at(12), due=at(12, 17), to=WORKER),
         # A5: claimed after 1 h, deadline far ahead: not due, open.
-        Life("a5", A, at(20)).dispatch(at(20), FAR).claim(at(20, 10)),
+        OrderStory("a5", A, at(20), grid="a-1")
+        .dispatch(at(20), due=FAR, to=WORKER)
+        .claim(at(20, 10)),
         # A6: waiting for review: never filed, open, no clock.
-        Life("a6", A, at(15), review=True),
+        OrderStory("a6", A, at(15), grid="a-1", review=True),
         # A7: filed when accepted after review on the 25th, dispatched, deadline far ahead.
-        _accepted(Life("a7", A, at(25), review=True), at(25, 10)).dispatch(at(25, 10), FAR),
+        OrderStory("a7", A, at(25), grid="a-1", review=True)
+        .accept(at(25, 10))
+        .dispatch(at(25, 10), due=FAR, to=WORKER),
         # A8: refused after review (不予立案) on the 26th.
-        _refused(Life("a8", A, at(26), review=True), at(26, 11)),
+        OrderStory("a8", A, at(26), grid="a-1", review=True).reject(at(26, 11)),
         # A9: voided an hour after filing: filed, never due.
-        _voided(Life("a9", A, at(8)).dispatch(at(8), at(8, 17)), at(8, 10)),
+        OrderStory("a9", A, at(8), grid="a-1")
+        .dispatch(at(8), due=at(8, 17), to=WORKER)
+        .void(at(8, 10)),
         # A10: filed in February (a report merged then too), closed in March: not of the
         # period's cohort.
-        Life("a10", A, at(27, month=2))
-        .dispatch(at(27, month=2), at(27, 17, month=2))
+        OrderStory("a10", A, at(27, month=2), grid="a-1")
+        .dispatch(at(27, month=2), due=at(27, 17, month=2), to=WORKER)
         .claim(at(27, 10, month=2))
         .merge("rep-m2", at(28, month=2))
         .resolve(at(1))
         .verify(at(2)),
         # A11: filed 23:30 on the last day (in), due after the period ends: not due; overdue now.
-        Life("a11", A, at(31, 23, 30)).dispatch(at(31, 23, 30), at(1, 8, month=4)),
+        OrderStory("a11", A, at(31, 23, 30), grid="a-1").dispatch(
+            at(31, 23, 30), due=at(1, 8, month=4), to=WORKER
+        ),
         # A12: filed half an hour after the period: out; open.
-        Life("a12", A, at(1, 0, 30, month=4)).dispatch(at(1, 0, 30, month=4), FAR),
+        OrderStory("a12", A, at(1, 0, 30, month=4), grid="a-1").dispatch(
+            at(1, 0, 30, month=4), due=FAR, to=WORKER
+        ),
         # A13: closed, then reopened (发回重办) and dispatched again: due, not closed, overdue.
         # Claim 15 min.
-        Life("a13", A, at(14))
-        .dispatch(at(14), at(14, 17))
+        OrderStory("a13", A, at(14), grid="a-1")
+        .dispatch(at(14), due=at(14, 17), to=WORKER)
         .claim(at(14, 9, 15))
         .resolve(at(14, 10))
         .verify(at(14, 11))
         .reopen(at(15))
-        .dispatch(at(15), at(15, 17)),
+        .dispatch(at(15), due=at(15, 17), to=WORKER),
     ]
 
 
-def district_b() -> list[Life]:
+def district_b() -> list[OrderStory]:
     return [
         # B1: the department's, closed on time, rated 4 (satisfied). Claim 10 min, handling 4 h.
-        Life("b1", B, at(4), street="城关街道", grid="b-1")
-        .dispatch(at(4), at(4, 17), to=DEPARTMENT)
+        OrderStory("b1", B, at(4), street="城关街道", grid="b-1")
+        .dispatch(at(4), due=at(4, 17), to=DEPARTMENT)
         .claim(at(4, 9, 10))
         .resolve(at(4, 12))
         .verify(at(4, 13))
         .rate(at(5), 4),
         # B2: returned by the worker, now the department's, past its deadline.
-        Life("b2", B, at(6), street="城关街道", grid="b-1")
-        .dispatch(at(6), at(6, 17))
+        OrderStory("b2", B, at(6), street="城关街道", grid="b-1")
+        .dispatch(at(6), due=at(6, 17), to=WORKER)
         .return_(at(6, 10))
-        .dispatch(at(6, 10), at(7, 10), to=DEPARTMENT),
+        .dispatch(at(6, 10), due=at(7, 10), to=DEPARTMENT),
         # B3: resolved, waiting for verification past its deadline: due, open, not overdue.
         # Claim 30 min.
-        Life("b3", B, at(18), street="新驿镇", grid="b-2")
-        .dispatch(at(18), at(18, 17))
+        OrderStory("b3", B, at(18), street="新驿镇", grid="b-2")
+        .dispatch(at(18), due=at(18, 17), to=WORKER)
         .claim(at(18, 9, 30))
         .resolve(at(18, 16)),
     ]
 
 
-def _accepted(life: Life, when: datetime) -> Life:
-    life.order.accept(SUPERVISOR, at=when)
-    return life
-
-
-def _refused(life: Life, when: datetime) -> Life:
-    life.order.reject(SUPERVISOR, at=when, reason="重复上报")
-    return life
-
-
-def _voided(life: Life, when: datetime) -> Life:
-    life.order.void(SUPERVISOR, at=when, reason="误报")
-    return life
-
-
 async def seed(app: FastAPI) -> None:
     unit_of_work = app.state.runtime.unit_of_work_factory(SqlDispatchUnitOfWork)
     async with unit_of_work() as uow:
-        for life in district_a() + district_b():
-            await uow.work_orders.add(life.order)
+        for story in district_a() + district_b():
+            await uow.work_orders.add(story.order)
         refusals: list[tuple[str, str | None, RejectionCode, datetime]] = [
             ("rep-x1", A, RejectionCode.UNKNOWN_CATEGORY, at(7)),
             ("rep-x2", A, RejectionCode.DISTRICT_MISMATCH, at(10, month=2)),  # February
@@ -436,35 +347,63 @@ async def test_without_a_token_it_is_401(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/v1/stats"), 401)
 
 
-async def test_a_street_counts_only_its_orders_and_no_triage_refusals(
-    app: FastAPI, client: httpx.AsyncClient, city: Callable[..., dict[str, str]]
+@pytest.mark.parametrize(
+    ("narrowed", "expected"),
+    [
+        # b1 b2; the refusal at triage has no street, so it does not count
+        (
+            {"street": "城关街道"},
+            {
+                "reports": 2,
+                "filed": 2,
+                "rejected": 0,
+                "due": 2,
+                "closed": 1,
+                "closing_rate": 0.5,
+                "open_now": 1,
+                "overdue_now": 1,
+            },
+        ),
+        # a4
+        (
+            {"grid": "a-2"},
+            {
+                "reports": 1,
+                "filed": 1,
+                "due": 1,
+                "closed": 0,
+                "closing_rate": 0.0,
+                "overdue_now": 1,
+            },
+        ),
+        # b1 and b2, now the department's (b2 after the worker returned it)
+        (
+            {"department": "d-1"},
+            {
+                "filed": 2,
+                "due": 2,
+                "closed": 1,
+                "closed_on_time": 1,
+                "claimed": 1,
+                "average_claim_seconds": 600.0,
+                "open_now": 1,
+                "overdue_now": 1,
+            },
+        ),
+    ],
+)
+async def test_a_street_a_grid_or_a_department_counts_only_their_orders(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    city: Callable[..., dict[str, str]],
+    narrowed: dict[str, str],
+    expected: dict[str, Any],
 ) -> None:
     await seed(app)
-    body = (await stats(client, city(), street="城关街道", **MARCH)).json()
-    total = body["total"]
-    assert (total["reports"], total["filed"], total["rejected"]) == (2, 2, 0)  # b1 b2
-    assert (total["due"], total["closed"], total["closing_rate"]) == (2, 1, 0.5)
-    assert (total["open_now"], total["overdue_now"]) == (1, 1)  # b2
-    assert body["scope"]["street"] == "城关街道"
-
-
-async def test_a_grid(
-    app: FastAPI, client: httpx.AsyncClient, city: Callable[..., dict[str, str]]
-) -> None:
-    await seed(app)
-    total = (await stats(client, city(), grid="a-2", **MARCH)).json()["total"]
-    assert (total["reports"], total["filed"], total["due"], total["closed"]) == (1, 1, 1, 0)
-    assert (total["closing_rate"], total["overdue_now"]) == (0.0, 1)  # a4
-
-
-async def test_a_department_counts_the_orders_now_assigned_to_it(
-    app: FastAPI, client: httpx.AsyncClient, city: Callable[..., dict[str, str]]
-) -> None:
-    await seed(app)
-    total = (await stats(client, city(), department="d-1", **MARCH)).json()["total"]
-    assert (total["filed"], total["due"], total["closed"], total["closed_on_time"]) == (2, 2, 1, 1)
-    assert (total["claimed"], total["average_claim_seconds"]) == (1, 600.0)  # b1
-    assert (total["open_now"], total["overdue_now"]) == (1, 1)  # b2
+    body = (await stats(client, city(), **narrowed, **MARCH)).json()
+    assert {key: body["total"][key] for key in expected} == expected
+    scope = {"street": None, "grid": None, "department": None} | narrowed
+    assert body["scope"] == {"districts": [B, A], **scope}
 
 
 async def test_a_period_still_running_is_cut_off_now(
@@ -472,12 +411,14 @@ async def test_a_period_still_running_is_cut_off_now(
 ) -> None:
     now = datetime.now(SHANGHAI)
     moment = now - timedelta(seconds=2)
-    late = Life("late", A, moment).dispatch(moment, now - timedelta(seconds=1))
-    timely = Life("timely", A, moment).dispatch(moment, now + timedelta(hours=1))
+    late = OrderStory("late", A, moment).dispatch(moment, due=now - timedelta(seconds=1), to=WORKER)
+    timely = OrderStory("timely", A, moment).dispatch(
+        moment, due=now + timedelta(hours=1), to=WORKER
+    )
     unit_of_work = app.state.runtime.unit_of_work_factory(SqlDispatchUnitOfWork)
     async with unit_of_work() as uow:
-        for life in (late, timely):
-            await uow.work_orders.add(life.order)
+        for story in (late, timely):
+            await uow.work_orders.add(story.order)
         await uow.commit()
     today = moment.date().isoformat()
     body = (await stats(client, city(), **{"from": today, "to": today})).json()

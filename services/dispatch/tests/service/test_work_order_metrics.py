@@ -18,10 +18,11 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from dispatch.adapters.unit_of_work import SqlDispatchUnitOfWork
-from dispatch.domain.work_orders import Assignee, AssigneeKind, Deadlines, WorkOrder
+from dispatch.domain.work_orders import Assignee, AssigneeKind
 from gridloop_tools.testing.builders import DISTRICT, as_event, report_submitted
 from gridloop_tools.testing.grids import two_grids
 from gridloop_tools.testing.service_fixtures import Auth, Deliver
+from gridloop_tools.testing.work_orders import OrderStory
 
 CATEGORIES = {
     "district_name": "测试区",
@@ -65,15 +66,13 @@ async def app(fast_loops: None, build_app: Callable[[], FastAPI]) -> AsyncIterat
 @contextlib.asynccontextmanager
 async def running(app: FastAPI, *names: str) -> AsyncIterator[None]:
     """Run some of the app's background loops (its lifespan, with a broker, is not run)."""
-    tasks = [asyncio.create_task(app.state.background[name]()) for name in names]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(app.state.background[name]()) for name in names]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
 
 
 async def samples(client: httpx.AsyncClient) -> Samples:
@@ -169,34 +168,15 @@ async def test_the_scanner_beats_and_an_overdue_order_shows_and_escalates(
     heartbeat = "gridloop_workorder_scanner_last_run_timestamp_seconds"
     assert value(await samples(client), heartbeat) is None  # no pass has run yet
     two_days_ago = datetime.now(UTC) - timedelta(days=2)
-    late = WorkOrder.file(
-        work_order_id="wo-late",
-        district=DISTRICT,
-        report_id="rep-late",
-        reporter_id="rider-1",
-        category="0602",
-        category_group="06",
-        priority="urgent",
-        grid_id="g-east",
-        street="鼓楼街道",
-        lat=35.505,
-        lon=116.815,
-        text="路面塌陷",
-        at=two_days_ago,
-    )
+    late = OrderStory("wo-late", DISTRICT, two_days_ago, category="0602", category_group="06")
     late.dispatch(
-        Assignee(AssigneeKind.GRID_WORKER, "w-east", "东区网格员"),
-        Deadlines(
-            two_days_ago,
-            two_days_ago + timedelta(minutes=30),
-            two_days_ago + timedelta(hours=3),
-            two_days_ago + timedelta(hours=4),
-        ),
-        at=two_days_ago,
+        two_days_ago,
+        due=two_days_ago + timedelta(hours=4),
+        to=Assignee(AssigneeKind.GRID_WORKER, "w-east", "东区网格员"),
     )
     unit_of_work = app.state.runtime.unit_of_work_factory(SqlDispatchUnitOfWork)
     async with unit_of_work() as uow:
-        await uow.work_orders.add(late)
+        await uow.work_orders.add(late.order)
         await uow.commit()
 
     started = time.time()
