@@ -104,6 +104,10 @@ def district_a() -> list[OrderStory]:
         .verify(at(14, 11))
         .reopen(at(15))
         .dispatch(at(15), due=at(15, 17), to=WORKER),
+        # A14: reported in February, accepted after review on 1 March: filed in the period.
+        OrderStory("a14", A, at(28, month=2), grid="a-1", review=True)
+        .accept(at(1, 10))
+        .dispatch(at(1, 10), due=FAR, to=WORKER),
     ]
 
 
@@ -159,7 +163,7 @@ async def seed(app: FastAPI) -> None:
 # The figures, counted by hand from the stories above.
 A_FIGURES: dict[str, Any] = {
     "reports": 13,  # 11 orders created in March (a1–a9, a11, a13) + 1 merged + 1 refused
-    "filed": 9,  # a1 a2 a3 a4 a5 a7 a9 a11 a13 (a6 waits for review, a8 refused)
+    "filed": 10,  # a1 a2 a3 a4 a5 a7 a9 a11 a13 a14 (a6 waits for review, a8 refused)
     "merged": 1,
     "rejected": 2,  # unknown category + a8 after review
     "due": 5,  # a1 a2 a3 (closed), a4 and a13 (deadline passed)
@@ -175,7 +179,7 @@ A_FIGURES: dict[str, Any] = {
     "rated": 2,
     "satisfied": 1,
     "satisfaction_rate": 0.5,
-    "open_now": 7,  # a4 a5 a6 a7 a11 a12 a13
+    "open_now": 8,  # a4 a5 a6 a7 a11 a12 a13 a14
     "overdue_now": 3,  # a4 a11 a13
 }
 B_FIGURES: dict[str, Any] = {
@@ -201,7 +205,7 @@ B_FIGURES: dict[str, Any] = {
 }
 TOTAL_FIGURES: dict[str, Any] = {
     "reports": 17,
-    "filed": 12,
+    "filed": 13,
     "merged": 1,
     "rejected": 3,
     "due": 8,
@@ -217,7 +221,7 @@ TOTAL_FIGURES: dict[str, Any] = {
     "rated": 3,
     "satisfied": 2,
     "satisfaction_rate": 0.6667,
-    "open_now": 9,
+    "open_now": 10,
     "overdue_now": 4,
 }
 

@@ -104,7 +104,12 @@ def _cohort(scope: StatsScope, period: Period, cutoff: datetime) -> sa.Select[An
             _first(h.action == Action.RATE.value).label("rated_at"),
         )
         .select_from(ORDERS.join(HISTORY, h.work_order_id == o.id))
-        .where(*_scope(scope), o.filed_at < period.end)  # created before it is filed
+        # Created before it was filed, and moved last after: bounds the history to aggregate.
+        .where(
+            *_scope(scope),
+            o.filed_at < period.end,
+            sa.or_(o.updated_at.is_(None), o.updated_at >= period.start),
+        )
         .group_by(o.id, o.district, o.status, o.handle_due, o.closed_at, o.rework_count, o.rating)
         .subquery("lives")
     )
