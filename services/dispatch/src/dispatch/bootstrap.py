@@ -116,7 +116,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             except Exception as error:
                 _log.warning("districts.refresh_failed", error=repr(error)[:300])
 
-    leadership = Leadership(runtime.engine, "dispatch-escalation-scanner")
+    leadership = Leadership(runtime.engine, "gridloop:dispatch-escalation-scanner")
 
     async def scan_for_time_limits() -> None:
         try:
