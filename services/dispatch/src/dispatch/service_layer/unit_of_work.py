@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
@@ -75,7 +75,15 @@ class WorkOrderStore(Protocol):
         lon_range: tuple[float, float],
     ) -> list[MergeCandidate]: ...
     async def open_counts(self, assignee_ids: Sequence[str]) -> dict[str, int]: ...
-    async def due_for_scan(self, now: datetime, *, limit: int) -> list[str]: ...
+    async def due_for_scan(
+        self,
+        now: datetime,
+        *,
+        street_after: timedelta,
+        district_after: timedelta,
+        after: str | None,
+        limit: int,
+    ) -> list[str]: ...
     async def listing(
         self, where: WorkOrderFilter, *, after: SortKey | None, limit: int
     ) -> list[WorkOrder]: ...
