@@ -308,7 +308,12 @@ class WorkOrderRepository:
         if where.street is not None:
             statement = statement.where(WorkOrderRow.street == where.street)
         if where.grid_ids is not None:
-            statement = statement.where(col(WorkOrderRow.grid_id).in_(list(where.grid_ids)))
+            in_grids = col(WorkOrderRow.grid_id).in_(list(where.grid_ids))
+            if where.or_assigned_to is not None:
+                assigned = col(WorkOrderRow.assignee_id) == where.or_assigned_to
+                statement = statement.where(sa.or_(in_grids, assigned))
+            else:
+                statement = statement.where(in_grids)
         if where.grid_id is not None:
             statement = statement.where(WorkOrderRow.grid_id == where.grid_id)
         if where.states:

@@ -41,6 +41,9 @@ class WorkOrderFilter:
     street: str | None = None
     grid_id: str | None = None
     grid_ids: Sequence[str] | None = None
+    """Only orders in these grids (a grid worker's) …"""
+    or_assigned_to: str | None = None
+    """… or assigned to this id (the grid worker's own, wherever they are)."""
     states: Sequence[str] = ()
     category: str | None = None
     assignee_id: str | None = None
