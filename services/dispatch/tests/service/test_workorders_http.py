@@ -144,7 +144,7 @@ async def test_claimed_resolved_with_evidence_verified_and_closed(
     assert resolved["state"] == "resolved"
     closed = await staff.ok("s-gulou", wo, "verify", {"passed": True, "note": "合格"})
 
-    assert (closed["state"], closed["version"]) == ("closed", 5)
+    assert (closed["state"], closed["version"]) == ("closed", 6)
     assert closed["closed_at"] is not None
     assert [(s["action"], s["actor"], s["to_state"]) for s in closed["history"]] == [
         ("file", "system", "filed"),

@@ -126,7 +126,7 @@ async def test_claimed_resolved_with_evidence_and_closed(
         ("claimed", 3),
         ("resolved", 4),
         ("verified", 5),
-        ("closed", 5),
+        ("closed", 6),
     ]
     (resolved,) = database.events_of(WorkOrderResolved)
     assert (resolved.assignee_id, resolved.evidence) == ("w-west-1", ["photo-1.jpg"])
@@ -149,7 +149,7 @@ async def test_a_failed_verification_sends_it_back_on_a_new_clock(
     assert order.deadlines != first
     (rework,) = database.events_of(WorkOrderRework)
     assert (rework.rework_count, rework.handle_due) == (1, order.deadlines.handle_due)
-    assert sequences(database)[-2:] == [("verified", 5), ("rework", 5)]
+    assert sequences(database)[-2:] == [("verified", 5), ("rework", 6)]
 
     order = await desk(Action.CLAIM, worker())
     assert order.state is WorkOrderState.CLAIMED

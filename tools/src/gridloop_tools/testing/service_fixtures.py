@@ -95,13 +95,18 @@ class CountingBody:
 
 
 class FakeOutbox:
-    """Collects ``(data, subject, sequence)`` for handler tests."""
+    """Collects ``(data, subject, sequence)`` for handler tests, and each event's district
+    when one was named (``districts``, in the same order)."""
 
     def __init__(self) -> None:
         self.events: list[tuple[EventData, str, int]] = []
+        self.districts: list[str | None] = []
 
-    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
+    async def add(
+        self, data: EventData, *, subject: str, sequence: int, district: str | None = None
+    ) -> CloudEvent:
         self.events.append((data, subject, sequence))
+        self.districts.append(district)
         return as_event(data, subject=subject, sequence=sequence)
 
 

@@ -3,8 +3,8 @@ order id), and the reporter's own actions on ``gridloop.reports.v1`` (key: the r
 
 Each work-order event carries ``reporter_ids`` — the original reporter and everyone whose report
 was merged into the order (并单) — so a consumer can tell every reporter without asking. The
-CloudEvents ``sequence`` is the order's version; ``verified`` and the ``closed`` or ``rework``
-it leads to share one sequence.
+CloudEvents ``sequence`` is the order's version, one per event: ``verified`` comes one before
+the ``closed`` or ``rework`` it leads to. The envelope's ``district`` is the order's district.
 """
 
 from __future__ import annotations

@@ -39,14 +39,16 @@ class OutboxWriter:
         """Events added from now on carry ``event``'s correlation id and name it as cause."""
         self._causation = event
 
-    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent:
+    async def add(
+        self, data: EventData, *, subject: str, sequence: int, district: str | None = None
+    ) -> CloudEvent:
         cause = self._causation
         correlation = cause.correlationid if cause else current_correlation_id()
         event = CloudEvent(
             type=data.event_type,
             source=self._source,
             subject=subject,
-            district=cause.district if cause else self._district,
+            district=district or (cause.district if cause else self._district),
             correlationid=correlation or new_correlation_id(),
             causationid=cause.id if cause else None,
             sequence=sequence,

@@ -60,7 +60,12 @@ class WriteConflict(Exception):
 
 
 class EventOutbox(Protocol):
-    async def add(self, data: EventData, *, subject: str, sequence: int) -> CloudEvent: ...
+    async def add(
+        self, data: EventData, *, subject: str, sequence: int, district: str | None = None
+    ) -> CloudEvent:
+        """Queue ``data`` for publishing with this commit. ``district`` is the district the
+        event is about; by default the district of the event being handled, or the service's."""
+        ...
 
 
 class AbstractUnitOfWork(Protocol):

@@ -330,13 +330,16 @@ class WorkOrder:
         )
 
     def verify(self, actor: Actor, *, at: datetime, passed: bool, note: str = "") -> None:
+        """核查: closes the order, or sends it back for rework. Announced as two events (the
+        verdict, then the closing or the rework), so the version moves on twice."""
         if passed:
             self._move(Action.VERIFY, WorkOrderState.CLOSED, actor, at, note or "核查通过，结案")
             self.closed_at = at
-            return
-        _require_reason(note, Action.VERIFY, what="why the verification failed")
-        self._move(Action.VERIFY, WorkOrderState.REWORK, actor, at, note)
-        self.rework_count += 1
+        else:
+            _require_reason(note, Action.VERIFY, what="why the verification failed")
+            self._move(Action.VERIFY, WorkOrderState.REWORK, actor, at, note)
+            self.rework_count += 1
+        self.version += 1
 
     def rework_deadlines(self, deadlines: Deadlines) -> None:
         """A reworked order gets a new clock (the handling limit starts again)."""

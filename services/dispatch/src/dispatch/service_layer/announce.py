@@ -1,5 +1,6 @@
 """What the rest of the city hears of a work order: the contract event of each transition,
-written to the outbox with the order's id as key and its version as ``sequence``."""
+written to the outbox with the order's id as key, its version as ``sequence`` and its district
+as the envelope's ``district``."""
 
 from __future__ import annotations
 
@@ -40,9 +41,21 @@ class Announcer:
         self._uow = uow
         self._registry = registry
 
-    async def emit(self, order: WorkOrder, event: type[EventData], **fields: Any) -> None:
+    async def emit(
+        self,
+        order: WorkOrder,
+        event: type[EventData],
+        *,
+        sequence: int | None = None,
+        **fields: Any,
+    ) -> None:
         data = event(**{**self._common(order), **fields})
-        await self._uow.outbox.add(data, subject=order.id, sequence=order.version)
+        await self._uow.outbox.add(
+            data,
+            subject=order.id,
+            sequence=order.version if sequence is None else sequence,
+            district=order.district,
+        )
 
     def _common(self, order: WorkOrder) -> dict[str, Any]:
         return {
@@ -74,6 +87,7 @@ class Announcer:
             ),
             subject=order.id,
             sequence=order.version,
+            district=order.district,
         )
 
     async def review_requested(self, order: WorkOrder, supervisor_ids: list[str]) -> None:
@@ -117,8 +131,16 @@ class Announcer:
     async def verified(
         self, order: WorkOrder, at: datetime, *, passed: bool, note: str, by: str
     ) -> None:
+        # The verdict and what follows it (closing, or rework) are two events: the order's
+        # version moved on twice (WorkOrder.verify).
         await self.emit(
-            order, WorkOrderVerified, passed=passed, note=note, verified_by=by, verified_at=at
+            order,
+            WorkOrderVerified,
+            sequence=order.version - 1,
+            passed=passed,
+            note=note,
+            verified_by=by,
+            verified_at=at,
         )
         if passed:
             handle_due = order.deadlines.handle_due if order.deadlines else None

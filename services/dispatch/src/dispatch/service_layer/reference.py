@@ -76,6 +76,7 @@ async def load_document(
                 published(district, _name(document, district), revision, catalogue),
                 subject=district,
                 sequence=revision,
+                district=district,
             )
         await uow.commit()
     registry.apply(district, kind, document, revision)

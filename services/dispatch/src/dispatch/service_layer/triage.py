@@ -107,6 +107,7 @@ async def reject(
         ),
         subject=report.report_id,
         sequence=1,
+        district=decision.district,
     )
     _log.debug("report.rejected", report_id=report.report_id, reason=decision.code.value)
 
