@@ -58,7 +58,7 @@ class TestDispatchServiceContract(ServiceContractSuite, PagedListSuite):
     async def valid_event(self, client: httpx.AsyncClient, auth: Auth) -> CloudEvent:
         response = await client.put("/v1/grids", json=two_grids(), headers=auth(role="admin"))
         assert response.status_code == 200, response.text
-        return as_event(report_submitted(report_id="rep-2", lat=35.505, lon=116.805))
+        return as_event(report_submitted(report_id="rep-2", lat=30.0, lon=110.0))
 
     def invalid_event(self) -> CloudEvent:
         data = {"report_id": "rep-x", "lat": 999}
@@ -67,7 +67,7 @@ class TestDispatchServiceContract(ServiceContractSuite, PagedListSuite):
     async def assert_valid_event_applied(
         self, client: httpx.AsyncClient, auth: Auth, app: FastAPI
     ) -> None:
-        """Grids but no catalogue: the report is triaged, as an unknown category."""
+        """A report outside every grid: triaged, as outside the service area."""
         async with app.state.runtime.engine.connect() as connection:
             rejected = (
                 await connection.execute(
@@ -77,5 +77,5 @@ class TestDispatchServiceContract(ServiceContractSuite, PagedListSuite):
             processed = (
                 await connection.execute(sa.text("SELECT event_id FROM processed_events"))
             ).all()
-        assert [tuple(row) for row in rejected] == [("rep-2", "unknown_category")]
+        assert [tuple(row) for row in rejected] == [("rep-2", "outside_service_area")]
         assert len(processed) == 1

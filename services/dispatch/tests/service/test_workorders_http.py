@@ -294,7 +294,7 @@ async def test_only_a_supervisor_of_the_district_verifies_voids_and_reviews(
     [
         ("w-west-1", "resolve", {"note": "x"}, "dispatched"),
         ("s-gulou", "verify", {"passed": True}, "dispatched"),
-        ("s-gulou", "accept", {}, "dispatched"),
+        ("s-gulou", "accept", None, "dispatched"),
         ("s-gulou", "reject", {"reason": "x"}, "dispatched"),
     ],
 )

@@ -244,6 +244,18 @@ async def test_rejected_after_review_the_reporter_is_told_why(
     assert await triage(category="0701") == "ignored"
 
 
+async def test_rejected_after_review_every_merged_report_is_refused_too(
+    triage: Triage, desk: Desk, database: FakeDispatchDatabase
+) -> None:
+    await triage(category="0701")
+    assert await triage("rep-2", category="0701", reporter="rider-2") == "processed"
+    await desk(Action.REJECT, SUPERVISOR, "属于民事纠纷，建议诉讼")
+
+    told = {(e.report_id, e.reporter_id) for e in database.events_of(ReportRejected)}
+    assert told == {("rep-1", "rider-1"), ("rep-2", "rider-2")}
+    assert database.state.rejections.keys() >= {"rep-1", "rep-2"}
+
+
 @pytest.mark.usefixtures("filed")
 @pytest.mark.parametrize(
     ("action", "caller"),

@@ -24,6 +24,8 @@ from dispatch.domain.reference import (
 from dispatch.service_layer import reference
 from dispatch.service_layer.districts import CALENDAR, CATEGORIES, ROSTER, DistrictRegistry
 from gridloop_tools.testing.dispatch import (
+    GULOU,
+    JIUXIAN,
     NAMES,
     RENCHENG,
     YANZHOU,
@@ -337,3 +339,9 @@ async def test_a_stored_document_a_replica_cannot_read_leaves_its_current_one(
     await replica.refresh(database.unit_of_work())
 
     assert replica.catalogue(YANZHOU) == loader.catalogue(YANZHOU)
+
+
+def test_a_street_without_its_own_supervisor_is_supervised_by_the_district() -> None:
+    roster = parse_roster(YANZHOU, roster_document(YANZHOU))
+    assert [s.id for s in roster.supervising(GULOU)] == ["s-gulou"]
+    assert [s.id for s in roster.supervising(JIUXIAN)] == ["s-yanzhou"]

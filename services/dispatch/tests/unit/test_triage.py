@@ -21,7 +21,7 @@ from common.contracts.workorder_events import (
 from dispatch.domain.geometry import distance_m
 from dispatch.domain.work_orders import WorkOrderState
 from dispatch.service_layer.districts import DistrictRegistry
-from dispatch.service_layer.triage import GridRegistryEmpty
+from dispatch.service_layer.triage import CatalogueMissing, GridRegistryEmpty
 from gridloop_tools.testing.dispatch import (
     EAST,
     NOWHERE,
@@ -308,3 +308,13 @@ async def test_before_any_grid_is_loaded_a_report_is_retried_not_rejected(
     with pytest.raises(GridRegistryEmpty):
         await Triage(database, DistrictRegistry())()
     assert database.state.rejections == {} and database.events == []
+
+
+async def test_a_district_with_grids_but_no_catalogue_yet_retries_the_report(
+    database: FakeDispatchDatabase,
+) -> None:
+    registry = DistrictRegistry()
+    await load_district(database, registry, YANZHOU, kinds=())
+    with pytest.raises(CatalogueMissing):
+        await Triage(database, registry)()
+    assert database.state.rejections == {}

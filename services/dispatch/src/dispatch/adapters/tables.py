@@ -45,7 +45,7 @@ class WorkOrderRow(DispatchTable, table=True):
     __table_args__ = (
         sa.Index("ix_work_orders_merge", "district", "category_group", "status"),
         sa.Index("ix_work_orders_assignee", "assignee_id", "status"),
-        sa.Index("ix_work_orders_scan", "status", "warning_at"),
+        sa.Index("ix_work_orders_scan", "status", "handle_due"),
         sa.Index("ix_work_orders_listing", "district", "filed_at", "id"),
     )
 
@@ -98,6 +98,7 @@ class WorkOrderReportRow(DispatchTable, table=True):
 
 class WorkOrderHistoryRow(DispatchTable, table=True):
     __tablename__ = "work_order_history"
+    __table_args__ = (sa.Index("ix_work_order_history_action", "action", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     work_order_id: str = Field(index=True, max_length=64)

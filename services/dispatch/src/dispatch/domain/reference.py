@@ -127,6 +127,11 @@ class Roster:
     def district_supervisors(self) -> list[Supervisor]:
         return [s for s in self.supervisors if s.level is SupervisorLevel.DISTRICT]
 
+    def supervising(self, street: str | None) -> list[Supervisor]:
+        """Who supervises orders in ``street``: its street supervisors or, in a street without
+        one, the district's (as the assignment ladder falls back to them), so somebody is told."""
+        return (self.street_supervisors(street) if street else []) or self.district_supervisors()
+
     def member(self, person_id: str) -> GridWorker | Department | Supervisor | None:
         for worker in self.workers:
             if worker.id == person_id:

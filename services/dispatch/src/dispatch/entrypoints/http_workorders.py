@@ -289,9 +289,12 @@ def build_workorders_router(
         return await run(Act(work_order_id, caller_of(principal), Action.VOID, note=body.reason))
 
     @router.post("/{work_order_id}/accept", response_model=WorkOrderView, responses=conflict)
-    async def accept(work_order_id: str, body: Note, principal: Staff) -> WorkOrderView:
-        """核实通过: a supervisor files an order that waited for review."""
-        return await run(Act(work_order_id, caller_of(principal), Action.ACCEPT, note=body.note))
+    async def accept(
+        work_order_id: str, principal: Staff, body: Note | None = None
+    ) -> WorkOrderView:
+        """核实通过: a supervisor files an order that waited for review (a note is optional)."""
+        note = body.note if body else ""
+        return await run(Act(work_order_id, caller_of(principal), Action.ACCEPT, note=note))
 
     @router.post("/{work_order_id}/reject", response_model=WorkOrderView, responses=conflict)
     async def reject(work_order_id: str, body: Reason, principal: Staff) -> WorkOrderView:

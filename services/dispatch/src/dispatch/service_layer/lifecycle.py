@@ -192,7 +192,11 @@ async def _apply(
             REASON_TEXT[RejectionCode.REJECTED_ON_REVIEW].format(reason=command.note),
             order.district,
         )
-        await reject(_as_report(order), decision, uow, at)
+        # Every report in the order is refused: the original and those merged into it (并单).
+        reports = [(order.report_id, order.reporter_id)]
+        reports += [(merged.report_id, merged.reporter_id) for merged in order.attached]
+        for report_id, reporter_id in reports:
+            await reject(_as_report(order, report_id, reporter_id), decision, uow, at)
 
 
 def _restart_clock(order: WorkOrder, registry: DistrictRegistry, at: datetime) -> None:
@@ -201,10 +205,10 @@ def _restart_clock(order: WorkOrder, registry: DistrictRegistry, at: datetime) -
         order.rework_deadlines(deadlines_for(category, registry.calendar(order.district), at))
 
 
-def _as_report(order: WorkOrder) -> ReportSubmitted:
+def _as_report(order: WorkOrder, report_id: str, reporter_id: str) -> ReportSubmitted:
     return ReportSubmitted(
-        report_id=order.report_id,
-        reporter_id=order.reporter_id,
+        report_id=report_id,
+        reporter_id=reporter_id,
         category=order.category,
         lat=order.lat,
         lon=order.lon,

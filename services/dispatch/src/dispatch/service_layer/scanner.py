@@ -111,4 +111,4 @@ def _supervisors(order: WorkOrder, alert: Alert, registry: DistrictRegistry) -> 
         return []
     if alert.kind is AlertKind.ESCALATED and alert.level >= 2:
         return [s.id for s in roster.district_supervisors()]
-    return [s.id for s in roster.street_supervisors(order.street)]
+    return [s.id for s in roster.supervising(order.street)]

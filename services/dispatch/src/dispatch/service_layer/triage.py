@@ -13,7 +13,7 @@ from common.contracts.events import RejectionReason, ReportRejected, ReportSubmi
 from common.messaging.ports import EventHandler, EventMeta, HandlerOutcome
 from dispatch.domain.geometry import degrees_around, distance_m
 from dispatch.domain.reference import CategoryRule
-from dispatch.domain.triage import Accepted, Rejected, triage
+from dispatch.domain.triage import Accepted, Rejected, RejectionCode, triage
 from dispatch.domain.work_orders import WorkOrder
 from dispatch.service_layer.announce import Announcer
 from dispatch.service_layer.dispatching import dispatch_order
@@ -30,6 +30,12 @@ class GridRegistryEmpty(RuntimeError):
     """No grids are loaded at all yet. A report is then retried with backoff and, if the grids
     are still missing, dead-lettered — never rejected as outside the service area, which would
     tell the rider something false."""
+
+
+class CatalogueMissing(RuntimeError):
+    """The report lies in a district whose grids are loaded but whose category catalogue is
+    not yet: retried, then dead-lettered like :class:`GridRegistryEmpty`, never rejected as an
+    unknown category."""
 
 
 def new_work_order_id() -> str:
@@ -57,6 +63,12 @@ def on_report_submitted_handler(
             catalogues=registry.catalogues,
         )
         now = datetime.now(UTC)
+        if (
+            isinstance(decision, Rejected)
+            and decision.code is RejectionCode.UNKNOWN_CATEGORY
+            and decision.district not in registry.catalogues
+        ):
+            raise CatalogueMissing(f"district {decision.district} has grids but no catalogue")
         if isinstance(decision, Rejected):
             await reject(report, decision, uow, now)
             district, reason = decision.district or meta.district, decision.code.value
@@ -141,14 +153,7 @@ async def file_order(
     )
     if category.needs_review:
         roster = registry.roster(district)
-        # The street's supervisors review; in a street without one, the district's (as the
-        # assignment ladder falls back to them), so that somebody is asked.
-        reviewers = (
-            roster.street_supervisors(order.street) or roster.district_supervisors()
-            if roster
-            else []
-        )
-        supervisors = [s.id for s in reviewers]
+        supervisors = [s.id for s in roster.supervising(order.street)] if roster else []
         await uow.work_orders.add(order)
         await announcer.review_requested(order, supervisors)
         return order

@@ -58,12 +58,13 @@ def upgrade() -> None:
         table.add_column(sa.Column("rating", sa.Integer()))
         table.create_index("ix_work_orders_merge", ["district", "category_group", "status"])
         table.create_index("ix_work_orders_assignee", ["assignee_id", "status"])
-        table.create_index("ix_work_orders_scan", ["status", "warning_at"])
+        table.create_index("ix_work_orders_scan", ["status", "handle_due"])
         table.create_index("ix_work_orders_listing", ["district", "filed_at", "id"])
     with op.batch_alter_table("work_order_history") as table:
         table.add_column(sa.Column("action", sa.String(20)))
         table.add_column(sa.Column("actor_role", sa.String(20)))
         table.add_column(sa.Column("evidence", sa.Text()))
+        table.create_index("ix_work_order_history_action", ["action", "at"])
     with op.batch_alter_table("rejected_reports") as table:
         table.add_column(sa.Column("district", sa.String(6)))
 
@@ -72,6 +73,7 @@ def downgrade() -> None:
     with op.batch_alter_table("rejected_reports") as table:
         table.drop_column("district")
     with op.batch_alter_table("work_order_history") as table:
+        table.drop_index("ix_work_order_history_action")
         for column in ("evidence", "actor_role", "action"):
             table.drop_column(column)
     with op.batch_alter_table("work_orders") as table:
