@@ -145,6 +145,19 @@ def district_points() -> dict[str, tuple[float, float]]:
     return {"inside": (inside.y, inside.x), "outside": (36.9, 118.2)}
 
 
+@pytest.fixture(scope="session")
+def grid_points() -> list[tuple[float, float]]:
+    """A point inside each of 30 demo grids: reports far enough apart (grids, not metres) that
+    dispatch files each as its own work order instead of merging it into another (并单)."""
+    document = json.loads(
+        (resources.files("dispatch.demo_data") / "370812" / "grids.geojson").read_text(
+            encoding="utf-8"
+        )
+    )
+    points = [shape(f["geometry"]).representative_point() for f in document["features"][101:131]]
+    return [(point.y, point.x) for point in points]
+
+
 def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any]:
     """Every record currently on ``topic``, read without a consumer group."""
     return asyncio.run(read_topics(bootstrap, [topic], idle=timeout))

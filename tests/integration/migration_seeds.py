@@ -81,7 +81,82 @@ SEEDS: dict[str, dict[str, list[tuple[str, dict[str, Any]]]]] = {
                 },
             ),
             *_MESSAGING_0001,
-        ]
+        ],
+        "0003": [
+            (
+                "reports",
+                {
+                    "id": "rep-seed-3",
+                    "reporter_id": "rider-seed",
+                    "district": "370812",
+                    "category": "0101",
+                    "category_name": "楼道杂物堆放",
+                    "lat": 35.55,
+                    "lon": 116.83,
+                    "text": "楼道杂物",
+                    "status": "closed",
+                    "grid_id": "370812-01-001-1",
+                    "grid_name": "第1网格",
+                    "work_order_id": "wo-seed-3",
+                    "work_order_state": "closed",
+                    "deadline": AT,
+                    "closed_at": AT,
+                    "rejection_code": None,
+                    "rejection_reason": None,
+                    "last_sequence": 5,
+                    "last_step": "closed",
+                    "submitted_at": AT,
+                    "updated_at": AT,
+                },
+            ),
+            (
+                "report_timeline",
+                {
+                    "report_id": "rep-seed-3",
+                    "step": "closed",
+                    "label": "已结案",
+                    "work_order_id": "wo-seed-3",
+                    "detail": "按期结案",
+                    "at": AT,
+                },
+            ),
+            (
+                "district_catalogues",
+                {
+                    "district": "370812",
+                    "district_name": "兖州区",
+                    "revision": 2,
+                    "categories": [
+                        {
+                            "code": "0101",
+                            "name": "楼道杂物堆放",
+                            "group_code": "01",
+                            "group_name": "楼道与公共空间堆物",
+                            "priority": "normal",
+                            "handle_limit": "4 工作时",
+                            "active": True,
+                        }
+                    ],
+                    "published_at": AT,
+                    "received_at": AT,
+                },
+            ),
+            (
+                "reporter_requests",
+                {
+                    "id": "req-seed-1",
+                    "report_id": "rep-seed-3",
+                    "reporter_id": "rider-seed",
+                    "work_order_id": "wo-seed-3",
+                    "action": "rate",
+                    "score": 5,
+                    "text": "很及时",
+                    "requested_at": AT,
+                    "idempotency_key": "key-seed-rate",
+                    "fingerprint": "f" * 64,
+                },
+            ),
+        ],
     },
     "dispatch": {
         "0001": [
@@ -238,6 +313,17 @@ async def _read_service_rows(service: str, uow: Any) -> None:
         report = await uow.reports.get("rep-seed-1")
         assert report is not None and report.work_order_id == "wo-seed-1"
         assert await uow.idempotency.find("rider-seed", "key-seed") == ("f" * 64, "rep-seed-1")
+        assert report.status.value == "filed" and report.last_step is None  # before 0003
+        closed = await uow.reports.get("rep-seed-3")
+        assert closed is not None and closed.closed_at == AT and closed.deadline == AT
+        assert [r.id for r in await uow.reports.of_work_order("wo-seed-3")] == ["rep-seed-3"]
+        [step] = await uow.timeline.of_report("rep-seed-3")
+        assert (step.step, step.detail) == ("closed", "按期结案")
+        catalogue = await uow.catalogues.get("370812")
+        assert catalogue is not None and catalogue.find("0101") is not None
+        [rating] = await uow.requests.of_report("rep-seed-3")
+        assert (rating.action.value, rating.score) == ("rate", 5)
+        assert await uow.requests.by_key("rider-seed", "key-seed-rate") == rating
     elif service == "dispatch":
         order = await uow.work_orders.get("wo-seed-1")
         assert order is not None and [step.to_state for step in order.history] == ["filed"]

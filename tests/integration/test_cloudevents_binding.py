@@ -83,7 +83,7 @@ def test_every_event_type_reads_with_the_cloudevents_sdk_and_validates(
     rider = rider_factory()
     filed = rider.submit("0101", *district_points["inside"])
     rejected = rider.submit("0101", *district_points["outside"])
-    eventually(lambda: len(rider.inbox()) == 3)  # filed, +10 积分, rejected
+    eventually(lambda: len(rider.inbox()) == 4)  # filed, dispatched, +10 积分, rejected
     schemas = _schemas()
 
     seen: dict[str, int] = {}

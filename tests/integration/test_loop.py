@@ -25,12 +25,18 @@ def test_report_inside_the_district_is_filed_pays_ten_points_and_tells_the_rider
     lat, lon = district_points["inside"]
     report_id = rider.submit("0501", lat, lon, "楼道里有人飞线充电")
 
-    report = eventually(lambda: (r := rider.report(report_id))["status"] == "filed" and r)
+    report = eventually(lambda: (r := rider.report(report_id))["status"] == "dispatched" and r)
     assert report["grid_id"].startswith("370812-")
     assert report["work_order_id"].startswith("wo-")
+    assert (report["work_order_state"], bool(report["deadline"])) == ("dispatched", True)
+    assert [step["step"] for step in report["timeline"]] == ["submitted", "filed", "dispatched"]
     assert eventually(lambda: rider.balance() == 10)
-    messages = eventually(lambda: len(m := rider.inbox()) == 2 and m)
-    assert {m["template"] for m in messages} == {"report_filed", "points_awarded"}
+    messages = eventually(lambda: len(m := rider.inbox()) == 3 and m)
+    assert {m["template"] for m in messages} == {
+        "report_filed",
+        "report_dispatched",
+        "points_awarded",
+    }
     assert all(m["report_id"] == report_id for m in messages)
     filed = next(m for m in messages if m["template"] == "report_filed")
     assert "已立案" in filed["title"] and report["work_order_id"] in filed["body"]
@@ -70,7 +76,7 @@ def test_republishing_the_same_events_changes_nothing_anywhere(
 ) -> None:
     rider = rider_factory()
     report_id = rider.submit("0401", *district_points["inside"])
-    eventually(lambda: len(rider.inbox()) == 2)
+    eventually(lambda: len(rider.inbox()) == 3)
     before = (rider.report(report_id), rider.balance(), rider.transfers(), rider.inbox())
 
     duplicates_before = {
@@ -81,14 +87,18 @@ def test_republishing_the_same_events_changes_nothing_anywhere(
         topic: _events_for(stack, topic, report_id)
         for topic in (Topic.REPORTS, Topic.WORKORDERS, Topic.POINTS)
     }
-    # exactly one each: submitted, filed, awarded
-    assert {topic: len(found) for topic, found in events.items()} == dict.fromkeys(events, 1)
+    # exactly: submitted; filed and dispatched; awarded
+    assert {topic: len(found) for topic, found in events.items()} == {
+        Topic.REPORTS: 1,
+        Topic.WORKORDERS: 2,
+        Topic.POINTS: 1,
+    }
     for topic, found in events.items():
         for key, value in found:
             publish_raw(stack.bootstrap_servers, topic.value, key, value)
 
     def every_consumer_saw_its_duplicates() -> bool:
-        expected = {"dispatch": 1, "ledger": 1, "notification": 2, "reporting": 1}
+        expected = {"dispatch": 1, "ledger": 1, "notification": 3, "reporting": 2}
         return all(
             metric_value(stack, service, "gridloop_events_consumed_total", outcome="duplicate")
             >= duplicates_before[service] + count
@@ -98,7 +108,7 @@ def test_republishing_the_same_events_changes_nothing_anywhere(
     eventually(every_consumer_saw_its_duplicates)
     after = (rider.report(report_id), rider.balance(), rider.transfers(), rider.inbox())
     assert after == before
-    assert before[1] == 10 and len(before[2]) == 1 and len(before[3]) == 2
+    assert before[1] == 10 and len(before[2]) == 1 and len(before[3]) == 3
 
 
 def test_a_malformed_message_is_dead_lettered_and_the_partition_keeps_flowing(
@@ -115,7 +125,7 @@ def test_a_malformed_message_is_dead_lettered_and_the_partition_keeps_flowing(
 
     rider = rider_factory()
     report_id = rider.submit("0301", *district_points["inside"])
-    eventually(lambda: rider.report(report_id)["status"] == "filed")
+    eventually(lambda: rider.report(report_id)["status"] == "dispatched")
 
     def dead_letters() -> list[dict[str, str]]:
         found = []
@@ -136,16 +146,17 @@ def test_a_malformed_message_is_dead_lettered_and_the_partition_keeps_flowing(
 
 def test_killing_services_mid_flight_loses_nothing_and_pays_nothing_twice(
     stack: Stack,
-    district_points: dict[str, tuple[float, float]],
+    grid_points: list[tuple[float, float]],
 ) -> None:
     riders = [Rider(stack) for _ in range(6)]
-    lat, lon = district_points["inside"]
+    points = iter(grid_points)  # each report in its own grid: none is merged into another
     submitted: dict[str, list[str]] = {r.id: [] for r in riders}
     lock = threading.Lock()
 
     def submit_all() -> None:
         for round_ in range(4):
             for rider in riders:
+                lat, lon = next(points)
                 report_id = rider.submit("0102", lat, lon, f"消防通道堵塞 #{round_}")
                 with lock:
                     submitted[rider.id].append(report_id)
@@ -167,21 +178,22 @@ def test_killing_services_mid_flight_loses_nothing_and_pays_nothing_twice(
     for rider in riders:
         reports = submitted[rider.id]
         assert len(reports) == 4
-        eventually(partial(_all_filed, rider, reports), timeout=180)
+        eventually(partial(_all_dispatched, rider, reports), timeout=180)
         transfers = eventually(partial(_transfers_when, rider, 4), timeout=120)
         assert sorted(t["report_id"] for t in transfers) == sorted(reports)
         assert eventually(partial(_balance_is, rider, 40), timeout=60)
-        inbox = eventually(partial(_inbox_when, rider, 8), timeout=120)
+        inbox = eventually(partial(_inbox_when, rider, 12), timeout=120)
         per_report = {
             i: sorted(m["template"] for m in inbox if m["report_id"] == i) for i in reports
         }
-        assert all(t == ["points_awarded", "report_filed"] for t in per_report.values()), (
-            json.dumps(per_report, ensure_ascii=False)
+        expected = ["points_awarded", "report_dispatched", "report_filed"]
+        assert all(t == expected for t in per_report.values()), json.dumps(
+            per_report, ensure_ascii=False
         )
 
 
-def _all_filed(rider: Rider, report_ids: list[str]) -> bool:
-    return all(rider.report(i)["status"] == "filed" for i in report_ids)
+def _all_dispatched(rider: Rider, report_ids: list[str]) -> bool:
+    return all(rider.report(i)["status"] == "dispatched" for i in report_ids)
 
 
 def _transfers_when(rider: Rider, count: int) -> list[dict[str, Any]] | None:

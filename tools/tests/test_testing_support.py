@@ -20,6 +20,24 @@ BUILDERS: dict[str, Callable[[], EventData]] = {
     "gridloop.report.rejected": builders.report_rejected,
     "gridloop.points.awarded": builders.points_awarded,
     "gridloop.notification.delivered": builders.notification_delivered,
+    "gridloop.workorder.review_requested": builders.work_order_review_requested,
+    "gridloop.workorder.dispatched": builders.work_order_dispatched,
+    "gridloop.workorder.claimed": builders.work_order_claimed,
+    "gridloop.workorder.resolved": builders.work_order_resolved,
+    "gridloop.workorder.verified": builders.work_order_verified,
+    "gridloop.workorder.rework": builders.work_order_rework,
+    "gridloop.workorder.returned": builders.work_order_returned,
+    "gridloop.workorder.closed": builders.work_order_closed,
+    "gridloop.workorder.reopened": builders.work_order_reopened,
+    "gridloop.workorder.voided": builders.work_order_voided,
+    "gridloop.workorder.rated": builders.work_order_rated,
+    "gridloop.workorder.merged": builders.work_order_merged,
+    "gridloop.workorder.sla_warning": builders.work_order_sla_warning,
+    "gridloop.workorder.overdue": builders.work_order_overdue,
+    "gridloop.workorder.escalated": builders.work_order_escalated,
+    "gridloop.report.rated": builders.report_rated,
+    "gridloop.report.reopen_requested": builders.report_reopen_requested,
+    "gridloop.district.catalogue_published": builders.district_catalogue_published,
 }
 
 
@@ -45,6 +63,46 @@ def test_an_event_is_keyed_by_its_aggregate(data: EventData, subject: str) -> No
     assert event.type == data.event_type
     assert type(data).model_validate(event.data) == data
     assert (event.sequence, event.district) == (1, builders.DISTRICT)
+
+
+@pytest.mark.parametrize(
+    ("data", "subject"),
+    [
+        (builders.work_order_claimed(report_id="rep-7"), "wo-rep-7"),
+        (builders.work_order_merged(work_order_id="wo-9"), "wo-9"),
+        (builders.report_rated(report_id="rep-7"), "rep-7"),
+        (builders.report_reopen_requested(report_id="rep-7"), "rep-7"),
+        (builders.district_catalogue_published(district="370811"), "370811"),
+        (builders.work_order_filed(report_id="rep-7"), "wo-rep-7"),
+        (builders.points_awarded(rider_id="rider-7"), "rider-7"),
+    ],
+)
+def test_a_keyed_event_is_keyed_by_its_aggregate_whatever_its_type(
+    data: EventData, subject: str
+) -> None:
+    event = builders.keyed_event(data, sequence=4)
+    assert (event.subject, event.type, event.sequence) == (subject, data.event_type, 4)
+    assert type(data).model_validate(event.data) == data
+
+
+def test_a_builder_refuses_a_field_its_model_lacks() -> None:
+    """The event models ignore unknown fields; a builder must not let a typo pass."""
+    with pytest.raises(TypeError, match="WorkOrderDispatched has no field asignee_id"):
+        builders.work_order_dispatched(asignee_id="gw-2")
+
+
+def test_order_events_follow_the_report() -> None:
+    merged = builders.work_order_merged(report_id="rep-7", work_order_id=None)
+    assert (merged.work_order_id, merged.report_id) == ("wo-rep-7", "rep-7")
+    assert builders.work_order_closed(report_id="rep-7").report_ids == ["rep-7"]
+    assert builders.report_rated(report_id="rep-7").work_order_id == "wo-rep-7"
+
+
+def test_a_catalogue_is_sequenced_by_its_revision() -> None:
+    catalogue = builders.district_catalogue_published(revision=3)
+    assert builders.keyed_event(catalogue).sequence == 3
+    assert len(catalogue.categories) == 29
+    assert all(category.active for category in catalogue.categories)
 
 
 def test_derived_ids_follow_the_report() -> None:

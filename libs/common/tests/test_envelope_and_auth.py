@@ -1,18 +1,24 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
+from starlette.requests import Request
 
 from common.auth import (
     DEVELOPMENT_SECRET,
+    Principal,
     Role,
     TokenError,
+    authorise_own_data,
     issue_token,
+    optional_principal,
     validate_secret,
     verify_token,
 )
 from common.contracts.envelope import CloudEvent, EnvelopeError
+from common.problems import Problem
 
 
 def event(**overrides: object) -> CloudEvent:
@@ -111,3 +117,55 @@ def test_a_grids_claim_that_is_not_a_list_is_refused() -> None:
 def test_short_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 32"):
         validate_secret("too-short")
+
+
+# --- what a caller may see --------------------------------------------------------------------
+
+
+def principal(role: str, subject: str = "me") -> Principal:
+    return Principal(subject=subject, role=Role(role), district="370812")
+
+
+@pytest.mark.parametrize("role", [r.value for r in Role])
+def test_everyone_sees_their_own_data(role: str) -> None:
+    authorise_own_data(principal(role, "me"), "me", "inbox")
+
+
+@pytest.mark.parametrize("role", ["supervisor", "admin", "service"])
+def test_staff_see_anyones_data(role: str) -> None:
+    authorise_own_data(principal(role), "rider-1", "inbox")
+
+
+@pytest.mark.parametrize("role", ["rider", "grid_worker", "department"])
+def test_nobody_else_sees_anothers_data(role: str) -> None:
+    with pytest.raises(Problem) as refused:
+        authorise_own_data(principal(role), "someone-else", "inbox")
+    assert refused.value.status == 403
+    assert refused.value.detail == f"a {role} may only see their own inbox"
+
+
+def request_with(headers: dict[str, str]) -> Request:
+    app = SimpleNamespace(state=SimpleNamespace(jwt_secret=DEVELOPMENT_SECRET))
+    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    return Request({"type": "http", "headers": raw, "app": app})
+
+
+async def test_a_public_route_takes_a_caller_without_a_token_as_nobody() -> None:
+    assert await optional_principal(request_with({})) is None
+
+
+async def test_a_public_route_knows_a_caller_by_a_valid_token() -> None:
+    token = issue_token(
+        DEVELOPMENT_SECRET, role="rider", subject="r-1", district="370812", districts=["370811"]
+    )
+    found = await optional_principal(request_with({"Authorization": f"Bearer {token}"}))
+    assert found is not None
+    assert (found.subject, found.all_districts) == ("r-1", ("370812", "370811"))
+
+
+@pytest.mark.parametrize("header", ["Bearer nonsense", "Basic cmlkZXI6c2VjcmV0", "Bearer "])
+async def test_a_public_route_still_refuses_a_bad_token(header: str) -> None:
+    with pytest.raises(Problem) as refused:
+        await optional_principal(request_with({"Authorization": header}))
+    assert refused.value.status == 401
+    assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")

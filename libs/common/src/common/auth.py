@@ -153,12 +153,28 @@ async def current_principal(
     """FastAPI dependency: the verified caller, or a 401 problem."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("a bearer token is required (Authorization: Bearer <jwt>)")
+    return _verified(request, credentials.credentials)
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """FastAPI dependency of a public route: the verified caller if the request carries a
+    bearer token, None if it carries none. The route documents no security (anyone may call
+    it); a token that is there but invalid is still a 401 problem."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("a bearer token is required (Authorization: Bearer <jwt>)")
+    return _verified(request, token.strip())
+
+
+def _verified(request: Request, token: str) -> Principal:
     secret: str = request.app.state.jwt_secret
     try:
-        principal = verify_token(secret, credentials.credentials)
+        return verify_token(secret, token)
     except TokenError as error:
         raise _unauthorized(str(error)) from error
-    return principal
 
 
 def require_roles(*roles: Role) -> Any:
@@ -187,3 +203,12 @@ def authorise_rider_data(principal: Principal, rider_id: str, what: str) -> None
         raise Problem(403, "Forbidden", f"a rider may only see their own {what}")
     if principal.role not in {Role.RIDER, Role.SUPERVISOR, Role.ADMIN, Role.SERVICE}:
         raise Problem(403, "Forbidden", f"role '{principal.role.value}' may not see {what}")
+
+
+def authorise_own_data(principal: Principal, owner_id: str, what: str) -> None:
+    """Whoever the data is for sees their own ``what``, whatever their role (a rider, a grid
+    worker, a department, a supervisor); supervisors, admins and services see anyone's; nobody
+    else sees another's."""
+    if principal.subject == owner_id or principal.is_staff():
+        return
+    raise Problem(403, "Forbidden", f"a {principal.role.value} may only see their own {what}")

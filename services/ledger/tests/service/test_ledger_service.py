@@ -12,9 +12,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent
-from gridloop_tools.testing.builders import as_event, work_order_filed
-from gridloop_tools.testing.service_fixtures import Auth, Deliver, assert_problem
+from gridloop_tools.testing import builders
+from gridloop_tools.testing.builders import as_event, keyed_event, work_order_filed
+from gridloop_tools.testing.service_fixtures import Auth, DeadLetter, Deliver, assert_problem
+from gridloop_tools.testing.service_suite import metric_sample
 from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 
 DAY = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -243,11 +246,65 @@ async def test_other_roles_may_not_see_points(
     assert_problem(response, 403, f"role '{role}'")
 
 
-async def test_staff_of_another_district_do_not_see_points(
+async def test_staff_oversight_is_not_bound_to_a_district(
     client: httpx.AsyncClient, auth: Auth, deliver: Deliver
 ) -> None:
+    """Every service serves every district and a rider's points are not a district's: staff
+    of any district see them (common.auth.authorise_rider_data)."""
     await deliver(filed("rep-1", reporter_id="rider-1"))
     response = await client.get(
         "/v1/accounts/rider-1/balance", headers=auth(role="supervisor", district="370811")
     )
-    assert response.status_code in {403, 404}
+    assert response.status_code == 200
+
+
+# --- the rest of the work order's life --------------------------------------------------------
+
+LIFE: list[EventData] = [
+    builders.work_order_review_requested(),
+    builders.work_order_dispatched(),
+    builders.work_order_claimed(),
+    builders.work_order_resolved(),
+    builders.work_order_verified(),
+    builders.work_order_rework(),
+    builders.work_order_returned(),
+    builders.work_order_closed(),
+    builders.work_order_reopened(),
+    builders.work_order_voided(),
+    builders.work_order_rated(),
+    builders.work_order_merged(),
+    builders.work_order_sla_warning(),
+    builders.work_order_overdue(),
+    builders.work_order_escalated(),
+    builders.report_rated(),
+    builders.report_reopen_requested(),
+    builders.district_catalogue_published(),
+]
+
+
+async def test_the_other_events_of_a_work_orders_life_pay_nothing_and_are_skipped(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, dead_letters: list[DeadLetter]
+) -> None:
+    for sequence, data in enumerate(LIFE, start=1):
+        await deliver(keyed_event(data, sequence=sequence))
+    assert dead_letters == []
+    assert (await balance_of(client, auth, "rider-1"))["balance"] == 0
+    assert await transfers_of(client, auth, "rider-1") == []
+    text = (await client.get("/metrics")).text
+    skipped = metric_sample(
+        text, "gridloop_events_consumed_total", consumer="ledger", event_type="other"
+    )
+    assert skipped == len(LIFE)
+
+
+async def test_a_report_filed_after_review_is_paid_once(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    """Dispatch files a reviewed report when a supervisor accepts it: ``workorder.filed`` at
+    the order's second version, after ``review_requested``; the reporter is paid then."""
+    await deliver(keyed_event(builders.work_order_review_requested(report_id="rep-9"), sequence=1))
+    assert (await balance_of(client, auth, "rider-1"))["balance"] == 0
+    await deliver(keyed_event(work_order_filed(report_id="rep-9"), sequence=2))
+    await deliver(keyed_event(builders.work_order_dispatched(report_id="rep-9"), sequence=3))
+    assert (await balance_of(client, auth, "rider-1"))["balance"] == 10
+    assert [t["id"] for t in await transfers_of(client, auth, "rider-1")] == ["award:rep-9"]

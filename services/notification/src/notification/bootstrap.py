@@ -29,7 +29,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
 
     written = Counter(
         "gridloop_inbox_messages_total",
-        "Messages written to riders' inboxes",
+        "Messages written to inboxes (reporters, assignees, supervisors)",
         ["service", "template"],
         registry=runtime.metrics.registry,
     )
@@ -48,6 +48,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     return create_service_app(
         runtime,
         title="gridloop notification",
-        description="Tells riders what became of their reports: in-app inbox.",
+        description="Tells reporters, assignees and supervisors what happens to work orders: "
+        "in-app inbox.",
         routers=[build_router(unit_of_work)],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -9,10 +10,13 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent
 from common.contracts.topics import Topic
+from gridloop_tools.testing import builders
 from gridloop_tools.testing.builders import (
     as_event,
+    keyed_event,
     points_awarded,
     report_rejected,
     report_submitted,
@@ -184,18 +188,107 @@ async def test_staff_read_a_riders_inbox(
 
 
 @pytest.mark.parametrize("role", ["grid_worker", "department"])
-async def test_other_roles_may_not_read_inboxes(
+async def test_other_roles_may_not_read_another_ones_inbox(
     client: httpx.AsyncClient, auth: Auth, role: str
 ) -> None:
-    response = await client.get("/v1/inbox/rider-1", headers=auth(role=role))
-    assert_problem(response, 403, f"role '{role}'")
+    response = await client.get("/v1/inbox/rider-1", headers=auth(role=role, subject="gw-1"))
+    assert_problem(response, 403, f"a {role} may only see their own inbox")
 
 
-async def test_staff_of_another_district_do_not_read_inboxes(
+@pytest.mark.parametrize(
+    ("role", "recipient"),
+    [("grid_worker", "gw-7"), ("department", "dept-9"), ("supervisor", "sup-1"), ("rider", "r-5")],
+)
+async def test_every_recipient_reads_their_own_inbox(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, role: str, recipient: str
+) -> None:
+    await deliver(of_order(builders.work_order_sla_warning(assignee_id=recipient), 3))
+    response = await client.get(
+        f"/v1/inbox/{recipient}", headers=auth(role=role, subject=recipient)
+    )
+    assert response.status_code == 200, response.text
+    assert [i["template"] for i in response.json()["items"]] == ["order_sla_warning"]
+
+
+async def test_staff_oversight_is_not_bound_to_a_district(
     client: httpx.AsyncClient, auth: Auth, deliver: Deliver
 ) -> None:
+    """Every service serves every district, and an inbox belongs to a person, not a district:
+    a supervisor of any district may read it, as with points (common.auth)."""
     await deliver(filed(reporter_id="rider-1"))
     response = await client.get(
         "/v1/inbox/rider-1", headers=auth(role="supervisor", district="370811")
     )
-    assert response.status_code in {403, 404}
+    assert response.status_code == 200
+
+
+# --- the work order's life ----------------------------------------------------------------------
+
+
+def of_order(data: EventData, sequence: int) -> CloudEvent:
+    return keyed_event(data, sequence=sequence)
+
+
+async def templates_of(client: httpx.AsyncClient, auth: Auth, recipient: str) -> list[str]:
+    response = await client.get(f"/v1/inbox/{recipient}", headers=auth(role="service"))
+    return [item["template"] for item in reversed(response.json()["items"])]  # oldest first
+
+
+async def test_each_person_hears_of_each_step_that_concerns_them_exactly_once(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, dead_letters: list[DeadLetter]
+) -> None:
+    both: dict[str, Any] = {"reporter_ids": ["rider-1", "rider-2"]}
+    supervisors: dict[str, Any] = {"supervisor_ids": ["sup-street", "sup-street"]}
+    life = [
+        builders.work_order_review_requested(reporter_ids=["rider-1"], **supervisors),
+        builders.work_order_dispatched(reporter_ids=["rider-1"], assignee_id="gw-1"),
+        builders.work_order_merged(merged_reporter_id="rider-2", **both),
+        builders.work_order_claimed(**both),
+        builders.work_order_sla_warning(assignee_id="gw-1", **both),
+        builders.work_order_overdue(**both, **supervisors),
+        builders.work_order_escalated(level=2, supervisor_ids=["sup-district"], **both),
+        builders.work_order_returned(**both),
+        builders.work_order_dispatched(assignee_id="dept-9", redispatch=True, **both),
+        builders.work_order_resolved(assignee_id="dept-9", **both),
+        builders.work_order_verified(passed=False, **both),
+        builders.work_order_rework(assignee_id="dept-9", **both),
+        builders.work_order_resolved(assignee_id="dept-9", **both),
+        builders.work_order_verified(**both),
+        builders.work_order_closed(**both),
+        builders.work_order_reopened(**both),
+        builders.work_order_voided(**both),
+    ]
+    events = [of_order(data, sequence) for sequence, data in enumerate(life, start=1)]
+    for event in events + events:  # every event twice: redelivered
+        await deliver(event)
+    assert dead_letters == []
+    reporter_steps = [  # after the merge: the redispatch onwards
+        "report_dispatched",
+        "report_resolved",
+        "report_rework",
+        "report_resolved",
+        "report_closed",
+        "report_reopened",
+        "report_voided",
+    ]
+    assert await templates_of(client, auth, "rider-1") == ["report_dispatched", *reporter_steps]
+    assert await templates_of(client, auth, "rider-2") == ["report_merged", *reporter_steps]
+    assert await templates_of(client, auth, "gw-1") == ["order_assigned", "order_sla_warning"]
+    assert await templates_of(client, auth, "dept-9") == ["order_reassigned", "order_rework"]
+    assert await templates_of(client, auth, "sup-street") == [
+        "order_review_requested",
+        "order_overdue",
+    ]
+    assert await templates_of(client, auth, "sup-district") == ["order_escalated"]
+
+
+async def test_a_reporter_reads_the_deadline_in_local_time(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    due = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    await deliver(
+        of_order(builders.work_order_dispatched(assignee_name="张网格", handle_due=due), 2)
+    )
+    [item] = await inbox(client, auth)
+    assert item["body"].endswith("已派遣至 张网格 处理，处置时限 2026-11-24 09:00。")
+    assert (item["report_id"], item["work_order_id"]) == ("rep-1", "wo-rep-1")

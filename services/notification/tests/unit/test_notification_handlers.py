@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import pytest
@@ -9,9 +10,11 @@ import pytest
 from common.contracts.base import EventData
 from common.contracts.events import NotificationDelivered, RejectionReason, WorkOrderFiled
 from common.paging import SortKey
+from gridloop_tools.testing import builders
 from gridloop_tools.testing.builders import (
     apply,
     as_event,
+    keyed_event,
     points_awarded,
     report_rejected,
     report_submitted,
@@ -19,7 +22,7 @@ from gridloop_tools.testing.builders import (
 )
 from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, newest_first_page
 from notification.domain.messages import Message, StoredNotification
-from notification.service_layer.handlers import notify_handler
+from notification.service_layer.handlers import messages_for, notification_id, notify_handler
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
 # --- fakes ----------------------------------------------------------------------------------
@@ -154,3 +157,41 @@ async def test_a_message_delivered_before_is_not_written_or_announced_again(
     assert await apply(notify_handler(), event, _typed(uow)) == "ignored"
     assert len(uow.notifications.rows) == 1
     assert len(uow.outbox.events) == 1
+
+
+async def test_everyone_an_event_concerns_hears_once_with_a_delivery_event_each(
+    uow: FakeUnitOfWork,
+) -> None:
+    written: list[str] = []
+    dispatched = builders.work_order_dispatched(
+        reporter_ids=["rider-1", "rider-2", "rider-1"], assignee_id="gw-7"
+    )
+    event = keyed_event(dispatched, sequence=2)
+
+    assert await apply(notify_handler(written.append), event, _typed(uow)) == "processed"
+    await uow.commit()
+
+    told = sorted((m.recipient_id, m.template.value) for _, m, _ in uow.notifications.rows.values())
+    assert told == [
+        ("gw-7", "order_assigned"),
+        ("rider-1", "report_dispatched"),
+        ("rider-2", "report_dispatched"),
+    ]
+    assert sorted(written) == ["order_assigned", "report_dispatched", "report_dispatched"]
+    deliveries = [data for data, _, _ in uow.outbox.events]
+    assert all(isinstance(d, NotificationDelivered) for d in deliveries)
+    assert sorted(subject for _, subject, _ in uow.outbox.events) == ["gw-7", "rider-1", "rider-2"]
+    assert len({sequence for _, _, sequence in uow.outbox.events}) == 3
+    # Replayed (e.g. under another consumer group): nobody hears it twice.
+    assert await apply(notify_handler(written.append), event, _typed(uow)) == "ignored"
+    assert len(uow.notifications.rows) == 3
+    assert len(uow.outbox.events) == 3
+
+
+async def test_a_notification_is_one_per_event_recipient_channel_and_template() -> None:
+    closed = builders.work_order_closed(reporter_ids=["rider-1"])
+    [message] = messages_for(closed)
+    assert notification_id("e-1", message) == notification_id("e-1", message)
+    assert notification_id("e-1", message) != notification_id("e-2", message)
+    other = dataclasses.replace(message, recipient_id="rider-2")
+    assert notification_id("e-1", other) != notification_id("e-1", message)

@@ -29,6 +29,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     runtime.add_consumer(
         status_projection(unit_of_work, runtime.publish, runtime.metrics.consumers),
         Topic.WORKORDERS,
+        Topic.DISTRICTS,
     )
     submitted = Counter(
         "gridloop_reports_submitted_total",
@@ -41,5 +42,5 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         runtime,
         title="gridloop reporting",
         description="Riders submit 随手拍 reports and follow their status.",
-        routers=[build_router(unit_of_work, submitted)],
+        routers=[build_router(unit_of_work, submitted, settings.reopen_window)],
     )

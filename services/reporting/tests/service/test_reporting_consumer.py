@@ -1,25 +1,33 @@
-"""The status projection: work-order events fed through the real idempotent consumer into the
-real database, observed through the HTTP API."""
+"""The status projection and the catalogues: work-order and district events fed through the
+real idempotent consumer into the real database, observed through the HTTP API."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent
+from common.contracts.topics import Topic
+from gridloop_tools.testing import builders
 from gridloop_tools.testing.builders import (
     AT,
     as_event,
+    district_catalogue_published,
+    keyed_event,
     points_awarded,
+    published_category,
     report_rejected,
     work_order_filed,
 )
 from gridloop_tools.testing.service_fixtures import Auth, DeadLetter, Deliver
+
+BOTH = ["rider-1", "rider-2"]
 
 
 def filed(report_id: str, *, sequence: int = 1, filed_at: datetime = AT) -> CloudEvent:
@@ -31,22 +39,43 @@ def rejected(report_id: str, *, sequence: int = 1) -> CloudEvent:
     return as_event(report_rejected(report_id=report_id), sequence=sequence)
 
 
-async def new_report(client: httpx.AsyncClient, auth: Auth) -> str:
+def of_order(data: EventData, sequence: int) -> CloudEvent:
+    return keyed_event(data, sequence=sequence)
+
+
+async def new_report(client: httpx.AsyncClient, auth: Auth, rider: str = "rider-1") -> str:
     response = await client.post(
         "/v1/reports",
         json={"category": "0101", "lat": 35.5531, "lon": 116.8287, "text": "楼道堆放杂物"},
-        headers=auth(subject="rider-1"),
+        headers=auth(subject=rider),
     )
     assert response.status_code == 201
     report_id: str = response.json()["id"]
     return report_id
 
 
-async def view(client: httpx.AsyncClient, auth: Auth, report_id: str) -> dict[str, Any]:
-    response = await client.get(f"/v1/reports/{report_id}", headers=auth(subject="rider-1"))
+async def view(
+    client: httpx.AsyncClient, auth: Auth, report_id: str, rider: str = "rider-1"
+) -> dict[str, Any]:
+    response = await client.get(f"/v1/reports/{report_id}", headers=auth(subject=rider))
     assert response.status_code == 200
     body: dict[str, Any] = response.json()
     return body
+
+
+async def filed_report(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, rider: str = "rider-1"
+) -> tuple[str, dict[str, Any]]:
+    """A new report whose work order was filed (sequence 1), and the builder arguments of
+    that order's events."""
+    report_id = await new_report(client, auth, rider)
+    order: dict[str, Any] = {"report_id": report_id}
+    await deliver(of_order(builders.work_order_filed(**order), 1))
+    return report_id, order
+
+
+def steps(body: dict[str, Any]) -> list[str]:
+    return [row["step"] for row in body["timeline"]]
 
 
 async def consumed(client: httpx.AsyncClient, event_type: str, outcome: str) -> float:
@@ -62,6 +91,9 @@ async def consumed(client: httpx.AsyncClient, event_type: str, outcome: str) -> 
     return 0.0
 
 
+# --- filed and rejected -------------------------------------------------------------------------
+
+
 async def test_work_order_filed_shows_as_filed(
     client: httpx.AsyncClient, auth: Auth, deliver: Deliver, dead_letters: list[DeadLetter]
 ) -> None:
@@ -71,9 +103,17 @@ async def test_work_order_filed_shows_as_filed(
     assert body["status"] == "filed"
     assert body["status_label"] == "已立案"
     assert body["work_order_id"] == "wo-0001"
+    assert body["work_order_state"] == "filed"
     assert body["grid_id"] == "370812-01-001-1"
     assert body["grid_name"] == "鼓楼街道第1社区第1网格"
     assert body["updated_at"] == "2026-11-23T09:30:00Z"
+    assert body["timeline"][-1] == {
+        "step": "filed",
+        "label": "已立案",
+        "at": "2026-11-23T09:30:00Z",
+        "work_order_id": "wo-0001",
+        "detail": None,
+    }
     assert dead_letters == []
 
 
@@ -87,6 +127,8 @@ async def test_report_rejected_shows_the_reason(
     assert body["status_label"] == "不予立案"
     assert body["rejection_reason_code"] == "outside_service_area"
     assert body["rejection_reason"].startswith("上报位置不在本区服务范围内")
+    assert steps(body) == ["submitted", "rejected"]
+    assert body["timeline"][-1]["detail"] == body["rejection_reason"]
 
 
 async def test_the_same_event_twice_changes_nothing_the_second_time(
@@ -151,3 +193,164 @@ async def test_a_filing_time_with_an_offset_is_kept_as_the_same_instant(
     body = await view(client, auth, report_id)
     assert body["updated_at"] == "2026-11-23T16:00:00Z"
     assert datetime.fromisoformat(body["updated_at"]) == shanghai
+
+
+# --- the work order's whole life ------------------------------------------------------------------
+
+
+async def test_the_reporter_sees_every_step_of_the_order(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, dead_letters: list[DeadLetter]
+) -> None:
+    report_id = await new_report(client, auth)
+    due = AT + timedelta(hours=4)
+    later: dict[str, Any] = {"report_id": report_id}
+    for sequence, data in enumerate(
+        [
+            builders.work_order_review_requested(**later),
+            builders.work_order_filed(**later),
+            builders.work_order_dispatched(assignee_name="张网格", handle_due=due, **later),
+            builders.work_order_returned(reason="不属于本网格", **later),
+            builders.work_order_dispatched(assignee_name="王网格", redispatch=True, **later),
+            builders.work_order_claimed(**later),
+            builders.work_order_sla_warning(**later),
+            builders.work_order_overdue(handle_due=due, **later),
+            builders.work_order_escalated(level=2, handle_due=due, **later),
+            builders.work_order_resolved(note="已清理", **later),
+        ],
+        start=1,
+    ):
+        await deliver(of_order(data, sequence))
+    await deliver(of_order(builders.work_order_verified(**later), 11))
+    await deliver(of_order(builders.work_order_closed(**later), 11))
+    body = await view(client, auth, report_id)
+    assert dead_letters == []
+    assert (body["status"], body["status_label"]) == ("closed", "已结案")
+    assert body["work_order_state"] == "closed"
+    assert body["deadline"] == "2026-11-23T13:30:00Z"
+    assert steps(body) == [
+        "submitted", "pending_review", "filed", "dispatched", "returned", "dispatched",
+        "claimed", "overdue", "escalated", "resolved", "verified", "closed",
+    ]  # fmt: skip
+    rows = {(row["step"], row["label"]): row["detail"] for row in body["timeline"]}
+    assert rows[("dispatched", "已派遣")] == "派往 张网格"
+    assert rows[("dispatched", "已改派")] == "改派至 王网格"
+    assert rows[("returned", "已回退，待改派")] == "不属于本网格"
+    assert rows[("escalated", "已督办")] == "区级督办"
+    assert rows[("closed", "已结案")] == "按期结案"
+
+
+async def test_closed_after_verified_on_the_same_sequence_is_applied(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    report_id, order = await filed_report(client, auth, deliver)
+    await deliver(of_order(builders.work_order_resolved(**order), 2))
+    await deliver(of_order(builders.work_order_verified(passed=False, note="没清干净", **order), 3))
+    await deliver(of_order(builders.work_order_rework(note="没清干净", **order), 3))
+    body = await view(client, auth, report_id)
+    assert (body["status"], body["status_label"]) == ("rework", "返工")
+    assert steps(body)[-2:] == ["verified", "rework"]
+    assert body["timeline"][-2]["label"] == "核查未通过"
+    assert await consumed(client, "gridloop.workorder.rework", "processed") == 1.0
+
+
+async def test_out_of_order_steps_of_the_order_are_stale(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    report_id, order = await filed_report(client, auth, deliver)
+    await deliver(of_order(builders.work_order_resolved(**order), 4))
+    await deliver(of_order(builders.work_order_claimed(**order), 3))
+    await deliver(of_order(builders.work_order_dispatched(**order), 2))
+    body = await view(client, auth, report_id)
+    assert body["status"] == "resolved"
+    assert steps(body) == ["submitted", "filed", "resolved"]
+    assert await consumed(client, "gridloop.workorder.claimed", "stale") == 1.0
+    assert await consumed(client, "gridloop.workorder.dispatched", "stale") == 1.0
+
+
+async def test_a_merged_report_follows_its_order(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    first, order = await filed_report(client, auth, deliver)
+    second = await new_report(client, auth, "rider-2")
+    await deliver(of_order(builders.work_order_dispatched(**order), 2))
+    merged = builders.work_order_merged(
+        merged_report_id=second, merged_reporter_id="rider-2", reporter_ids=BOTH, **order
+    )
+    await deliver(of_order(merged, 3))
+    joined = await view(client, auth, second, "rider-2")
+    assert (joined["status"], joined["status_label"]) == (
+        "merged",
+        "已并单，与已受理的工单合并处理",
+    )
+    assert joined["work_order_id"] == f"wo-{first}"
+    assert (joined["work_order_state"], joined["deadline"]) == (
+        "dispatched",
+        "2026-11-23T13:30:00Z",
+    )
+    assert steps(joined) == ["submitted", "merged"]
+
+    await deliver(of_order(builders.work_order_claimed(reporter_ids=BOTH, **order), 4))
+    await deliver(of_order(builders.work_order_resolved(reporter_ids=BOTH, **order), 5))
+    for body in (await view(client, auth, first), await view(client, auth, second, "rider-2")):
+        assert (body["status"], body["work_order_state"]) == ("resolved", "resolved")
+    assert steps(await view(client, auth, second, "rider-2")) == [
+        "submitted",
+        "merged",
+        "claimed",
+        "resolved",
+    ]
+    assert "merged" not in steps(await view(client, auth, first))
+
+
+async def test_a_voided_order_shows_its_reason_on_every_report(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    first, order = await filed_report(client, auth, deliver)
+    second = await new_report(client, auth, "rider-2")
+    await deliver(of_order(builders.work_order_merged(merged_report_id=second, **order), 2))
+    voided = builders.work_order_voided(
+        reason="重复上报", reporter_ids=BOTH, report_ids=[first, second], **order
+    )
+    await deliver(of_order(voided, 3))
+    for body in (await view(client, auth, first), await view(client, auth, second, "rider-2")):
+        assert (body["status"], body["status_label"]) == ("voided", "已作废")
+        assert body["timeline"][-1]["detail"] == "重复上报"
+
+
+# --- the districts' catalogues --------------------------------------------------------------------
+
+
+async def test_the_newest_catalogue_revision_is_kept_whatever_the_order_of_arrival(
+    client: httpx.AsyncClient, deliver: Deliver, dead_letters: list[DeadLetter]
+) -> None:
+    def revision(number: int, *codes: str) -> CloudEvent:
+        categories = [published_category(code) for code in codes]
+        data = district_catalogue_published(
+            district="370811", district_name="任城区", revision=number, categories=categories
+        )
+        return keyed_event(data)
+
+    await deliver(revision(3, "0101", "0102"), Topic.DISTRICTS)
+    await deliver(revision(2, "0101"), Topic.DISTRICTS)
+    await deliver(revision(1, "0201"), Topic.DISTRICTS)
+    [stored] = (await client.get("/v1/categories", params={"district": "370811"})).json()
+    assert stored["revision"] == 3
+    assert [c["code"] for c in stored["categories"]] == ["0101", "0102"]
+    assert await consumed(client, "gridloop.district.catalogue_published", "stale") == 2.0
+    await deliver(revision(4, "0201"), Topic.DISTRICTS)
+    [newest] = (await client.get("/v1/categories", params={"district": "370811"})).json()
+    assert (newest["revision"], [c["code"] for c in newest["categories"]]) == (4, ["0201"])
+    assert dead_letters == []
+
+
+async def test_a_catalogue_with_a_bad_code_goes_to_dead_letter(
+    deliver: Deliver, dead_letters: list[DeadLetter]
+) -> None:
+    event = keyed_event(district_catalogue_published())
+    bad = event.model_copy(
+        update={
+            "data": {**event.data, "categories": [{**event.data["categories"][0], "code": "1"}]}
+        }
+    )
+    await deliver(bad, Topic.DISTRICTS)
+    assert [headers["gridloop-dlq-reason"] for *_, headers in dead_letters] == ["invalid"]

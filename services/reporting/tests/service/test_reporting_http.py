@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -9,10 +10,24 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from gridloop_tools.testing.service_fixtures import Auth, assert_problem
+from common.auth import issue_token
+from common.contracts.envelope import CloudEvent
+from common.contracts.topics import Topic
+from gridloop_tools.testing.builders import (
+    district_catalogue_published,
+    keyed_event,
+    published_category,
+)
+from gridloop_tools.testing.service_fixtures import Auth, Deliver, assert_problem
 from gridloop_tools.testing.service_suite import metric_sample
 
+CoveringAuth = Callable[..., dict[str, str]]
 REPORT = {"category": "0101", "lat": 35.5531, "lon": 116.8287, "text": "3号楼2单元楼道堆放杂物"}
+
+
+async def publish(deliver: Deliver, **catalogue: Any) -> None:
+    """Dispatch publishes a district's catalogue (370812's default one unless told)."""
+    await deliver(keyed_event(district_catalogue_published(**catalogue)), Topic.DISTRICTS)
 
 
 async def submit(
@@ -43,10 +58,18 @@ async def test_a_submission_is_counted_in_the_metrics(
     )
 
 
-async def test_categories_lists_the_catalogue(client: httpx.AsyncClient) -> None:
+async def test_categories_without_a_token_lists_every_district_labelled(
+    client: httpx.AsyncClient, deliver: Deliver
+) -> None:
+    await publish(deliver, district="370811", district_name="任城区")
     response = await client.get("/v1/categories")
     assert response.status_code == 200
-    codes = {c["code"]: c for c in response.json()}
+    catalogues = response.json()
+    assert [(c["district"], c["district_name"]) for c in catalogues] == [
+        ("370811", "任城区"),
+        ("370812", "兖州区"),
+    ]
+    codes = {c["code"]: c for c in catalogues[1]["categories"]}
     assert len(codes) == 29
     assert codes["0102"] == {
         "code": "0102",
@@ -54,7 +77,35 @@ async def test_categories_lists_the_catalogue(client: httpx.AsyncClient) -> None
         "group_code": "01",
         "group_name": "楼道与公共空间堆物",
         "priority": "urgent",
+        "handle_limit": "4 工作时",
+        "active": True,
     }
+    assert catalogues[1]["revision"] == 1
+
+
+async def test_categories_of_one_district_or_of_the_callers(
+    client: httpx.AsyncClient, auth: Auth, auth_covering: CoveringAuth, deliver: Deliver
+) -> None:
+    await publish(deliver, district="370811")
+    asked = (await client.get("/v1/categories", params={"district": "370811"})).json()
+    assert [c["district"] for c in asked] == ["370811"]
+    mine = (await client.get("/v1/categories", headers=auth())).json()
+    assert [c["district"] for c in mine] == ["370812"]
+    covering = await client.get("/v1/categories", headers=auth_covering("370899", "370811"))
+    assert [c["district"] for c in covering.json()] == ["370812", "370811"]
+
+
+async def test_the_categories_of_a_district_not_served_are_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/categories", params={"district": "370899"})
+    assert_problem(response, 404, "district 370899 is not served here")
+
+
+async def test_the_category_list_refuses_a_bad_token_it_does_not_need(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/v1/categories", headers={"Authorization": "Bearer nonsense"})
+    assert_problem(response, 401, "invalid")
+    assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 # --- submitting -------------------------------------------------------------------------------
@@ -75,7 +126,17 @@ async def test_submit_returns_the_new_report(client: httpx.AsyncClient, auth: Au
     assert body["status"] == "submitted"
     assert body["status_label"] == "已上报，待受理"
     assert body["grid_id"] is None and body["work_order_id"] is None
+    assert body["work_order_state"] is None and body["deadline"] is None
     assert body["submitted_at"] == body["updated_at"]
+    assert body["timeline"] == [
+        {
+            "step": "submitted",
+            "label": "已上报",
+            "at": body["submitted_at"],
+            "work_order_id": None,
+            "detail": "楼道杂物堆放",
+        }
+    ]
 
 
 async def test_submitted_report_is_readable_and_listed(
@@ -88,7 +149,8 @@ async def test_submitted_report_is_readable_and_listed(
     assert fetched.json() == created
     listed = await client.get("/v1/reports", headers=rider)
     assert listed.status_code == 200
-    assert [item["id"] for item in listed.json()["items"]] == [created["id"]]
+    [item] = listed.json()["items"]
+    assert item == {key: value for key, value in created.items() if key != "timeline"}
     assert (listed.json()["limit"], listed.json()["next_cursor"]) == (50, None)
 
 
@@ -98,10 +160,33 @@ async def test_the_outbox_holds_report_submitted(
     created = (await submit(client, auth())).json()
     async with app.state.runtime.engine.connect() as connection:
         rows = (
-            await connection.execute(sa.text("SELECT topic, message_key, event_type FROM outbox"))
+            await connection.execute(
+                sa.text("SELECT topic, message_key, event_type, payload FROM outbox")
+            )
         ).all()
-    assert [tuple(row) for row in rows] == [
+    assert [tuple(row[:3]) for row in rows] == [
         ("gridloop.reports.v1", created["id"], "gridloop.report.submitted")
+    ]
+    assert CloudEvent.from_bytes(rows[0][3]).data["reporter_districts"] == ["370812"]
+
+
+async def test_a_rider_covering_several_districts_reports_for_them_all(
+    client: httpx.AsyncClient, auth_covering: CoveringAuth, app: FastAPI, deliver: Deliver
+) -> None:
+    """A category of another district the token covers is accepted; dispatch hears which
+    districts the rider covers and triages against them."""
+    only_there = [published_category("0201")]
+    await publish(deliver, district="370811", categories=only_there)
+    headers = auth_covering("370811", "370899")
+    response = await submit(client, headers, {**REPORT, "category": "0201"})
+    assert response.status_code == 201, response.text
+    assert response.json()["category_name"] == "非法小广告"
+    async with app.state.runtime.engine.connect() as connection:
+        payload = await connection.scalar(sa.text("SELECT payload FROM outbox"))
+    assert CloudEvent.from_bytes(payload).data["reporter_districts"] == [
+        "370812",
+        "370811",
+        "370899",
     ]
 
 
@@ -225,10 +310,39 @@ async def test_a_whole_number_is_a_valid_coordinate(client: httpx.AsyncClient, a
 
 async def test_unknown_category_is_422(client: httpx.AsyncClient, auth: Auth) -> None:
     response = await submit(client, auth(), {**REPORT, "category": "0000"})
-    body = assert_problem(response, 422, "0000", "/v1/categories")
+    body = assert_problem(response, 422, "0000", "district 370812", "/v1/categories")
     assert body["title"] == "Unknown category"
     assert [error["field"] for error in body["errors"]] == ["category"]
     assert (await client.get("/v1/reports", headers=auth())).json()["items"] == []
+
+
+async def test_a_category_the_district_withdrew_is_422(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    withdrawn = [published_category("0101", active=False), published_category("0102")]
+    await publish(deliver, revision=2, categories=withdrawn)
+    response = await submit(client, auth())
+    body = assert_problem(response, 422, "'0101'", "no longer reported in district 370812")
+    assert body["title"] == "Inactive category"
+    assert [error["field"] for error in body["errors"]] == ["category"]
+    assert (await submit(client, auth(), {**REPORT, "category": "0102"})).status_code == 201
+
+
+async def test_a_rider_of_a_district_not_served_is_refused_at_the_door(
+    client: httpx.AsyncClient, auth: Auth
+) -> None:
+    response = await submit(client, auth(subject="rider-x", district="370899"))
+    body = assert_problem(response, 403, "district 370899 is not served here")
+    assert body["title"] == "District not served"
+
+
+async def test_a_district_is_served_once_its_catalogue_arrives(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    rider = auth(subject="rider-x", district="370811")
+    assert (await submit(client, rider)).status_code == 403
+    await publish(deliver, district="370811")
+    assert (await submit(client, rider)).status_code == 201
 
 
 @pytest.mark.parametrize("role", ["grid_worker", "supervisor", "admin", "department"])
@@ -284,12 +398,19 @@ async def test_others_do_not_see_the_report(
     response = await client.get(
         f"/v1/reports/{created['id']}", headers=auth(role=role, subject="x", district=district)
     )
-    # Another district's staff are refused at the door; others simply find nothing.
-    assert_problem(response, 404 if district == "370812" else 403)
+    # Staff of another district, and other roles, simply find nothing.
+    assert_problem(response, 404, created["id"])
 
 
-async def test_a_rider_of_another_district_cannot_file_here(
-    client: httpx.AsyncClient, auth: Auth
+async def test_staff_whose_token_covers_the_district_see_the_report(
+    client: httpx.AsyncClient, auth: Auth, app: FastAPI
 ) -> None:
-    response = await submit(client, auth(subject="rider-x", district="370811"))
-    assert response.status_code == 403, response.json()
+    created = (await submit(client, auth(subject="rider-1"))).json()
+    token = issue_token(
+        app.state.jwt_secret, role="supervisor", subject="city", district="370811",
+        districts=["370812"],
+    )  # fmt: skip
+    response = await client.get(
+        f"/v1/reports/{created['id']}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200

@@ -1,22 +1,17 @@
-"""The report's domain rules: the status projection with stale events, and the submit command."""
+"""The report's domain rules: the status projection of its work order's steps (stale events,
+the shared sequence of verified and closed, merging, rejection), and the submit command."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from reporting.domain.reports import (
-    STATUS_LABELS,
-    Report,
-    ReportError,
-    ReportStatus,
-    SubmitReport,
-    UnknownCategory,
-)
+from reporting.domain.progress import Progress, Step
+from reporting.domain.reports import STATUS_LABELS, Report, ReportStatus, SubmitReport
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+DUE = T0 + timedelta(hours=4)
 
 
 def report(**changes: object) -> Report:
@@ -49,94 +44,212 @@ def command(**changes: object) -> SubmitReport:
     return SubmitReport(**values)  # type: ignore[arg-type]
 
 
-def file(target: Report, sequence: int, *, at: datetime = T0) -> bool:
-    return target.mark_filed(
-        work_order_id=f"wo-{sequence}", grid_id="g-1", grid_name="第1网格", sequence=sequence, at=at
-    )
+def step(kind: Step, sequence: int, *, order: str = "wo-1", **fields: object) -> Progress:
+    return Progress(kind, order, sequence, fields.pop("at", T0), **fields)  # type: ignore[arg-type]
 
 
-def reject(target: Report, sequence: int, *, at: datetime = T0) -> bool:
-    return target.mark_rejected(
-        code="outside_service_area", reason="不在服务范围", sequence=sequence, at=at
-    )
+def follow_all(target: Report, *steps: Progress) -> list[bool]:
+    return [target.follow(s) for s in steps]
 
 
-# --- status projection ----------------------------------------------------------------------
+def reject(target: Report, *, at: datetime = T0) -> bool:
+    return target.mark_rejected(code="outside_service_area", reason="不在服务范围", at=at)
 
 
-def test_a_new_report_is_submitted_with_sequence_zero() -> None:
+# --- following the work order -----------------------------------------------------------------
+
+
+def test_a_new_report_is_submitted_and_follows_no_order() -> None:
     fresh = report()
     assert fresh.status is ReportStatus.SUBMITTED
-    assert fresh.last_sequence == 0
-    assert STATUS_LABELS[fresh.status] == "已上报，待受理"
+    assert (fresh.work_order_id, fresh.last_sequence, fresh.work_order_state) == (None, 0, None)
+    assert STATUS_LABELS[fresh.status] == fresh.status_label == "已上报，待受理"
 
 
-def test_mark_filed_applies_the_work_order() -> None:
+def test_every_status_has_a_label() -> None:
+    assert set(STATUS_LABELS) == set(ReportStatus)
+
+
+def test_filing_attaches_the_order_with_its_grid_and_category_name() -> None:
     target = report()
     later = T0 + timedelta(minutes=5)
-    assert target.mark_filed(
-        work_order_id="wo-9", grid_id="g-7", grid_name="鼓楼第7网格", sequence=1, at=later
+    filed = step(
+        Step.FILED, 1, at=later, grid_id="g-7", grid_name="鼓楼第7网格", category_name="楼道杂物"
     )
+    assert target.follow(filed)
     assert target.status is ReportStatus.FILED
     assert (target.work_order_id, target.grid_id, target.grid_name) == (
-        "wo-9",
+        "wo-1",
         "g-7",
         "鼓楼第7网格",
     )
-    assert target.last_sequence == 1
+    assert (target.category_name, target.work_order_state) == ("楼道杂物", "filed")
+    assert (target.last_sequence, target.last_step) == (1, "filed")
     assert target.updated_at == later
     assert target.submitted_at == T0
 
 
+def test_the_whole_life_of_an_order() -> None:
+    target = report()
+    applied = follow_all(
+        target,
+        step(Step.FILED, 1),
+        step(Step.DISPATCHED, 2, deadline=DUE),
+        step(Step.CLAIMED, 3),
+        step(Step.RESOLVED, 4),
+        step(Step.VERIFIED, 5),
+        step(Step.CLOSED, 5, at=T0 + timedelta(hours=2)),
+    )
+    assert applied == [True] * 6
+    assert target.status is ReportStatus.CLOSED
+    assert (target.work_order_state, target.deadline) == ("closed", DUE)
+    assert target.closed_at == T0 + timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "state"),
+    [
+        (Step.PENDING_REVIEW, ReportStatus.PENDING_REVIEW, "pending_review"),
+        (Step.DISPATCHED, ReportStatus.DISPATCHED, "dispatched"),
+        (Step.CLAIMED, ReportStatus.CLAIMED, "claimed"),
+        (Step.RESOLVED, ReportStatus.RESOLVED, "resolved"),
+        (Step.REWORK, ReportStatus.REWORK, "rework"),
+        (Step.CLOSED, ReportStatus.CLOSED, "closed"),
+        (Step.REOPENED, ReportStatus.REOPENED, "reopened"),
+        (Step.RATED, ReportStatus.RATED, "rated"),
+        (Step.VOIDED, ReportStatus.VOIDED, "voided"),
+        (Step.MERGED, ReportStatus.MERGED, None),
+        (Step.RETURNED, ReportStatus.FILED, "returned"),
+        (Step.VERIFIED, ReportStatus.FILED, "filed"),
+        (Step.SLA_WARNING, ReportStatus.FILED, "filed"),
+        (Step.OVERDUE, ReportStatus.FILED, "filed"),
+        (Step.ESCALATED, ReportStatus.FILED, "filed"),
+    ],
+)
+def test_each_step_sets_the_status_it_names_and_the_others_keep_it(
+    kind: Step, status: ReportStatus, state: str | None
+) -> None:
+    target = report()
+    if kind is not Step.MERGED:
+        assert target.follow(step(Step.FILED, 1))
+    assert target.follow(step(kind, 2))
+    assert (target.status, target.work_order_state) == (status, state)
+
+
+def test_an_older_or_equal_step_of_the_same_order_is_stale() -> None:
+    target = report()
+    assert follow_all(target, step(Step.FILED, 1), step(Step.CLAIMED, 3)) == [True, True]
+    before = (target.status, target.last_sequence, target.updated_at)
+    late = T0 + timedelta(hours=1)
+    assert not target.follow(step(Step.DISPATCHED, 2, at=late))
+    assert not target.follow(step(Step.RESOLVED, 3, at=late))
+    assert (target.status, target.last_sequence, target.updated_at) == before
+
+
+def test_closed_and_rework_share_the_sequence_of_verified() -> None:
+    closing = report()
+    assert follow_all(closing, step(Step.FILED, 1), step(Step.VERIFIED, 2), step(Step.CLOSED, 2))
+    assert closing.status is ReportStatus.CLOSED
+    reworked = report()
+    assert follow_all(reworked, step(Step.FILED, 1), step(Step.VERIFIED, 2), step(Step.REWORK, 2))
+    assert reworked.status is ReportStatus.REWORK
+
+
+def test_only_closed_or_rework_follow_verified_on_its_sequence() -> None:
+    target = report()
+    assert follow_all(target, step(Step.FILED, 1), step(Step.VERIFIED, 2), step(Step.CLOSED, 2))
+    assert not target.follow(step(Step.CLOSED, 2))  # closed once
+    assert not target.follow(step(Step.REWORK, 2))
+    other = report()
+    assert follow_all(other, step(Step.FILED, 1), step(Step.CLAIMED, 2))
+    assert not other.follow(step(Step.CLOSED, 2))  # claimed is not verified
+
+
+def test_a_step_of_another_order_does_not_concern_the_report() -> None:
+    target = report()
+    assert target.follow(step(Step.FILED, 1))
+    assert not target.follow(step(Step.CLOSED, 9, order="wo-2"))
+    assert (target.work_order_id, target.status) == ("wo-1", ReportStatus.FILED)
+
+
+def test_a_submitted_report_takes_the_first_step_of_any_sequence_even_zero() -> None:
+    target = report()
+    assert target.follow(step(Step.FILED, 0))
+    assert target.status is ReportStatus.FILED
+
+
+def test_a_merged_report_then_follows_its_order() -> None:
+    target = report()
+    merged = step(Step.MERGED, 4, order_state="claimed", deadline=DUE)
+    assert target.follow(merged)
+    assert (target.status, target.work_order_id) == (ReportStatus.MERGED, "wo-1")
+    assert (target.work_order_state, target.deadline) == ("claimed", DUE)
+    assert not target.follow(step(Step.CLAIMED, 3))
+    assert target.follow(step(Step.RESOLVED, 5))
+    assert target.status is ReportStatus.RESOLVED
+
+
+def test_a_deadline_stays_until_a_step_names_another() -> None:
+    target = report()
+    later = DUE + timedelta(days=1)
+    follow_all(target, step(Step.FILED, 1), step(Step.DISPATCHED, 2, deadline=DUE))
+    assert target.follow(step(Step.CLAIMED, 3))
+    assert target.deadline == DUE
+    assert target.follow(step(Step.REWORK, 4, deadline=later))
+    assert target.deadline == later
+
+
+def test_event_times_keep_their_instant() -> None:
+    # Storage normalises to UTC (common.db.UtcDateTime); the domain keeps the instant.
+    shanghai = datetime(2026, 11, 24, 0, 0, tzinfo=timezone(timedelta(hours=8)))
+    followed, rejected = report(), report()
+    assert followed.follow(step(Step.FILED, 1, at=shanghai))
+    assert reject(rejected, at=shanghai)
+    assert followed.updated_at == rejected.updated_at == shanghai
+
+
+# --- rejection ------------------------------------------------------------------------------
+
+
 def test_mark_rejected_records_code_and_reason() -> None:
     target = report()
-    assert target.mark_rejected(code="unknown_category", reason="类别无效", sequence=1, at=T0)
+    assert target.mark_rejected(code="unknown_category", reason="类别无效", at=T0)
     assert target.status is ReportStatus.REJECTED
     assert (target.rejection_code, target.rejection_reason) == ("unknown_category", "类别无效")
-    assert target.last_sequence == 1
+    assert target.work_order_state is None
+    entry = target.rejected_entry()
+    assert (entry.step, entry.label, entry.detail, entry.at) == (
+        "rejected",
+        "不予立案",
+        "类别无效",
+        T0,
+    )
 
 
-def test_a_submitted_report_accepts_any_sequence_even_zero() -> None:
+def test_a_report_under_review_may_be_rejected() -> None:
     target = report()
-    assert not target.is_stale(0)
-    assert file(target, 0)
-    assert target.status is ReportStatus.FILED
+    assert target.follow(step(Step.PENDING_REVIEW, 1))
+    assert reject(target)
+    assert (target.status, target.work_order_state) == (ReportStatus.REJECTED, "rejected")
+    assert target.rejected_entry().work_order_id == "wo-1"
 
 
-@pytest.mark.parametrize("apply", [file, reject])
-def test_event_times_keep_their_instant(apply: Callable[..., bool]) -> None:
-    # Storage normalises to UTC (common.db.UtcDateTime); the domain keeps the instant.
+@pytest.mark.parametrize("kind", [Step.FILED, Step.MERGED])
+def test_a_filed_or_merged_report_ignores_a_rejection(kind: Step) -> None:
     target = report()
-    shanghai = datetime(2026, 11, 24, 0, 0, tzinfo=timezone(timedelta(hours=8)))
-    assert apply(target, 1, at=shanghai)
-    assert target.updated_at == shanghai
+    assert target.follow(step(kind, 2))
+    assert not reject(target, at=T0 + timedelta(hours=1))
+    assert target.status is not ReportStatus.REJECTED
+    assert target.rejection_code is None
 
 
-@pytest.mark.parametrize("sequence", [1, 2])
-def test_filed_report_ignores_an_older_or_equal_rejection(sequence: int) -> None:
+def test_a_rejection_is_final() -> None:
     target = report()
-    assert file(target, 2)
-    before = (target.status, target.rejection_code, target.last_sequence, target.updated_at)
-    assert not reject(target, sequence, at=T0 + timedelta(hours=1))
-    assert (target.status, target.rejection_code, target.last_sequence, target.updated_at) == before
-
-
-def test_filed_report_ignores_an_older_filing() -> None:
-    target = report()
-    assert file(target, 3)
-    assert not file(target, 2)
-    assert target.work_order_id == "wo-3"
-    assert target.last_sequence == 3
-
-
-def test_rejected_report_ignores_a_stale_filing_but_takes_a_newer_one() -> None:
-    target = report()
-    assert reject(target, 1)
-    assert not file(target, 1)
-    assert target.status is ReportStatus.REJECTED
-    assert file(target, 2)
-    assert target.status is ReportStatus.FILED
-    assert target.last_sequence == 2
+    assert reject(target)
+    assert not target.follow(step(Step.FILED, 2))
+    assert not target.follow(step(Step.PENDING_REVIEW, 1))
+    assert not reject(target)
+    assert (target.status, target.work_order_id) == (ReportStatus.REJECTED, None)
 
 
 # --- submit command -------------------------------------------------------------------------
@@ -147,10 +260,11 @@ def test_fingerprint_is_stable_for_the_same_content() -> None:
     assert len(command().fingerprint()) == 64
 
 
-def test_fingerprint_ignores_who_and_which_key() -> None:
+def test_fingerprint_ignores_who_which_key_and_which_districts() -> None:
     # The key and the reporter are the lookup, not the content.
     assert (
-        command().fingerprint() == command(idempotency_key="other", reporter_id="x").fingerprint()
+        command().fingerprint()
+        == command(idempotency_key="other", reporter_id="x", districts=("370811",)).fingerprint()
     )
 
 
@@ -172,16 +286,6 @@ def test_fingerprint_rounds_coordinates_to_seven_decimals() -> None:
     assert command(lat=35.1234567).fingerprint() != command(lat=35.1234568).fingerprint()
 
 
-def test_known_category_is_returned() -> None:
-    category = command(category="0102").category_or_error()
-    assert category.code == "0102"
-    assert category.name == "消防/疏散通道堵占"
-
-
-@pytest.mark.parametrize("code", ["0000", "0105", "9999", "abcd"])
-def test_unknown_category_raises_with_the_code(code: str) -> None:
-    with pytest.raises(UnknownCategory) as info:
-        command(category=code).category_or_error()
-    assert code in str(info.value)
-    assert "/v1/categories" in str(info.value)
-    assert isinstance(info.value, ReportError)
+def test_the_covered_districts_default_to_the_home_district() -> None:
+    assert command().covered == ("370812",)
+    assert command(districts=("370812", "370811")).covered == ("370812", "370811")

@@ -11,10 +11,13 @@ Derived ids stay consistent with what the producers write: a work order for ``re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from common.contracts.base import EventData
+from common.contracts.catalogue import CATEGORIES
+from common.contracts.district_events import DistrictCataloguePublished, PublishedCategory
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
     EVENT_MODELS,
@@ -24,6 +27,28 @@ from common.contracts.events import (
     ReportRejected,
     ReportSubmitted,
     WorkOrderFiled,
+)
+from common.contracts.workorder_events import (
+    AssigneeKind,
+    EscalationReason,
+    ReportRated,
+    ReportReopenRequested,
+    WorkOrderClaimed,
+    WorkOrderClosed,
+    WorkOrderDispatched,
+    WorkOrderEscalated,
+    WorkOrderEvent,
+    WorkOrderMerged,
+    WorkOrderOverdue,
+    WorkOrderRated,
+    WorkOrderReopened,
+    WorkOrderResolved,
+    WorkOrderReturned,
+    WorkOrderReviewRequested,
+    WorkOrderRework,
+    WorkOrderSlaWarning,
+    WorkOrderVerified,
+    WorkOrderVoided,
 )
 from common.messaging.ports import EventHandler, EventMeta, HandlerOutcome
 
@@ -214,3 +239,258 @@ async def apply(
     :class:`pydantic.ValidationError` for invalid data), attributes as :class:`EventMeta`."""
     data = _MODELS_BY_TYPE[event.type].model_validate(event.data)
     return await handler(data, EventMeta.of(event), uow)
+
+
+# --- the work order's life, the reporter's requests, the districts' catalogues ---------------
+# Each builder takes any field of its model by name (``work_order_dispatched(redispatch=True)``);
+# the envelopes come from :func:`keyed_event`, which knows the subject of every event type.
+
+_LATER = timedelta(hours=4)
+ModelT = TypeVar("ModelT", bound=EventData)
+
+
+def _built(model: type[ModelT], changes: dict[str, Any], defaults: dict[str, Any]) -> ModelT:
+    """``model`` from ``defaults`` overridden by ``changes``, validated. A change naming no
+    field of the model is an error here (the models themselves ignore unknown fields)."""
+    unknown = changes.keys() - model.model_fields.keys()
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+    return model.model_validate({**defaults, **changes})
+
+
+def _of_report(changes: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The report the event is about (``rep-1`` unless changed) and the changes with the work
+    order id defaulting to ``wo-<report_id>``."""
+    report_id = changes.get("report_id", "rep-1")
+    if changes.get("work_order_id") is None:
+        changes = {**changes, "work_order_id": f"wo-{report_id}"}
+    return report_id, changes
+
+
+def _order_event(model: type[ModelT], changes: dict[str, Any], **defaults: Any) -> ModelT:
+    """A work-order event of the order filed for ``rep-1`` (``wo-<report_id>``), reported by
+    ``rider-1``, category 0101 in 鼓楼街道's first grid, with ``defaults`` and ``changes``."""
+    report_id, changes = _of_report(changes)
+    order = {
+        "report_id": report_id,
+        "reporter_ids": ["rider-1"],
+        "category": "0101",
+        "category_name": "楼道杂物堆放",
+        "grid_id": "370812-01-001-1",
+        "street": "鼓楼街道",
+    }
+    return _built(model, changes, {**order, **defaults})
+
+
+def work_order_review_requested(**changes: Any) -> WorkOrderReviewRequested:
+    """To street supervisor ``sup-street-1``."""
+    return _order_event(
+        WorkOrderReviewRequested, changes, supervisor_ids=["sup-street-1"], requested_at=AT
+    )
+
+
+def work_order_dispatched(**changes: Any) -> WorkOrderDispatched:
+    """To grid worker ``gw-1`` (张网格), to be claimed in 30 minutes and handled in 4 hours."""
+    return _order_event(
+        WorkOrderDispatched,
+        changes,
+        assignee_kind=AssigneeKind.GRID_WORKER,
+        assignee_id="gw-1",
+        assignee_name="张网格",
+        claim_due=AT + timedelta(minutes=30),
+        handle_due=AT + _LATER,
+        redispatch=False,
+        dispatched_at=AT,
+    )
+
+
+def work_order_claimed(**changes: Any) -> WorkOrderClaimed:
+    return _order_event(WorkOrderClaimed, changes, assignee_id="gw-1", claimed_at=AT)
+
+
+def work_order_resolved(**changes: Any) -> WorkOrderResolved:
+    return _order_event(
+        WorkOrderResolved,
+        changes,
+        assignee_id="gw-1",
+        note="杂物已清理",
+        evidence=["photo-1"],
+        resolved_at=AT,
+    )
+
+
+def work_order_verified(**changes: Any) -> WorkOrderVerified:
+    """Passed, unless ``passed=False``."""
+    return _order_event(
+        WorkOrderVerified, changes, passed=True, note="", verified_by="sup-street-1", verified_at=AT
+    )
+
+
+def work_order_rework(**changes: Any) -> WorkOrderRework:
+    return _order_event(
+        WorkOrderRework,
+        changes,
+        assignee_id="gw-1",
+        note="仍有杂物",
+        rework_count=1,
+        handle_due=AT + _LATER,
+        reworked_at=AT,
+    )
+
+
+def work_order_returned(**changes: Any) -> WorkOrderReturned:
+    return _order_event(
+        WorkOrderReturned, changes, returned_by="gw-1", reason="不属于本网格", returned_at=AT
+    )
+
+
+def _order_ended(model: type[ModelT], changes: dict[str, Any], **defaults: Any) -> ModelT:
+    """An event that ends the order for all its reports: ``report_ids`` defaults to the filed
+    report alone, the one who ended it to ``sup-street-1``."""
+    by = "closed_by" if model is WorkOrderClosed else "voided_by"
+    ended = {"report_ids": [changes.get("report_id", "rep-1")], by: "sup-street-1"}
+    return _order_event(model, changes, **ended, **defaults)
+
+
+def work_order_closed(**changes: Any) -> WorkOrderClosed:
+    """On time."""
+    return _order_ended(WorkOrderClosed, changes, on_time=True, closed_at=AT)
+
+
+def work_order_reopened(**changes: Any) -> WorkOrderReopened:
+    return _order_event(
+        WorkOrderReopened, changes, reopened_by="rider-1", reason="杂物又堆回来了", reopened_at=AT
+    )
+
+
+def work_order_voided(**changes: Any) -> WorkOrderVoided:
+    return _order_ended(WorkOrderVoided, changes, reason="虚假上报", voided_at=AT)
+
+
+def work_order_rated(**changes: Any) -> WorkOrderRated:
+    return _order_event(
+        WorkOrderRated, changes, rated_by="rider-1", score=5, comment="", rated_at=AT
+    )
+
+
+def work_order_merged(**changes: Any) -> WorkOrderMerged:
+    """``rep-2`` of ``rider-2`` joins the order of ``rep-1``."""
+    return _order_event(
+        WorkOrderMerged,
+        changes,
+        reporter_ids=["rider-1", "rider-2"],
+        merged_report_id="rep-2",
+        merged_reporter_id="rider-2",
+        distance_m=12.5,
+        merged_at=AT,
+    )
+
+
+def work_order_sla_warning(**changes: Any) -> WorkOrderSlaWarning:
+    return _order_event(
+        WorkOrderSlaWarning, changes, assignee_id="gw-1", handle_due=AT + _LATER, warned_at=AT
+    )
+
+
+def work_order_overdue(**changes: Any) -> WorkOrderOverdue:
+    return _order_event(
+        WorkOrderOverdue,
+        changes,
+        assignee_id="gw-1",
+        handle_due=AT,
+        supervisor_ids=["sup-street-1"],
+        overdue_at=AT,
+    )
+
+
+def work_order_escalated(**changes: Any) -> WorkOrderEscalated:
+    """To the street (level 1) for being overdue."""
+    return _order_event(
+        WorkOrderEscalated,
+        changes,
+        level=1,
+        reason=EscalationReason.OVERDUE,
+        supervisor_ids=["sup-street-1"],
+        handle_due=AT,
+        escalated_at=AT,
+    )
+
+
+def _reporter_request(model: type[ModelT], changes: dict[str, Any], **defaults: Any) -> ModelT:
+    report_id, changes = _of_report(changes)
+    request = {"report_id": report_id, "reporter_id": "rider-1"}
+    return _built(model, changes, {**request, **defaults})
+
+
+def report_rated(**changes: Any) -> ReportRated:
+    """``rider-1`` rates the order of ``rep-1`` (``wo-<report_id>``) 5."""
+    return _reporter_request(ReportRated, changes, score=5, comment="", rated_at=AT)
+
+
+def report_reopen_requested(**changes: Any) -> ReportReopenRequested:
+    """``rider-1`` asks for the order of ``rep-1`` (``wo-<report_id>``) to be reopened."""
+    return _reporter_request(
+        ReportReopenRequested, changes, reason="杂物又堆回来了", requested_at=AT
+    )
+
+
+def published_category(
+    code: str = "0101", *, active: bool = True, handle_limit: str = "4 工作时"
+) -> PublishedCategory:
+    """A category of the default catalogue (:mod:`common.contracts.catalogue`) as dispatch
+    publishes it."""
+    category = CATEGORIES[code]
+    return PublishedCategory(
+        code=category.code,
+        name=category.name,
+        group_code=category.group_code,
+        group_name=category.group_name,
+        priority=category.priority.value,
+        handle_limit=handle_limit,
+        active=active,
+    )
+
+
+def district_catalogue_published(
+    *,
+    district: str = DISTRICT,
+    district_name: str = "兖州区",
+    revision: int = 1,
+    categories: Sequence[PublishedCategory] | None = None,
+    published_at: datetime = AT,
+) -> DistrictCataloguePublished:
+    """``categories`` defaults to every category of the default catalogue, all active."""
+    listed = (
+        list(categories)
+        if categories is not None
+        else [published_category(code) for code in CATEGORIES]
+    )
+    return DistrictCataloguePublished(
+        district=district,
+        district_name=district_name,
+        revision=revision,
+        categories=listed,
+        published_at=published_at,
+    )
+
+
+def subject_of(data: EventData) -> str:
+    """The subject (and Kafka key) of any event: a work-order event's is the work order id, a
+    reporter's request's the report id, a catalogue's the district code, and the others' as
+    :func:`aggregate_id` says."""
+    match data:
+        case WorkOrderEvent():
+            return data.work_order_id
+        case ReportRated() | ReportReopenRequested():
+            return data.report_id
+        case DistrictCataloguePublished():
+            return data.district
+    return aggregate_id(data)
+
+
+def keyed_event(data: EventData, *, sequence: int = 1, id_: str | None = None) -> CloudEvent:
+    """:func:`as_event` for any event type, its subject from :func:`subject_of` (a
+    catalogue's ``sequence`` defaults to its revision)."""
+    if isinstance(data, DistrictCataloguePublished) and sequence == 1:
+        sequence = data.revision
+    return as_event(data, subject=subject_of(data), sequence=sequence, id_=id_)

@@ -50,9 +50,12 @@ CHECKS = (
     "allow_header_conformance",
 )
 """What every response must pass: no server error; status, content type, headers and body as
-documented; what the document calls invalid (a string for a number, an unknown category, a
-field too long, a missing required header) refused; a method the path does not serve answered
-405 with every method it does in ``Allow``."""
+documented; what the document calls invalid (a string for a number, a category code that is
+not four digits, a field too long, a missing required header) refused; a method the path does
+not serve answered 405 with every method it does in ``Allow``. What the document allows may
+still be refused as documented — a well-formed category code that no catalogue lists is a
+documented 422 — since valid data is not required to succeed (no ``positive_data_acceptance``):
+the data behind a request (a district's catalogue) is not in the document."""
 SCHEMATHESIS_CONFIG = schemathesis.Config.from_dict(
     {
         "seed": 370812,

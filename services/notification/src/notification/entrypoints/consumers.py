@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from common.contracts.events import PointsAwarded, ReportRejected, WorkOrderFiled
 from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
 from notification.service_layer.handlers import notify_handler
+from notification.service_layer.notices import NOTICE_BOOK, NoticeBook
 
 CONSUMER_NAME = "notification"
 
@@ -17,19 +17,15 @@ def reporter_feedback_consumer(
     dead_letter: DeadLetterPublish,
     metrics: ConsumerMetrics,
     on_written: Callable[[str], None],
+    book: NoticeBook = NOTICE_BOOK,
 ) -> EventConsumer[Any]:
-    notify = notify_handler(on_written)
+    """Tells reporters, assignees and supervisors what each event means for them."""
+    notify = notify_handler(on_written, book)
     return EventConsumer(
         name=CONSUMER_NAME,
         service="notification",
         unit_of_work=unit_of_work,
-        handlers=dict(
-            [
-                handles(WorkOrderFiled, notify),
-                handles(ReportRejected, notify),
-                handles(PointsAwarded, notify),
-            ]
-        ),
+        handlers=dict(handles(model, notify) for model in book.models),
         dead_letter=dead_letter,
         metrics=metrics,
     )

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
-from common.auth import Principal, authorise_rider_data, current_principal
+from common.auth import Principal, authorise_own_data, current_principal
 from common.paging import SortKey
 from common.service.paging import CursorPage, PageRequest, page_request
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
@@ -44,9 +44,12 @@ def build_router(unit_of_work: Callable[[], AbstractNotificationUnitOfWork]) -> 
         "/inbox/{recipient_id}",
         response_model=Inbox,
         summary="A recipient's in-app messages, newest first",
+        description="Riders, grid workers, departments and supervisors read their own inbox "
+        "with their own token (the recipient id is the token's subject); supervisors, admins "
+        "and services may read anyone's.",
     )
     async def inbox(recipient_id: str, principal: Caller, page: Page) -> Inbox:
-        authorise_rider_data(principal, recipient_id, "inbox")
+        authorise_own_data(principal, recipient_id, "inbox")
         async with unit_of_work() as uow:
             fetched = await uow.notifications.inbox(
                 recipient_id, limit=page.fetch, after=page.after

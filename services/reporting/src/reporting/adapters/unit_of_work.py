@@ -1,13 +1,25 @@
 from __future__ import annotations
 
 from common.messaging.unit_of_work import SqlUnitOfWork
-from reporting.adapters.repository import IdempotencyRepository, ReportRepository
+from reporting.adapters.repository import (
+    CatalogueRepository,
+    IdempotencyRepository,
+    ReporterRequestRepository,
+    ReportRepository,
+    TimelineRepository,
+)
 
 
 class SqlReportingUnitOfWork(SqlUnitOfWork):
     reports: ReportRepository
     idempotency: IdempotencyRepository
+    timeline: TimelineRepository
+    catalogues: CatalogueRepository
+    requests: ReporterRequestRepository
 
     def _open(self) -> None:
         self.reports = ReportRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
+        self.timeline = TimelineRepository(self.session)
+        self.catalogues = CatalogueRepository(self.session)
+        self.requests = ReporterRequestRepository(self.session)

@@ -1,5 +1,5 @@
-"""Reports as the reporter sees them: submitted, then filed or rejected (a projection of the
-dispatch service's work-order events)."""
+"""Reports as the reporter sees them: submitted, then rejected, or following their work order
+step by step (a projection of the dispatch service's work-order events)."""
 
 from __future__ import annotations
 
@@ -9,34 +9,55 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from common.contracts.catalogue import Category, find_category
+from reporting.domain.errors import (
+    DistrictNotServed,
+    IdempotencyConflict,
+    InactiveCategory,
+    ReportError,
+    UnknownCategory,
+)
+from reporting.domain.progress import STATE_STEPS, Progress, Step, TimelineEntry
 
 MAX_TEXT_LENGTH = 500
 
 
 class ReportStatus(StrEnum):
     SUBMITTED = "submitted"
-    FILED = "filed"
     REJECTED = "rejected"
+    PENDING_REVIEW = "pending_review"
+    FILED = "filed"
+    DISPATCHED = "dispatched"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+    REWORK = "rework"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    RATED = "rated"
+    VOIDED = "voided"
+    MERGED = "merged"
 
 
 STATUS_LABELS = {
     ReportStatus.SUBMITTED: "已上报，待受理",
-    ReportStatus.FILED: "已立案",
     ReportStatus.REJECTED: "不予立案",
+    ReportStatus.PENDING_REVIEW: "待核实",
+    ReportStatus.FILED: "已立案",
+    ReportStatus.DISPATCHED: "已派遣",
+    ReportStatus.CLAIMED: "处置中",
+    ReportStatus.RESOLVED: "已处置，待核查",
+    ReportStatus.REWORK: "返工",
+    ReportStatus.CLOSED: "已结案",
+    ReportStatus.REOPENED: "发回重办",
+    ReportStatus.RATED: "已评价",
+    ReportStatus.VOIDED: "已作废",
+    ReportStatus.MERGED: "已并单，与已受理的工单合并处理",
 }
 
+STATUS_STEPS = (STATE_STEPS - {Step.RETURNED}) | {Step.MERGED}
+"""The steps after which the report shows the status of the same name; the others (verified,
+returned, the time-limit alerts) leave it as it was and show only on the timeline."""
 
-class ReportError(Exception):
-    """A submission the domain refuses; the message is shown to the caller."""
-
-
-class UnknownCategory(ReportError):
-    pass
-
-
-class IdempotencyConflict(ReportError):
-    pass
+_REJECTABLE = frozenset({ReportStatus.SUBMITTED, ReportStatus.PENDING_REVIEW})
 
 
 @dataclass(frozen=True)
@@ -50,6 +71,12 @@ class SubmitReport:
     lon: float
     text: str
     idempotency_key: str | None = None
+    districts: tuple[str, ...] = ()
+    """Every district the rider's token covers, home first (``district`` alone if empty)."""
+
+    @property
+    def covered(self) -> tuple[str, ...]:
+        return self.districts or (self.district,)
 
     def fingerprint(self) -> str:
         """Identifies the request's content, to tell a retry from a reuse of the same key."""
@@ -58,14 +85,6 @@ class SubmitReport:
             ensure_ascii=False,
         )
         return hashlib.sha256(body.encode()).hexdigest()
-
-    def category_or_error(self) -> Category:
-        category = find_category(self.category)
-        if category is None:
-            raise UnknownCategory(
-                f"unknown category '{self.category}'; GET /v1/categories lists the valid codes"
-            )
-        return category
 
 
 @dataclass
@@ -80,36 +99,86 @@ class Report:
     submitted_at: datetime
     updated_at: datetime
     status: ReportStatus = ReportStatus.SUBMITTED
+    category_name: str | None = None
     grid_id: str | None = None
     grid_name: str | None = None
     work_order_id: str | None = None
+    work_order_state: str | None = None
+    deadline: datetime | None = None
+    closed_at: datetime | None = None
     rejection_code: str | None = None
     rejection_reason: str | None = None
     last_sequence: int = 0
+    """The sequence of the last event of the report's work order applied to it."""
+    last_step: str | None = None
 
-    def is_stale(self, sequence: int) -> bool:
-        return self.status is not ReportStatus.SUBMITTED and sequence <= self.last_sequence
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
 
-    def mark_filed(
-        self, *, work_order_id: str, grid_id: str, grid_name: str, sequence: int, at: datetime
-    ) -> bool:
-        """Apply 立案; False if the event is older than what the report already shows."""
-        if self.is_stale(sequence):
+    def submitted_entry(self) -> TimelineEntry:
+        return TimelineEntry(
+            self.id, Step.SUBMITTED.value, "已上报", self.submitted_at, detail=self.category_name
+        )
+
+    def follow(self, progress: Progress) -> bool:
+        """Apply one step of the report's work order; False (nothing changes) if the report
+        already shows that step or a later one, was rejected, or belongs to another order."""
+        if self.status is ReportStatus.REJECTED:
             return False
-        self.status = ReportStatus.FILED
-        self.work_order_id = work_order_id
-        self.grid_id = grid_id
-        self.grid_name = grid_name
-        self.last_sequence = sequence
-        self.updated_at = at
+        if self.work_order_id is not None:
+            if self.work_order_id != progress.work_order_id:
+                return False
+            if not progress.follows(self.last_sequence, self.last_step):
+                return False
+        self.work_order_id = progress.work_order_id
+        self.last_sequence = progress.sequence
+        self.last_step = progress.step.value
+        if progress.step in STATUS_STEPS:
+            self.status = ReportStatus(progress.step.value)
+        self.work_order_state = progress.state_after or self.work_order_state
+        self.deadline = progress.deadline or self.deadline
+        self.grid_id = progress.grid_id or self.grid_id
+        self.grid_name = progress.grid_name or self.grid_name
+        self.category_name = progress.category_name or self.category_name
+        if progress.step is Step.CLOSED:
+            self.closed_at = progress.at
+        self.updated_at = progress.at
         return True
 
-    def mark_rejected(self, *, code: str, reason: str, sequence: int, at: datetime) -> bool:
-        if self.is_stale(sequence):
+    def mark_rejected(self, *, code: str, reason: str, at: datetime) -> bool:
+        """Apply 不予立案 (at triage, or after review); False if the report is past that."""
+        if self.status not in _REJECTABLE:
             return False
         self.status = ReportStatus.REJECTED
         self.rejection_code = code
         self.rejection_reason = reason
-        self.last_sequence = sequence
+        if self.work_order_id is not None:
+            self.work_order_state = "rejected"
         self.updated_at = at
         return True
+
+    def rejected_entry(self) -> TimelineEntry:
+        return TimelineEntry(
+            self.id,
+            Step.REJECTED.value,
+            "不予立案",
+            self.updated_at,
+            work_order_id=self.work_order_id,
+            detail=self.rejection_reason,
+        )
+
+
+__all__ = [
+    "MAX_TEXT_LENGTH",
+    "STATUS_LABELS",
+    "STATUS_STEPS",
+    "DistrictNotServed",
+    "IdempotencyConflict",
+    "InactiveCategory",
+    "Report",
+    "ReportError",
+    "ReportStatus",
+    "SubmitReport",
+    "UnknownCategory",
+]

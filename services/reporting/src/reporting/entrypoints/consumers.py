@@ -3,11 +3,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from common.contracts.events import ReportRejected, WorkOrderFiled
+from common.contracts.district_events import DistrictCataloguePublished
+from common.contracts.events import ReportRejected
 from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
-from reporting.service_layer import handlers
+from reporting.service_layer import handlers, projection
 
 CONSUMER_NAME = "reporting"
 
@@ -17,15 +18,20 @@ def status_projection(
     dead_letter: DeadLetterPublish,
     metrics: ConsumerMetrics,
 ) -> EventConsumer[Any]:
-    """Keeps the reporter-facing status in step with the work-order topic."""
+    """Keeps the reporter-facing status in step with the work-order topic, and each district's
+    category catalogue with the districts topic."""
     return EventConsumer(
         name=CONSUMER_NAME,
         service="reporting",
         unit_of_work=unit_of_work,
         handlers=dict(
             [
-                handles(WorkOrderFiled, handlers.on_work_order_filed),
-                handles(ReportRejected, handlers.on_report_rejected),
+                *(
+                    handles(model, projection.on_work_order_event)
+                    for model in projection.FOLLOWED_EVENTS
+                ),
+                handles(ReportRejected, projection.on_report_rejected),
+                handles(DistrictCataloguePublished, handlers.on_catalogue_published),
             ]
         ),
         dead_letter=dead_letter,

@@ -3,34 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field
 
-from common.auth import Principal, Role, current_principal, require_roles
-from common.contracts.catalogue import CATEGORIES, find_category
+from common.auth import Principal, Role, current_principal, optional_principal, require_roles
 from common.paging import SortKey
 from common.problems import Problem, not_found
 from common.service.paging import CursorPage, PageRequest, page_request
 from common.service.request_model import RequestModel
-from reporting.domain.reports import (
-    MAX_TEXT_LENGTH,
-    STATUS_LABELS,
+from reporting.domain.catalogues import Catalogue
+from reporting.domain.errors import (
+    DistrictNotServed,
     IdempotencyConflict,
-    Report,
-    SubmitReport,
+    InactiveCategory,
+    ReportNotFound,
     UnknownCategory,
 )
+from reporting.domain.progress import TimelineEntry
+from reporting.domain.reporter_requests import (
+    AskAboutReport,
+    ReporterRequest,
+    RequestAction,
+    RequestRefused,
+)
+from reporting.domain.reports import MAX_TEXT_LENGTH, Report, SubmitReport
 from reporting.service_layer import handlers
+from reporting.service_layer.reporter_requests import Asked, ask_about_report
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
 Rider = Annotated[Principal, require_roles(Role.RIDER)]
 Caller = Annotated[Principal, Depends(current_principal)]
+MaybeCaller = Annotated[Principal | None, Depends(optional_principal)]
 Page = Annotated[PageRequest, Depends(page_request("reports"))]
-CATEGORY_CODES: list[JsonValue] = [code for code in sorted(CATEGORIES)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        description="a retry with the same key answers the same and changes nothing",
+    ),
+]
+CATEGORY_DOC = (
+    "the category's 4-digit code in the catalogue of the district reported in, e.g. 0101 "
+    "(楼道杂物). Codes are per district: GET /v1/categories lists each district's; a code "
+    "that is not (or no longer) in the catalogues of the districts the token covers is "
+    "answered 422"
+)
 
 
 class SubmitReportRequest(RequestModel):
@@ -47,14 +70,35 @@ class SubmitReportRequest(RequestModel):
         },
     )
 
-    category: str = Field(
-        pattern=r"^\d{4}$",
-        description="category code, e.g. 0101 (楼道杂物); GET /v1/categories lists them",
-        json_schema_extra={"enum": CATEGORY_CODES},
-    )
+    category: str = Field(pattern=r"^\d{4}$", description=CATEGORY_DOC)
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")
     text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
+
+
+class RateRequest(RequestModel):
+    """评价: how well the closed work order was handled."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"score": 5, "comment": "很及时"}]})
+
+    score: int = Field(ge=1, le=5, description="1 (poor) to 5 (very good)")
+    comment: str = Field(default="", max_length=MAX_TEXT_LENGTH)
+
+    def command(self, report_id: str, reporter_id: str, key: str | None) -> AskAboutReport:
+        return AskAboutReport(
+            report_id, reporter_id, RequestAction.RATE, self.comment, self.score, key
+        )
+
+
+class ReopenRequest(RequestModel):
+    """发回重办: the problem is back, or was not fixed."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "杂物又堆回来了"}]})
+
+    reason: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
+
+    def command(self, report_id: str, reporter_id: str, key: str | None) -> AskAboutReport:
+        return AskAboutReport(report_id, reporter_id, RequestAction.REOPEN, self.reason, None, key)
 
 
 class ReportView(BaseModel):
@@ -66,38 +110,71 @@ class ReportView(BaseModel):
     lat: float
     lon: float
     text: str
-    status: str
+    status: str = Field(
+        description="submitted, rejected, pending_review, filed, dispatched, claimed, resolved, "
+        "rework, closed, reopened, rated, voided or merged"
+    )
     status_label: str
     grid_id: str | None
     grid_name: str | None
     work_order_id: str | None
+    work_order_state: str | None = Field(description="the work order's state as last heard")
+    deadline: datetime | None = Field(
+        description="the handling deadline (处置时限) of the work order's current assignment"
+    )
     rejection_reason_code: str | None
     rejection_reason: str | None
     submitted_at: datetime
     updated_at: datetime
 
     @classmethod
+    def fields_of(cls, report: Report) -> dict[str, object]:
+        return {
+            "id": report.id,
+            "reporter_id": report.reporter_id,
+            "district": report.district,
+            "category": report.category,
+            "category_name": report.category_name,
+            "lat": report.lat,
+            "lon": report.lon,
+            "text": report.text,
+            "status": report.status.value,
+            "status_label": report.status_label,
+            "grid_id": report.grid_id,
+            "grid_name": report.grid_name,
+            "work_order_id": report.work_order_id,
+            "work_order_state": report.work_order_state,
+            "deadline": report.deadline,
+            "rejection_reason_code": report.rejection_code,
+            "rejection_reason": report.rejection_reason,
+            "submitted_at": report.submitted_at,
+            "updated_at": report.updated_at,
+        }
+
+    @classmethod
     def of(cls, report: Report) -> ReportView:
-        category = find_category(report.category)
-        return cls(
-            id=report.id,
-            reporter_id=report.reporter_id,
-            district=report.district,
-            category=report.category,
-            category_name=category.name if category else None,
-            lat=report.lat,
-            lon=report.lon,
-            text=report.text,
-            status=report.status.value,
-            status_label=STATUS_LABELS[report.status],
-            grid_id=report.grid_id,
-            grid_name=report.grid_name,
-            work_order_id=report.work_order_id,
-            rejection_reason_code=report.rejection_code,
-            rejection_reason=report.rejection_reason,
-            submitted_at=report.submitted_at,
-            updated_at=report.updated_at,
-        )
+        return cls.model_validate(cls.fields_of(report))
+
+
+class TimelineView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    step: str
+    label: str
+    at: datetime
+    work_order_id: str | None
+    detail: str | None = Field(description="e.g. the assignee, the note, the reason")
+
+
+class ReportDetail(ReportView):
+    """A report with every step it went through, oldest first."""
+
+    timeline: list[TimelineView]
+
+    @classmethod
+    def with_timeline(cls, report: Report, timeline: list[TimelineEntry]) -> ReportDetail:
+        steps = [TimelineView.model_validate(entry) for entry in timeline]
+        return cls.model_validate({**cls.fields_of(report), "timeline": steps})
 
 
 class ReportList(CursorPage[ReportView]):
@@ -105,38 +182,115 @@ class ReportList(CursorPage[ReportView]):
 
 
 class CategoryView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     code: str
     name: str
     group_code: str
     group_name: str
     priority: str
+    handle_limit: str = Field(description="the handling time limit in words, e.g. 4 工作时")
+    active: bool = Field(description="whether it may be reported now")
+
+
+class DistrictCatalogueView(BaseModel):
+    district: str
+    district_name: str
+    revision: int
+    published_at: datetime
+    categories: list[CategoryView]
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> DistrictCatalogueView:
+        return cls(
+            district=catalogue.district,
+            district_name=catalogue.district_name,
+            revision=catalogue.revision,
+            published_at=catalogue.published_at,
+            categories=[CategoryView.model_validate(entry) for entry in catalogue.entries],
+        )
+
+
+class RequestView(BaseModel):
+    """A rating or reopening, accepted and passed on to the work order."""
+
+    id: str
+    report_id: str
+    work_order_id: str
+    action: Literal["rate", "reopen"]
+    score: int | None
+    comment: str | None = Field(description="the rating's comment")
+    reason: str | None = Field(description="why the work order must be handled again")
+    requested_at: datetime
+
+    @classmethod
+    def of(cls, request: ReporterRequest) -> RequestView:
+        rating = request.action is RequestAction.RATE
+        return cls(
+            id=request.id,
+            report_id=request.report_id,
+            work_order_id=request.work_order_id,
+            action=request.action.value,
+            score=request.score,
+            comment=request.text if rating else None,
+            reason=None if rating else request.text,
+            requested_at=request.requested_at,
+        )
+
+
+ASKING: dict[str, Any] = {
+    "status_code": 202,
+    "response_model": RequestView,
+    "responses": {
+        409: {
+            "description": "The report's work order is not closed (the problem names the "
+            "report's `report_status`), was rated already, a reopening was asked for already, "
+            "the reopening window has passed, or the Idempotency-Key was used for another "
+            "request."
+        }
+    },
+}
+"""What the rating and the reopening routes answer."""
 
 
 def build_router(
-    unit_of_work: Callable[[], AbstractReportingUnitOfWork], submitted_counter: Counter
+    unit_of_work: Callable[[], AbstractReportingUnitOfWork],
+    submitted_counter: Counter,
+    reopen_window: timedelta,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["reports"])
+
+    async def detail(report_id: str) -> ReportDetail:
+        async with unit_of_work() as uow:
+            report = await uow.reports.get(report_id)
+            timeline = await uow.timeline.of_report(report_id)
+        if report is None:
+            raise not_found("report", report_id)
+        return ReportDetail.with_timeline(report, timeline)
 
     @router.post(
         "/reports",
         status_code=201,
-        response_model=ReportView,
+        response_model=ReportDetail,
         summary="Submit a report (随手拍上报)",
         responses={
-            409: {"description": "The Idempotency-Key was already used for another report."}
+            403: {
+                "description": "The token's role may not report, or none of the districts it "
+                "covers is served here yet (no category catalogue)."
+            },
+            409: {"description": "The Idempotency-Key was already used for another report."},
         },
     )
     async def submit(
         body: SubmitReportRequest,
         response: Response,
         principal: Rider,
-        idempotency_key: Annotated[
-            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
-        ] = None,
-    ) -> ReportView:
+        idempotency_key: IdempotencyKey = None,
+    ) -> ReportDetail:
         command = SubmitReport(
             reporter_id=principal.subject,
             district=principal.district,
+            districts=principal.all_districts,
             category=body.category,
             lat=body.lat,
             lon=body.lon,
@@ -145,10 +299,15 @@ def build_router(
         )
         try:
             submission = await handlers.submit_report(command, unit_of_work())
-        except UnknownCategory as error:
+        except DistrictNotServed as error:
+            raise Problem(403, "District not served", str(error)) from error
+        except (UnknownCategory, InactiveCategory) as error:
+            title = (
+                "Unknown category" if isinstance(error, UnknownCategory) else "Inactive category"
+            )
             raise Problem(
                 422,
-                "Unknown category",
+                title,
                 str(error),
                 extra={"errors": [{"field": "category", "message": str(error)}]},
             ) from error
@@ -159,20 +318,23 @@ def build_router(
         else:
             submitted_counter.labels("reporting").inc()
         response.headers["Location"] = f"/v1/reports/{submission.report.id}"
-        return ReportView.of(submission.report)
+        return await detail(submission.report.id)
 
-    @router.get("/reports/{report_id}", response_model=ReportView, summary="A report's status")
-    async def get_report(report_id: str, principal: Caller) -> ReportView:
-        async with unit_of_work() as uow:
-            report = await uow.reports.get(report_id)
-        visible = report is not None and (
-            report.reporter_id == principal.subject
+    @router.get(
+        "/reports/{report_id}",
+        response_model=ReportDetail,
+        summary="A report's status and every step of its work order",
+    )
+    async def get_report(report_id: str, principal: Caller) -> ReportDetail:
+        found = await detail(report_id)
+        visible = (
+            found.reporter_id == principal.subject
             if principal.role is Role.RIDER
-            else principal.is_staff() and report.district == principal.district
+            else principal.is_staff() and principal.covers(found.district)
         )
-        if report is None or not visible:
+        if not visible:
             raise not_found("report", report_id)
-        return ReportView.of(report)
+        return found
 
     @router.get("/reports", response_model=ReportList, summary="The caller's own reports")
     async def list_reports(principal: Rider, page: Page) -> ReportList:
@@ -184,17 +346,83 @@ def build_router(
             page, fetched, key=lambda r: SortKey(r.submitted_at, r.id), view=ReportView.of
         )
 
-    @router.get("/categories", response_model=list[CategoryView], summary="Report categories")
-    async def categories() -> list[CategoryView]:
-        return [
-            CategoryView(
-                code=c.code,
-                name=c.name,
-                group_code=c.group_code,
-                group_name=c.group_name,
-                priority=c.priority.value,
+    async def ask(command: AskAboutReport, response: Response) -> RequestView:
+        try:
+            asked: Asked = await ask_about_report(
+                command, unit_of_work(), reopen_window=reopen_window
             )
-            for c in CATEGORIES.values()
-        ]
+        except ReportNotFound as error:
+            raise not_found("report", command.report_id) from error
+        except RequestRefused as error:
+            raise Problem(
+                409,
+                "Not possible now",
+                str(error),
+                extra={
+                    "report_status": error.status.value,
+                    "report_status_label": error.status_label,
+                },
+            ) from error
+        except IdempotencyConflict as error:
+            raise Problem(409, "Idempotency-Key reused", str(error)) from error
+        if asked.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return RequestView.of(asked.request)
+
+    @router.post(
+        "/reports/{report_id}/rate",
+        summary="Rate the closed work order of one's report (评价), once",
+        **ASKING,
+    )
+    async def rate(
+        report_id: str,
+        body: RateRequest,
+        response: Response,
+        principal: Rider,
+        idempotency_key: IdempotencyKey = None,
+    ) -> RequestView:
+        return await ask(body.command(report_id, principal.subject, idempotency_key), response)
+
+    @router.post(
+        "/reports/{report_id}/reopen",
+        summary="Ask for the closed work order of one's report to be handled again (发回重办)",
+        **ASKING,
+    )
+    async def reopen(
+        report_id: str,
+        body: ReopenRequest,
+        response: Response,
+        principal: Rider,
+        idempotency_key: IdempotencyKey = None,
+    ) -> RequestView:
+        return await ask(body.command(report_id, principal.subject, idempotency_key), response)
+
+    @router.get(
+        "/categories",
+        response_model=list[DistrictCatalogueView],
+        summary="Each district's report categories (public)",
+        description="The catalogue of `district`; without it, those of the districts the "
+        "bearer token covers (home first) — or, without a token, every district's, each "
+        "labelled by its district. The list needs no token.",
+        responses={
+            401: {"description": "A bearer token was sent but is invalid (none is needed)."},
+            404: {"description": "No catalogue of that district is served here."},
+        },
+    )
+    async def categories(
+        principal: MaybeCaller,
+        district: Annotated[
+            str | None, Query(pattern=r"^\d{6}$", description="a 6-digit district code")
+        ] = None,
+    ) -> list[DistrictCatalogueView]:
+        wanted: tuple[str, ...] | None = (
+            (district,) if district else principal.all_districts if principal else None
+        )
+        async with unit_of_work() as uow:
+            stored = await uow.catalogues.of_districts(wanted)
+        if district and district not in stored:
+            raise Problem(404, "Not Found", f"district {district} is not served here")
+        order = wanted or sorted(stored)
+        return [DistrictCatalogueView.of(stored[d]) for d in order if d in stored]
 
     return router

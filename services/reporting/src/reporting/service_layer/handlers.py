@@ -1,20 +1,27 @@
-"""Use cases of the reporting service."""
+"""Use cases of the reporting service: a rider submits a report; the catalogues it is checked
+against arrive from dispatch. (The status projection is in :mod:`.projection`, the
+reporter's rating and reopening in :mod:`.reporter_requests`.)"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import structlog
 
-from common.contracts.events import ReportRejected, ReportSubmitted, WorkOrderFiled
+from common.contracts.district_events import DistrictCataloguePublished
+from common.contracts.events import ReportSubmitted
 from common.messaging.ports import EventMeta, HandlerOutcome, WriteConflict
+from reporting.domain.catalogues import Catalogue, CatalogueEntry, choose_category
 from reporting.domain.reports import IdempotencyConflict, Report, SubmitReport
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
 _log = structlog.get_logger("gridloop.reporting")
+
+ResultT = TypeVar("ResultT")
 
 
 @dataclass(frozen=True)
@@ -23,27 +30,32 @@ class Submission:
     replayed: bool
 
 
+async def once_per_key(attempt: Callable[[], Awaitable[ResultT]], key: str | None) -> ResultT:
+    """Run ``attempt``; if another request with the same Idempotency-Key stored its result
+    first (a write conflict on the key), run it again: it then finds and replays that one."""
+    try:
+        return await attempt()
+    except WriteConflict:
+        if not key:
+            raise
+        return await attempt()
+
+
 async def submit_report(
     command: SubmitReport,
     uow: AbstractReportingUnitOfWork,
     *,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> Submission:
-    """Store the report and queue ``report.submitted``; a retried request with the same
+    """Check the category against the catalogues of the districts the rider's token covers,
+    store the report and queue ``report.submitted``; a retried request with the same
     Idempotency-Key returns the original report instead of filing a second one."""
-    try:
-        return await _submit_once(command, uow, new_id)
-    except WriteConflict:
-        if not command.idempotency_key:
-            raise
-        # Two requests with the same key raced; the other one stored its report first.
-        return await _submit_once(command, uow, new_id)
+    return await once_per_key(lambda: _submit_once(command, uow, new_id), command.idempotency_key)
 
 
 async def _submit_once(
     command: SubmitReport, uow: AbstractReportingUnitOfWork, new_id: Callable[[], str]
 ) -> Submission:
-    command.category_or_error()
     fingerprint = command.fingerprint()
     async with uow:
         if command.idempotency_key:
@@ -58,12 +70,15 @@ async def _submit_once(
                 if original is None:
                     raise LookupError(report_id)
                 return Submission(original, replayed=True)
+        catalogues = await uow.catalogues.of_districts(command.covered)
+        category = choose_category(command.category, command.covered, catalogues)
         now = datetime.now(UTC)
         report = Report(
             id=new_id(),
             reporter_id=command.reporter_id,
             district=command.district,
             category=command.category,
+            category_name=category.name,
             lat=command.lat,
             lon=command.lon,
             text=command.text,
@@ -71,6 +86,7 @@ async def _submit_once(
             updated_at=now,
         )
         await uow.reports.add(report)
+        await uow.timeline.add(report.submitted_entry())
         if command.idempotency_key:
             await uow.idempotency.remember(
                 command.reporter_id, command.idempotency_key, fingerprint, report.id
@@ -84,6 +100,7 @@ async def _submit_once(
                 lon=report.lon,
                 text=report.text,
                 submitted_at=report.submitted_at,
+                reporter_districts=list(command.covered),
             ),
             subject=report.id,
             sequence=1,
@@ -93,42 +110,29 @@ async def _submit_once(
     return Submission(report, replayed=False)
 
 
-async def on_work_order_filed(
-    filed: WorkOrderFiled, meta: EventMeta, uow: AbstractReportingUnitOfWork
-) -> HandlerOutcome:
-    report = await uow.reports.get(filed.report_id, for_update=True)
-    if report is None:
-        _log.warning("report.unknown", report_id=filed.report_id)
-        return "ignored"
-    changed = report.mark_filed(
-        work_order_id=filed.work_order_id,
-        grid_id=filed.grid_id,
-        grid_name=filed.grid_name,
-        sequence=meta.sequence,
-        at=filed.filed_at,
+def catalogue_of(published: DistrictCataloguePublished) -> Catalogue:
+    return Catalogue(
+        district=published.district,
+        district_name=published.district_name,
+        revision=published.revision,
+        published_at=published.published_at,
+        entries=tuple(CatalogueEntry.of(c.model_dump()) for c in published.categories),
     )
-    if not changed:
-        return "stale"
-    await uow.reports.save(report)
-    _log.debug("report.filed", report_id=report.id, work_order_id=filed.work_order_id)
-    return "processed"
 
 
-async def on_report_rejected(
-    rejected: ReportRejected, meta: EventMeta, uow: AbstractReportingUnitOfWork
+async def on_catalogue_published(
+    published: DistrictCataloguePublished, meta: EventMeta, uow: AbstractReportingUnitOfWork
 ) -> HandlerOutcome:
-    report = await uow.reports.get(rejected.report_id, for_update=True)
-    if report is None:
-        _log.warning("report.unknown", report_id=rejected.report_id)
-        return "ignored"
-    changed = report.mark_rejected(
-        code=rejected.reason_code.value,
-        reason=rejected.reason,
-        sequence=meta.sequence,
-        at=rejected.rejected_at,
-    )
-    if not changed:
+    """Keep the district's newest catalogue; an older revision arriving late is stale."""
+    catalogue = catalogue_of(published)
+    current = await uow.catalogues.get(catalogue.district, for_update=True)
+    if not catalogue.supersedes(current):
         return "stale"
-    await uow.reports.save(report)
-    _log.debug("report.rejected", report_id=report.id, reason=rejected.reason_code.value)
+    await uow.catalogues.put(catalogue)
+    _log.info(
+        "catalogue.stored",
+        district=catalogue.district,
+        revision=catalogue.revision,
+        categories=len(catalogue.entries),
+    )
     return "processed"

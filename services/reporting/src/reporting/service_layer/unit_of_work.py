@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
 from common.paging import SortKey
+from reporting.domain.catalogues import Catalogue
+from reporting.domain.progress import TimelineEntry
+from reporting.domain.reporter_requests import ReporterRequest
 from reporting.domain.reports import Report
 
 
@@ -13,6 +17,10 @@ class ReportStore(Protocol):
     async def add(self, report: Report) -> None: ...
     async def get(self, report_id: str, *, for_update: bool = False) -> Report | None: ...
     async def save(self, report: Report) -> None: ...
+    async def of_work_order(self, work_order_id: str, *, for_update: bool = False) -> list[Report]:
+        """Every report that follows the work order (the filed one and those merged in)."""
+        ...
+
     async def list_by_reporter(
         self, reporter_id: str, *, limit: int, after: SortKey | None
     ) -> list[Report]:
@@ -27,8 +35,39 @@ class IdempotencyStore(Protocol):
     ) -> None: ...
 
 
+class TimelineStore(Protocol):
+    async def add(self, entry: TimelineEntry) -> None: ...
+    async def of_report(self, report_id: str) -> list[TimelineEntry]:
+        """Oldest first: in the order the steps were applied (the order's sequence), whatever
+        clock stamped them."""
+        ...
+
+
+class CatalogueStore(Protocol):
+    async def get(self, district: str, *, for_update: bool = False) -> Catalogue | None: ...
+    async def of_districts(self, districts: Sequence[str] | None) -> dict[str, Catalogue]:
+        """The stored catalogues of ``districts`` (every district's if None)."""
+        ...
+
+    async def put(self, catalogue: Catalogue) -> None:
+        """Store ``catalogue`` in place of the district's current one."""
+        ...
+
+
+class RequestStore(Protocol):
+    async def add(self, request: ReporterRequest) -> None: ...
+    async def of_report(self, report_id: str) -> list[ReporterRequest]: ...
+    async def by_key(self, reporter_id: str, key: str) -> ReporterRequest | None: ...
+
+
 class AbstractReportingUnitOfWork(AbstractUnitOfWork, Protocol):
     @property
     def reports(self) -> ReportStore: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def timeline(self) -> TimelineStore: ...
+    @property
+    def catalogues(self) -> CatalogueStore: ...
+    @property
+    def requests(self) -> RequestStore: ...

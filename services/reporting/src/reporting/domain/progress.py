@@ -1,0 +1,139 @@
+"""The steps of a work order as its reporters follow them, one per work-order event, and the
+timeline each report keeps of them.
+
+A work order's events share one ``sequence`` stream (the order's version): a report keeps the
+last sequence it applied and ignores older ones. ``verified`` and the ``closed`` or ``rework``
+it leads to share one sequence, so after ``verified`` the same sequence is applied once more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Step(StrEnum):
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"
+    PENDING_REVIEW = "pending_review"
+    FILED = "filed"
+    DISPATCHED = "dispatched"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+    VERIFIED = "verified"
+    REWORK = "rework"
+    RETURNED = "returned"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    RATED = "rated"
+    VOIDED = "voided"
+    MERGED = "merged"
+    SLA_WARNING = "sla_warning"
+    OVERDUE = "overdue"
+    ESCALATED = "escalated"
+
+
+STEP_LABELS: dict[Step, str] = {
+    Step.SUBMITTED: "已上报",
+    Step.REJECTED: "不予立案",
+    Step.PENDING_REVIEW: "待核实",
+    Step.FILED: "已立案",
+    Step.DISPATCHED: "已派遣",
+    Step.CLAIMED: "已签收，处置中",
+    Step.RESOLVED: "已处置，待核查",
+    Step.VERIFIED: "已核查",
+    Step.REWORK: "返工",
+    Step.RETURNED: "已回退，待改派",
+    Step.CLOSED: "已结案",
+    Step.REOPENED: "发回重办",
+    Step.RATED: "已评价",
+    Step.VOIDED: "已作废",
+    Step.MERGED: "已并单",
+    Step.OVERDUE: "已超时",
+    Step.ESCALATED: "已督办",
+}
+"""The timeline's words for each step. The 80 % warning is the assignee's business and makes
+no timeline row."""
+
+STATE_STEPS = frozenset(
+    {
+        Step.PENDING_REVIEW,
+        Step.FILED,
+        Step.DISPATCHED,
+        Step.CLAIMED,
+        Step.RESOLVED,
+        Step.REWORK,
+        Step.RETURNED,
+        Step.CLOSED,
+        Step.REOPENED,
+        Step.RATED,
+        Step.VOIDED,
+    }
+)
+"""The steps after which the work order is in the state of the same name (verified, the
+time-limit alerts and a merge leave it as it was)."""
+
+_AFTER_VERIFIED = frozenset({Step.CLOSED, Step.REWORK})
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One row of a report's timeline."""
+
+    report_id: str
+    step: str
+    label: str
+    at: datetime
+    work_order_id: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of a work order, as one of its events tells it."""
+
+    step: Step
+    work_order_id: str
+    sequence: int
+    at: datetime
+    detail: str | None = None
+    label: str | None = None
+    """Instead of the step's usual words (e.g. 核查未通过)."""
+    order_state: str | None = None
+    """The order's state after the step when the step itself does not say (a merge)."""
+    deadline: datetime | None = None
+    """The handling deadline of the order's current assignment, if the event names it."""
+    grid_id: str | None = None
+    grid_name: str | None = None
+    category_name: str | None = None
+
+    @property
+    def state_after(self) -> str | None:
+        if self.order_state is not None:
+            return self.order_state
+        return self.step.value if self.step in STATE_STEPS else None
+
+    def follows(self, last_sequence: int, last_step: str | None) -> bool:
+        """Whether this step is newer than the one a report last applied of the same order."""
+        if self.sequence > last_sequence:
+            return True
+        return (
+            self.sequence == last_sequence
+            and last_step == Step.VERIFIED.value
+            and self.step in _AFTER_VERIFIED
+        )
+
+    def entry(self, report_id: str) -> TimelineEntry | None:
+        """The report's timeline row of this step (None for a step reporters do not see)."""
+        label = self.label or STEP_LABELS.get(self.step)
+        if label is None:
+            return None
+        return TimelineEntry(
+            report_id=report_id,
+            step=self.step.value,
+            label=label,
+            at=self.at,
+            work_order_id=self.work_order_id,
+            detail=self.detail,
+        )

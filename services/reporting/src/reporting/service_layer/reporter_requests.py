@@ -1,0 +1,111 @@
+"""The reporter rates their report's closed work order, or asks for it to be reopened: checked
+against what the report shows, stored, and forwarded to dispatch through the outbox
+(``gridloop.report.rated`` / ``gridloop.report.reopen_requested``, key = the report id)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from common.contracts.base import EventData
+from common.contracts.workorder_events import ReportRated, ReportReopenRequested
+from reporting.domain.errors import IdempotencyConflict, ReportNotFound
+from reporting.domain.reporter_requests import (
+    AskAboutReport,
+    ReporterRequest,
+    RequestAction,
+    check_request,
+)
+from reporting.service_layer.handlers import once_per_key
+from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
+
+_log = structlog.get_logger("gridloop.reporting")
+
+
+@dataclass(frozen=True)
+class Asked:
+    request: ReporterRequest
+    replayed: bool
+
+
+async def ask_about_report(
+    command: AskAboutReport,
+    uow: AbstractReportingUnitOfWork,
+    *,
+    reopen_window: timedelta,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> Asked:
+    """Accept and forward the request once; a retry with the same Idempotency-Key answers the
+    request it made. Raises :class:`ReportNotFound`, :class:`IdempotencyConflict` or
+    :class:`~reporting.domain.reporter_requests.RequestRefused`."""
+    return await once_per_key(
+        lambda: _ask_once(command, uow, reopen_window, now, new_id), command.idempotency_key
+    )
+
+
+async def _ask_once(
+    command: AskAboutReport,
+    uow: AbstractReportingUnitOfWork,
+    reopen_window: timedelta,
+    now: Callable[[], datetime],
+    new_id: Callable[[], str],
+) -> Asked:
+    fingerprint = command.fingerprint()
+    async with uow:
+        report = await uow.reports.get(command.report_id, for_update=True)
+        if report is None or report.reporter_id != command.reporter_id:
+            raise ReportNotFound(command.report_id)
+        if command.idempotency_key:
+            seen = await uow.requests.by_key(command.reporter_id, command.idempotency_key)
+            if seen is not None:
+                if seen.fingerprint != fingerprint:
+                    raise IdempotencyConflict(
+                        "this Idempotency-Key was already used for a different request"
+                    )
+                return Asked(seen, replayed=True)
+        earlier = await uow.requests.of_report(report.id)
+        at = now()
+        work_order_id = check_request(
+            report, command.action, earlier, at=at, reopen_window=reopen_window
+        )
+        request = ReporterRequest(
+            id=new_id(),
+            report_id=report.id,
+            reporter_id=report.reporter_id,
+            work_order_id=work_order_id,
+            action=command.action,
+            text=command.text,
+            score=command.score,
+            requested_at=at,
+            idempotency_key=command.idempotency_key,
+            fingerprint=fingerprint,
+        )
+        await uow.requests.add(request)
+        # The report's own stream: 1 was its submission, each request the next.
+        await uow.outbox.add(_event_of(request), subject=report.id, sequence=len(earlier) + 2)
+        await uow.commit()
+    _log.info(
+        "report.request_forwarded",
+        report_id=report.id,
+        work_order_id=work_order_id,
+        action=command.action.value,
+    )
+    return Asked(request, replayed=False)
+
+
+def _event_of(request: ReporterRequest) -> EventData:
+    about = {
+        "report_id": request.report_id,
+        "reporter_id": request.reporter_id,
+        "work_order_id": request.work_order_id,
+    }
+    if request.action is RequestAction.RATE:
+        return ReportRated(
+            **about, score=request.score, comment=request.text, rated_at=request.requested_at
+        )
+    return ReportReopenRequested(**about, reason=request.text, requested_at=request.requested_at)
