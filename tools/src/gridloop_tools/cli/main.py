@@ -1,4 +1,4 @@
-"""The ``gridloop`` command: run the stack, mint development tokens, simulate riders."""
+"""The ``gridloop`` command: run the stack, mint development tokens, simulate riders and staff."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from common.auth import DEVELOPMENT_SECRET, Role, issue_token, validate_secret
 from gridloop_tools.cli.simulate import simulate
+from gridloop_tools.cli.token import token
 from gridloop_tools.embedded_broker import BrokerUnavailable
 from gridloop_tools.stack import DEFAULT_PORTS, SERVICES, Stack, StackError
 from gridloop_tools.supervisor import GaveUp, Supervisor
@@ -25,33 +25,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("simulate", help="Drive a running stack with simulated riders over HTTP.")(simulate)
+app.command("token")(token)
 console = Console()
 errors = Console(stderr=True)
-
-
-@app.command()
-def token(
-    role: Annotated[
-        Role, typer.Option(help="rider, grid_worker, department, supervisor, admin, service")
-    ],
-    sub: Annotated[str, typer.Option(help="subject: rider id, worker id, service name")],
-    district: Annotated[str, typer.Option(help="6-digit district admin code")] = "370812",
-    grid: Annotated[
-        list[str] | None, typer.Option(help="grid id a grid worker covers; repeat")
-    ] = None,
-    ttl: Annotated[int, typer.Option(help="lifetime in seconds", min=60)] = 12 * 3600,
-) -> None:
-    """Print a development bearer token signed with GRIDLOOP_JWT_SECRET."""
-    secret = os.environ.get("GRIDLOOP_JWT_SECRET", DEVELOPMENT_SECRET)
-    try:
-        validate_secret(secret)
-        value = issue_token(
-            secret, role=role, subject=sub, district=district, grids=grid or [], ttl_seconds=ttl
-        )
-    except ValueError as error:
-        errors.print(f"[red]cannot mint the token:[/red] {error}")
-        raise typer.Exit(2) from error
-    print(value)
 
 
 def _database_urls() -> dict[str, str]:
