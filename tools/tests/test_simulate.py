@@ -410,6 +410,24 @@ async def test_unfinished_reports_are_pending_at_the_timeout(grids_file: Path) -
     assert summary.exit_code == 1
 
 
+async def test_rejections_are_counted_by_their_code_when_reporting_gives_one(
+    grids_file: Path,
+) -> None:
+    stack = FakeStack()
+    app = stack.app
+
+    @app.middleware("http")
+    async def with_codes(request: Any, call_next: Any) -> Any:
+        for report in stack.reports.values():
+            if report["status"] == "rejected" and "rejection_reason_code" not in report:
+                code = report["rejection_reason"]
+                report.update(rejection_reason_code=code, rejection_reason=f"不予立案（{code}）")
+        return await call_next(request)
+
+    summary = await run_simulation(fast_config(grids_file), transport=httpx.ASGITransport(app=app))
+    assert summary.rejection_reasons == {"outside_service_area": 6}
+
+
 async def test_triaged_reports_without_a_message_are_pending(grids_file: Path) -> None:
     stack = FakeStack(silent_rejections=True)
     summary = await run_simulation(

@@ -16,6 +16,7 @@ from gridloop_tools.cli.simulate import simulate
 from gridloop_tools.cli.token import token
 from gridloop_tools.embedded_broker import BrokerUnavailable
 from gridloop_tools.stack import DEFAULT_PORTS, SERVICES, Stack, StackError
+from gridloop_tools.staff import StaffError, district_codes, districts_root
 from gridloop_tools.supervisor import GaveUp, Supervisor
 
 app = typer.Typer(
@@ -28,6 +29,17 @@ app.command("simulate", help="Drive a running stack with simulated riders over H
 app.command("token")(token)
 console = Console()
 errors = Console(stderr=True)
+
+
+def _districts_loaded() -> str:
+    folder = os.environ.get("DISPATCH_DISTRICTS_DIR", "demo")
+    if folder != "demo":
+        return f"districts from {folder}"
+    try:
+        codes = district_codes(districts_root())
+    except (StaffError, OSError):
+        return "demo districts"
+    return f"demo districts {', '.join(codes)}, synthetic grids"
 
 
 def _database_urls() -> dict[str, str]:
@@ -76,7 +88,7 @@ def run(
     except KeyboardInterrupt:
         stack.stop()
         raise typer.Exit(130) from None
-    table = Table(title="gridloop is running (demo district 370812, synthetic grids)")
+    table = Table(title=f"gridloop is running ({_districts_loaded()})")
     table.add_column("service")
     table.add_column("URL")
     table.add_column("API docs")
@@ -85,7 +97,9 @@ def run(
         table.add_row(name, url, f"{url}/docs")
     console.print(table)
     console.print(f"broker: {stack.bootstrap_servers}    logs: {data_dir / 'logs'}")
-    console.print("try:  uv run gridloop simulate --reports 20 --riders 5    (Ctrl-C stops)")
+    console.print(
+        "try:  uv run gridloop simulate --reports 20 --riders 4 --play-staff    (Ctrl-C stops)"
+    )
     supervisor = Supervisor(stack, say=lambda line: console.print(f"[yellow]•[/yellow] {line}"))
     exit_code = 0
     try:

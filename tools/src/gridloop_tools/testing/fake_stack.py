@@ -152,7 +152,8 @@ class FakeStack:
                 self._tell(rider, report_id, "report_rejected")
             return
         district, grid_id = found
-        order = FakeOrder(f"wo-{report_id}", district, report_id, grid_id, "filed", report["category"])
+        category = report["category"]
+        order = FakeOrder(f"wo-{report_id}", district, report_id, grid_id, "filed", category)
         order.reports.append(report_id)
         if district in self.rosters:
             self.orders[order.id] = order

@@ -130,6 +130,9 @@ class _Run:
             value = body.get(attribute)
             if value is not None:
                 setattr(outcome, attribute, str(value))
+        code = body.get("rejection_reason_code")  # the short code, when reporting gives one
+        if isinstance(code, str) and code:
+            outcome.rejection_reason = code
 
     async def track(self, rider_id: str) -> None:
         """Poll one rider's inbox, and the status of their untriaged reports, until stopped."""
