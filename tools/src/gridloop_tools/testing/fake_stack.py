@@ -278,6 +278,19 @@ class FakeStack:
             return self._problem(403, "riders may not")
         return principal
 
+    def _visible(
+        self, request: Request, authorization: str | None, work_order_id: str
+    ) -> tuple[Principal, FakeOrder] | JSONResponse:
+        """The caller and the order, or the problem: who may not ask, or an order they do not
+        see (a 404, as for an order that does not exist)."""
+        principal = self._staff(request, authorization)
+        if isinstance(principal, JSONResponse):
+            return principal
+        order = self.orders.get(work_order_id)
+        if order is None or not self.sees(principal, order):
+            return self._problem(404, f"work order '{work_order_id}' was not found")
+        return principal, order
+
     def _build(self) -> FastAPI:
         app = FastAPI()
 
@@ -396,13 +409,8 @@ class FakeStack:
             work_order_id: str,
             authorization: Annotated[str | None, Header()] = None,
         ) -> dict[str, Any] | JSONResponse:
-            principal = self._staff(request, authorization)
-            if isinstance(principal, JSONResponse):
-                return principal
-            order = self.orders.get(work_order_id)
-            if order is None or not self.sees(principal, order):
-                return self._problem(404, f"work order '{work_order_id}' was not found")
-            return order.view()
+            found = self._visible(request, authorization, work_order_id)
+            return found if isinstance(found, JSONResponse) else found[1].view()
 
         @app.post("/v1/workorders/{work_order_id}/{action}", response_model=None)
         async def move(
@@ -411,12 +419,10 @@ class FakeStack:
             action: str,
             authorization: Annotated[str | None, Header()] = None,
         ) -> dict[str, Any] | JSONResponse:
-            principal = self._staff(request, authorization)
-            if isinstance(principal, JSONResponse):
-                return principal
-            order = self.orders.get(work_order_id)
-            if order is None or not self.sees(principal, order):
-                return self._problem(404, f"work order '{work_order_id}' was not found")
+            found = self._visible(request, authorization, work_order_id)
+            if isinstance(found, JSONResponse):
+                return found
+            principal, order = found
             body = await request.json() if await request.body() else {}
             refused = self.act(principal, order, action, body)
             if refused is not None:

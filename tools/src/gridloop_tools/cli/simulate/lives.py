@@ -135,34 +135,33 @@ class StaffPlayer:
         self.lives: dict[str, OrderLife] = {}
         self.failures: Counter[str] = Counter()
         self._tokens: dict[StaffMember, str] = {}
+        #: The run's reports by id, and the work orders reporting named for them, as of the
+        #: start of the round.
+        self._reports: dict[str, ReportOutcome] = {}
+        self._work_orders: set[str] = set()
 
     # --- the run's view ---------------------------------------------------------------------
-
-    def _reports(self) -> dict[str, ReportOutcome]:
-        return {o.report_id: o for o in self.outcomes if o.report_id is not None}
 
     def settled(self) -> bool:
         """Every order the run knows of has ended its life."""
         known = {o.work_order_id for o in self.outcomes if o.work_order_id}
         return all(not life.open for life in self.lives.values()) and known <= set(self.lives)
 
-    def _track(self, order: Mapping[str, Any], reports: Mapping[str, ReportOutcome]) -> None:
+    def _track(self, order: Mapping[str, Any]) -> None:
         life = self.lives.get(str(order["id"]))
         if life is None:
             life = OrderLife(str(order["id"]), str(order["district"]), str(order["state"]))
             self.lives[life.id] = life
-        self._update(life, order, reports)
+        self._update(life, order)
 
-    def _update(
-        self, life: OrderLife, order: Mapping[str, Any], reports: Mapping[str, ReportOutcome]
-    ) -> None:
+    def _update(self, life: OrderLife, order: Mapping[str, Any]) -> None:
         life.state = str(order.get("state", life.state))
         attached = [r.get("report_id") for r in order.get("reports") or [] if isinstance(r, dict)]
         life.report_ids.update(str(r) for r in [order.get("report_id"), *attached] if r)
         starts = [
             started
             for report_id in life.report_ids
-            if (outcome := reports.get(report_id)) is not None
+            if (outcome := self._reports.get(report_id)) is not None
             and (started := outcome.started_at) is not None
         ]
         if starts:
@@ -172,9 +171,8 @@ class StaffPlayer:
         if life.state == "closed" and life.closed_at is None:
             life.closed_at = time.perf_counter()
 
-    def _ours(self, order: Mapping[str, Any], reports: Mapping[str, ReportOutcome]) -> bool:
-        work_orders = {o.work_order_id for o in self.outcomes if o.work_order_id}
-        return str(order.get("report_id")) in reports or order.get("id") in work_orders
+    def _ours(self, order: Mapping[str, Any]) -> bool:
+        return str(order.get("report_id")) in self._reports or order.get("id") in self._work_orders
 
     # --- rounds -------------------------------------------------------------------------------
 
@@ -186,9 +184,12 @@ class StaffPlayer:
             await asyncio.sleep(max(self.interval - (time.perf_counter() - started), 0.05))
 
     async def round(self) -> None:
+        self._reports = {o.report_id: o for o in self.outcomes if o.report_id is not None}
+        self._work_orders = {o.work_order_id for o in self.outcomes if o.work_order_id}
         await asyncio.gather(*(self._district_round(code) for code in self.rosters))
 
     async def _district_round(self, district: str) -> None:
+        """A district supervisor lists the open orders; the run's are worked on."""
         roster = self.rosters[district]
         overseers = roster.district_supervisors()
         if not overseers:
@@ -199,10 +200,9 @@ class StaffPlayer:
         orders = await self._list(overseer, {"district": district, "state": OPEN_STATES})
         if orders is None:
             return
-        reports = self._reports()
-        ours = [order for order in orders if self._ours(order, reports)]
+        ours = [order for order in orders if self._ours(order)]
         for order in ours:
-            self._track(order, reports)
+            self._track(order)
         listed = {str(order["id"]) for order in ours}
         gone = [
             life
@@ -237,9 +237,8 @@ class StaffPlayer:
         queue = await self._list(
             member, {"district": district, "state": QUEUE_STATES, "assignee": member.id}
         )
-        reports = self._reports()
         for order in queue or []:
-            if not self._ours(order, reports):
+            if not self._ours(order):
                 continue
             state = order["state"]
             if state in ("dispatched", "rework"):
@@ -256,19 +255,21 @@ class StaffPlayer:
     async def _verify(
         self, order: Mapping[str, Any], roster: Roster, overseer: StaffMember
     ) -> None:
+        """The street's supervisor checks the fix: the first verification of an order fails
+        with the rework ratio's odds, any later one passes."""
         life = self.lives[str(order["id"])]
         supervisor = self._street_supervisor(roster, str(order.get("street", ""))) or overseer
-        life.verifications += 1
-        passed = life.verifications > 1 or self.rng.random() >= self.rework_ratio
+        passed = life.verifications > 0 or self.rng.random() >= self.rework_ratio
         body = {"passed": passed, "note": VERIFIED_NOTE if passed else REWORK_NOTE}
-        await self._act(supervisor, order, "verify", body)
+        if await self._act(supervisor, order, "verify", body) is not None:
+            life.verifications += 1
 
     async def _refresh(self, life: OrderLife, overseer: StaffMember) -> None:
         """Re-read an order that left the open list without the staff's doing (voided…)."""
         url = f"{self.stack.urls['dispatch']}/v1/workorders/{life.id}"
         view = await self._call("GET", url, overseer, None, what="work order")
         if isinstance(view, dict) and "state" in view:
-            self._update(life, view, self._reports())
+            self._update(life, view)
 
     @staticmethod
     def _street_supervisor(roster: Roster, street: str) -> StaffMember | None:
@@ -314,7 +315,7 @@ class StaffPlayer:
         if isinstance(view, dict) and "state" in view:
             life = self.lives.get(str(order["id"]))
             if life is not None and "id" in view:
-                self._update(life, view, self._reports())
+                self._update(life, view)
             return str(view["state"])
         return None
 
