@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import TopicPartition
+from aiokafka import AIOKafkaProducer
 from shapely.geometry import shape
 
 from common.auth import DEVELOPMENT_SECRET, issue_token
+from gridloop_tools.chaos.topics import metric_sum, read_topics
 from gridloop_tools.embedded_broker import free_port
 from gridloop_tools.stack import SERVICES, Stack
 from gridloop_tools.testing.infrastructure import (
@@ -130,14 +130,7 @@ def eventually(check: Callable[[], Any], *, timeout: float = 60.0, interval: flo
 
 
 def metric_value(stack: Stack, service: str, name: str, **labels: str) -> float:
-    text = httpx.get(f"{stack.url(service)}/metrics", timeout=10).text
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        if all(f'{key}="{value}"' in line for key, value in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return metric_sum(httpx.get(f"{stack.url(service)}/metrics", timeout=10).text, name, **labels)
 
 
 @pytest.fixture(scope="session")
@@ -154,45 +147,7 @@ def district_points() -> dict[str, tuple[float, float]]:
 
 def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any]:
     """Every record currently on ``topic``, read without a consumer group."""
-
-    async def read() -> list[Any]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            numbers = sorted(await _partitions_of(bootstrap, topic))
-            partitions = [TopicPartition(topic, number) for number in numbers]
-            consumer.assign(partitions)
-            end = await consumer.end_offsets(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            # Done when every partition's records up to its end offset have been *received*:
-            # the consumer's position alone runs ahead of what getmany has handed over.
-            received = dict.fromkeys(partitions, 0)
-            records: list[Any] = []
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if all(received[tp] >= end[tp] for tp in partitions):
-                    break
-                batch = await consumer.getmany(timeout_ms=500)
-                for tp, items in batch.items():
-                    records.extend(items)
-                    if items:
-                        received[tp] = items[-1].offset + 1
-            return records
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
-
-
-async def _partitions_of(bootstrap: str, topic: str) -> set[int]:
-    """Every partition of ``topic``, from fresh cluster metadata."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        partitions: set[int] = await producer.partitions_for(topic)
-        return partitions
-    finally:
-        await producer.stop()
+    return asyncio.run(read_topics(bootstrap, [topic], idle=timeout))
 
 
 def publish_raw(

@@ -146,6 +146,30 @@ async def test_what_a_broker_lost_is_published_again_in_its_order(
     assert await first.check_broker() == 0
 
 
+async def test_a_record_landing_below_what_was_published_reveals_the_loss_at_once(
+    schema: MessagingSchema,
+) -> None:
+    """The broker restarted between two batches and the producer reconnected by itself: the
+    next batch goes into the new, empty log before any check. Comparing end offsets later
+    could no longer tell (the new batch overwrote what was recorded), so the landing itself
+    must reveal the loss."""
+    ids = await write_events(schema, ["a", "b", "a", "c"])
+    broker = FakeProducer()
+    metrics = OutboxMetrics("test", CollectorRegistry())
+    live = relay(schema, broker, metrics=metrics)
+    await live.publish_pending()
+    broker.lose_everything()
+
+    later = await write_events(schema, ["a"])  # lands at offset 0, where "a" had reached 2
+    assert await live.publish_pending() == 1
+    assert await unpublished(schema) == 5  # everything goes out again, in its order
+    assert metrics.broker_losses.labels(service="test")._value.get() == 1
+    assert await live.publish_pending() == 5
+    assert [event_id for _, _, event_id in broker.sent] == ids + later + ids + later
+    assert await live.check_broker() == 0
+    assert await live.publish_pending() == 0
+
+
 async def test_a_new_relay_finds_the_loss_from_what_the_database_recorded(
     schema: MessagingSchema,
 ) -> None:
@@ -186,9 +210,10 @@ async def test_a_refused_event_and_everything_after_it_are_sent_again(
         await relay(schema, flaky).publish_pending()
     assert await unpublished(schema) == 3  # b failed; c and d went out but are not marked
 
-    healthy = FakeProducer()
-    assert await relay(schema, healthy).publish_pending() == 3
-    assert [event_id for _, _, event_id in healthy.sent] == ids[1:]
+    flaky.refuse.clear()  # the broker takes records again
+    sent_before = len(flaky.sent)
+    assert await relay(schema, flaky).publish_pending() == 3
+    assert [event_id for _, _, event_id in flaky.sent[sent_before:]] == ids[1:]
     assert await unpublished(schema) == 0
 
 

@@ -20,7 +20,9 @@ class BrokerUnavailable(RuntimeError):
 def die_with_parent() -> None:
     """In a child process, before exec: the kernel sends it SIGKILL when its parent dies,
     however the parent dies, so no child outlives the launcher holding a port (Linux only;
-    elsewhere a no-op)."""
+    elsewhere a no-op). The kernel's "parent" is the *thread* that started the child: start
+    children from a thread that lives as long as they should (the main thread, or one kept for
+    it), never from a short-lived worker thread."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
     except OSError:

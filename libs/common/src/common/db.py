@@ -6,6 +6,7 @@ migrations.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -246,6 +247,29 @@ async def ping(engine: AsyncEngine) -> None:
         await connection.execute(sa.text("SELECT 1"))
 
 
+async def wait_until_reachable(
+    engine: AsyncEngine,
+    on_waiting: Callable[[BaseException, float], None],
+    *,
+    first_delay: float = 0.5,
+    max_delay: float = 15.0,
+) -> None:
+    """Return once the database answers. While it is out of reach (``is_unavailable``) wait
+    with doubling delays, telling ``on_waiting`` each time; any other error is raised. A
+    service starting during a database outage waits instead of crashing in a loop."""
+    delay = first_delay
+    while True:
+        try:
+            await ping(engine)
+            return
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            on_waiting(error, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
+
+
 __all__ = [
     "MessagingTables",
     "UtcDateTime",
@@ -260,4 +284,5 @@ __all__ = [
     "session_factory",
     "upgrade_database",
     "upgrade_database_async",
+    "wait_until_reachable",
 ]

@@ -15,10 +15,12 @@ _log = structlog.get_logger("gridloop.leadership")
 
 
 class Leadership:
-    def __init__(self, engine: AsyncEngine, name: str) -> None:
+    def __init__(self, engine: AsyncEngine, lock_name: str) -> None:
+        """``lock_name`` names the advisory lock (its CRC-32 is the key): every replica of a
+        release, and of the releases before it, must use the same name."""
         self._engine = engine
-        self._name = name
-        self._key = zlib.crc32(f"gridloop:{name}".encode())
+        self._name = lock_name
+        self._key = zlib.crc32(lock_name.encode())
         self._connection: AsyncConnection | None = None
 
     @property

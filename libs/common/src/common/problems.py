@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -152,8 +153,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=headers,
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _failure(request: Request, exc: Exception) -> JSONResponse:
         if is_unavailable(exc):
             _log.warning(
                 "http.database_unavailable", path=request.url.path, error=type(exc).__name__
@@ -173,6 +173,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             "the server could not complete the request; it has been logged",
             instance=request.url.path,
         )
+
+    # The infrastructure's errors are answered where the routes run; a handler registered for
+    # ``Exception`` alone answers from the outermost middleware, which then re-raises and has
+    # the server log a traceback for every 503 while the database is away.
+    for failure in INFRASTRUCTURE_ERRORS:
+        app.add_exception_handler(failure, _failure)
+    app.add_exception_handler(Exception, _failure)
+
+
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
+    sa.exc.DBAPIError,
+    sa.exc.DisconnectionError,
+    OSError,
+)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -18,13 +18,20 @@ from common.contracts.topics import Topic
 from common.leadership import Leadership
 from common.service.http_app import create_service_app
 from common.service.runtime import ServiceRuntime
+from dispatch.adapters.statistics import SqlStatistics
 from dispatch.adapters.tables import MESSAGING
+from dispatch.adapters.transition_counting import (
+    TransitionCountingUnitOfWork,
+    counting_transitions,
+)
 from dispatch.adapters.unit_of_work import SqlDispatchUnitOfWork
 from dispatch.config import DispatchSettings
 from dispatch.domain.triage import RejectionCode
 from dispatch.entrypoints.consumers import reports_consumer
 from dispatch.entrypoints.http_districts import build_districts_router
+from dispatch.entrypoints.http_stats import build_stats_router
 from dispatch.entrypoints.http_workorders import build_workorders_router
+from dispatch.entrypoints.work_order_metrics import WorkOrderMetrics, gauge_refresher
 from dispatch.service_layer import reference, scanner
 from dispatch.service_layer.districts import KINDS, DistrictRegistry
 
@@ -52,7 +59,6 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, MESSAGING)
     registry = DistrictRegistry()
     timing = settings.timing()
-    unit_of_work = runtime.unit_of_work_factory(SqlDispatchUnitOfWork)
 
     triaged = Counter(
         "gridloop_reports_triaged_total",
@@ -66,6 +72,12 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         ["service", "district", "kind", "level"],
         registry=runtime.metrics.registry,
     )
+    work_order_metrics = WorkOrderMetrics(SERVICE, runtime.metrics.registry, alerts=alerts)
+    unit_of_work = counting_transitions(
+        runtime.unit_of_work_factory(TransitionCountingUnitOfWork),
+        work_order_metrics.count_transition,
+    )
+    statistics_store = SqlStatistics(runtime.engine)
 
     def count_triage(district: str, outcome: str, reason: str) -> None:
         triaged.labels(SERVICE, district, outcome, reason).inc()
@@ -104,7 +116,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             except Exception as error:
                 _log.warning("districts.refresh_failed", error=repr(error)[:300])
 
-    leadership = Leadership(runtime.engine, "dispatch-escalation-scanner")
+    leadership = Leadership(runtime.engine, "gridloop:dispatch-escalation-scanner")
 
     async def scan_for_time_limits() -> None:
         try:
@@ -113,6 +125,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 try:
                     if await leadership.ensure():
                         await scanner.scan(unit_of_work, registry, timing, on_alert=count_alert)
+                        work_order_metrics.scanner_ran()
                 except Exception as error:
                     _log.warning("scanner.failed", error=repr(error)[:300])
                     await leadership.release()
@@ -133,7 +146,17 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         ),
         Topic.REPORTS,
     )
-    return create_service_app(
+    background = [
+        follow_reference_changes,
+        scan_for_time_limits,
+        gauge_refresher(
+            work_order_metrics,
+            statistics_store,
+            lambda: registry.districts,
+            interval_seconds=settings.gauges_refresh_seconds,
+        ),
+    ]
+    app = create_service_app(
         runtime,
         title="gridloop dispatch",
         description="Places reports in grids, files work orders and runs their whole life: "
@@ -143,10 +166,13 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 unit_of_work, registry, grids_max_body_bytes=settings.grids_max_body_bytes
             ),
             build_workorders_router(unit_of_work, registry),
+            build_stats_router(statistics_store, registry),
         ],
         on_started=[load_reference_data],
-        background=[follow_reference_changes, scan_for_time_limits],
+        background=background,
     )
+    app.state.background = {loop.__name__: loop for loop in background}  # for tests
+    return app
 
 
 async def _load_missing(

@@ -32,6 +32,8 @@ class DispatchSettings(ServiceSettings):
     """How long past its deadline an order is escalated to the district supervisors."""
     scan_interval_seconds: float = Field(default=15.0, gt=0)
     """How often the escalation scanner looks for orders that are due."""
+    gauges_refresh_seconds: float = Field(default=30.0, gt=0)
+    """How often each replica counts the open and overdue orders for its gauges."""
 
     def timing(self) -> Timing:
         return Timing(

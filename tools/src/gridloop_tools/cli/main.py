@@ -1,4 +1,5 @@
-"""The ``gridloop`` command: run the stack, mint development tokens, simulate riders and staff."""
+"""The ``gridloop`` command: run the stack, mint development tokens, simulate riders and staff,
+prove the loop survives faults."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gridloop_tools.chaos.command import chaos
 from gridloop_tools.cli.simulate import simulate
 from gridloop_tools.cli.token import token
 from gridloop_tools.embedded_broker import BrokerUnavailable
@@ -27,6 +29,7 @@ app = typer.Typer(
 )
 app.command("simulate", help="Drive a running stack with simulated riders over HTTP.")(simulate)
 app.command("token")(token)
+app.command("chaos")(chaos)
 console = Console()
 errors = Console(stderr=True)
 

@@ -122,8 +122,11 @@ async def _admin(server_url: str, statement: str) -> None:
 
 
 @contextmanager
-def temporary_postgres_database(server_url: str, prefix: str = "gridloop_test") -> Iterator[str]:
-    """Create a uniquely named database and drop it afterwards; yields an asyncpg URL."""
+def temporary_postgres_database(
+    server_url: str, prefix: str = "gridloop_test", *, keep: bool = False
+) -> Iterator[str]:
+    """Create a uniquely named database and drop it afterwards (unless ``keep``); yields an
+    asyncpg URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
     try:
@@ -133,4 +136,5 @@ def temporary_postgres_database(server_url: str, prefix: str = "gridloop_test") 
             .render_as_string(hide_password=False)
         )
     finally:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

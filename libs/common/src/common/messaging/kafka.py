@@ -3,6 +3,7 @@ records to an :class:`EventConsumer` with offsets committed only after the handl
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
@@ -107,9 +108,14 @@ class LogEnds:
     still holds what was published). Never creates a topic: a missing one answers None."""
 
     def __init__(
-        self, bootstrap_servers: str, *, credentials: KafkaCredentials | None = None
+        self,
+        bootstrap_servers: str,
+        *,
+        credentials: KafkaCredentials | None = None,
+        fetch_timeout: float = 10.0,
     ) -> None:
         self._options = {"bootstrap_servers": bootstrap_servers, **_client_options(credentials)}
+        self._fetch_timeout = fetch_timeout
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -125,14 +131,38 @@ class LogEnds:
             self._admin = AIOKafkaAdminClient(**self._options, request_timeout_ms=10_000)
             await self._admin.start()
         if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(**self._options, enable_auto_commit=False)
+            self._consumer = AIOKafkaConsumer(
+                **self._options, enable_auto_commit=False, fetch_max_wait_ms=100
+            )
             await self._consumer.start()
         if topic not in set(await self._admin.list_topics()):
             return None
         (described,) = await self._admin.describe_topics([topic])
         partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        ends = await self._consumer.end_offsets(partitions)
-        return {tp.partition: int(offset) for tp, offset in ends.items()}
+        listed = await self._consumer.end_offsets(partitions)
+        return await self._high_watermarks(self._consumer, listed)
+
+    async def _high_watermarks(
+        self, consumer: AIOKafkaConsumer, listed: dict[TopicPartition, int]
+    ) -> dict[int, int]:
+        """The true end of each partition: the high watermark a fetch answers with.
+
+        Kafka answers ListOffsets with the log end, but the embedded Tansu broker answers with
+        the base offset of the partition's last record batch + 1, which falls short of the end
+        whenever that batch holds more than one record (the relay's batches do). A fetch from
+        just below the listed end returns at most that last batch and carries the real end.
+        """
+        consumer.assign(list(listed))  # fresh partition states: no high watermark yet
+        for tp, offset in listed.items():
+            consumer.seek(tp, max(0, offset - 1))
+        deadline = asyncio.get_running_loop().time() + self._fetch_timeout
+        while any(consumer.highwater(tp) is None for tp in listed):
+            if asyncio.get_running_loop().time() >= deadline:
+                raise TimeoutError(f"no fetch answer for {sorted(map(str, listed))}")
+            await consumer.getmany(*listed, timeout_ms=200, max_records=len(listed))
+        return {
+            tp.partition: max(offset, consumer.highwater(tp) or 0) for tp, offset in listed.items()
+        }
 
     async def close(self) -> None:
         admin, self._admin = self._admin, None

@@ -3,10 +3,11 @@
 The databases are the source of truth and the broker a transport: a memory-only broker that
 restarts, or a Kafka cluster rebuilt from nothing, has lost records the outbox marked published.
 After every acknowledged batch the relay records, per (topic, partition), the log end offset it
-reached (``outbox_published_offsets``). It then compares those with the broker's end offsets: a
-partition whose end offset is behind what was published lost records, and the relay marks the
-outbox rows of that topic published within the republish window as unpublished again, so they
-go out once more in their original order. Consumers drop the repeats through
+reached (``outbox_published_offsets``). A partition lost records when the broker's end offset is
+behind what was published, or when a new record lands below it (the producer reconnected to the
+new log by itself and wrote there before any check); the relay then marks the outbox rows of
+that topic published within the republish window as unpublished again, so they go out once
+more in their original order. Consumers drop the repeats through
 ``processed_events``.
 """
 
@@ -44,7 +45,8 @@ class LostRecords:
     """Partitions whose log ends before what the relay published there."""
 
     behind: dict[Partition, tuple[int, int]]
-    """(topic, partition) -> (broker end offset, end offset the relay published up to)."""
+    """(topic, partition) -> (where the broker's log ends now, or where a new record landed;
+    the end offset the relay had published up to)."""
 
     @property
     def topics(self) -> set[str]:
@@ -67,15 +69,29 @@ class PublishedLog:
             await connection.rollback()
         return {(row.topic, row.partition): row.next_offset for row in rows}
 
-    async def record(self, deliveries: Iterable[Delivery]) -> None:
+    async def record(self, deliveries: Iterable[Delivery]) -> LostRecords | None:
         """Remember the highest end offset reached per partition (one statement per partition
-        of the batch)."""
+        of the batch).
+
+        A record landing *below* the end recorded before means the partition's log started
+        again: the broker lost what it held, and a producer that reconnected by itself has
+        already written into the new log, so comparing end offsets later could no longer tell.
+        Such partitions are returned (with the offset the record got and the end recorded
+        before) for the caller to publish the lost rows again."""
         reached: dict[Partition, int] = {}
+        lowest: dict[Partition, int] = {}
         for delivery in deliveries:
             key = (delivery.topic, delivery.partition)
             reached[key] = max(reached.get(key, 0), delivery.offset + 1)
+            lowest[key] = min(lowest.get(key, delivery.offset), delivery.offset)
         if not reached:
-            return
+            return None
+        before = await self.load()
+        behind = {
+            key: (offset, before[key])
+            for key, offset in lowest.items()
+            if key in before and offset < before[key]
+        }
         now = datetime.now(UTC)
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         async with self._engine.begin() as connection:
@@ -89,6 +105,7 @@ class PublishedLog:
                         set_={"next_offset": next_offset, "updated_at": now},
                     )
                 )
+        return LostRecords(behind) if behind else None
 
     async def find_lost(self, end_offsets: EndOffsets) -> LostRecords | None:
         """Compare what was published with what the broker holds now."""

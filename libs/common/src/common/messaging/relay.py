@@ -11,8 +11,9 @@ unbroken acknowledged prefix is marked published in one statement. A crash betwe
 and marking re-publishes the same event ids; consumers drop them through ``processed_events``.
 
 The relay also checks, when it becomes leader and every ``check_interval`` seconds, that the
-broker still holds what it published (:mod:`common.messaging.published_log`); rows the broker
-lost are published again.
+broker still holds what it published, and notices at once when an acknowledged record lands
+below what it had published to that partition before (:mod:`common.messaging.published_log`);
+rows the broker lost are published again.
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.contracts.envelope import CONTENT_TYPE
-from common.messaging.published_log import Delivery, EndOffsets, PublishedLog
+from common.leadership import Leadership
+from common.messaging.published_log import Delivery, EndOffsets, LostRecords, PublishedLog
 from common.metrics import OutboxMetrics
 
 Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[None]]
@@ -79,8 +80,7 @@ class OutboxRelay:
         self._idle_interval = idle_interval
         self._retry_interval = retry_interval
         self._wake = asyncio.Event()
-        self._leader_connection: AsyncConnection | None = None
-        self._lock_key = zlib.crc32(f"gridloop-outbox:{service}".encode())
+        self._leadership = Leadership(engine, f"gridloop-outbox:{service}")
 
     def wake(self) -> None:
         """Called after a commit that added events, so they go out without waiting a poll."""
@@ -151,7 +151,9 @@ class OutboxRelay:
             deliveries.append(outcome)
         if published:
             await self._mark_published(published)
-            await self._published_log.record(deliveries)
+            lost = await self._published_log.record(deliveries)
+            if lost is not None:
+                await self._republish(lost)
         if failure is not None:
             raise failure
         return len(published)
@@ -164,6 +166,9 @@ class OutboxRelay:
         lost = await self._published_log.find_lost(self._end_offsets)
         if lost is None:
             return 0
+        return await self._republish(lost)
+
+    async def _republish(self, lost: LostRecords) -> int:
         count = await self._published_log.republish(
             self._outbox, lost, window=self._republish_window
         )
@@ -200,53 +205,16 @@ class OutboxRelay:
         self._metrics.set_backlog(backlog, age)
 
     async def _ensure_leadership(self) -> bool:
-        if self._engine.dialect.name != "postgresql":
-            self._metrics.set_leader(True)
-            return True
-        if self._leader_connection is not None:
-            try:
-                await self._leader_connection.execute(sa.text("SELECT 1"))
-                await self._leader_connection.commit()
-                return True
-            except Exception:
-                _log.warning("outbox.leadership_lost")
-                await self._drop_leadership()
-        connection = await self._engine.connect()
-        acquired = (
-            await connection.execute(
-                sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self._lock_key}
-            )
-        ).scalar_one()
-        await connection.commit()
-        if not acquired:
-            await connection.close()
-            self._metrics.set_leader(False)
-            return False
-        self._leader_connection = connection
-        self._metrics.set_leader(True)
-        self._next_check = 0.0  # a new leader first checks what the broker still holds
-        _log.info("outbox.leadership_acquired")
-        return True
+        was_held = self._leadership.held
+        leading = await self._leadership.ensure()
+        self._metrics.set_leader(leading)
+        if leading and not was_held:
+            self._next_check = 0.0  # a new leader first checks what the broker still holds
+        return leading
 
     async def _drop_leadership(self) -> None:
-        connection, self._leader_connection = self._leader_connection, None
         self._metrics.set_leader(False)
-        if connection is None:
-            return
-        # The lock belongs to the database session, and a pooled connection outlives
-        # close(): unlock explicitly, then discard the connection so nothing keeps it.
-        try:
-            await connection.execute(
-                sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self._lock_key}
-            )
-            await connection.commit()
-        except Exception:
-            _log.warning("outbox.leader_unlock_failed")
-        try:
-            await connection.invalidate()
-            await connection.close()
-        except Exception:
-            _log.warning("outbox.leader_connection_close_failed")
+        await self._leadership.release()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from common.auth import DEVELOPMENT_SECRET
-from common.db import upgrade_database_async
+from common.db import upgrade_database_async, wait_until_reachable
 from common.logging import configure_logging
 from common.problems import install_problem_handlers
 from common.service.body_limit import BodyLimits, RequestBodyLimit, route_body_limits
@@ -47,6 +47,12 @@ def create_service_app(
             _log.warning(
                 "auth.development_secret_in_use", hint="set GRIDLOOP_JWT_SECRET outside development"
             )
+        await wait_until_reachable(
+            runtime.engine,
+            lambda error, delay: _log.warning(
+                "database.waiting", error=type(error).__name__, retry_in_seconds=delay
+            ),
+        )
         if settings.migrate_on_start:
             await upgrade_database_async(settings.database_url, runtime.migrations_dir)
             _log.info("database.migrated")

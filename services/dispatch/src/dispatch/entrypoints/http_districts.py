@@ -21,6 +21,11 @@ from dispatch.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 
 Admin = Annotated[Principal, require_roles(Role.ADMIN)]
 DistrictCode = Annotated[str, Path(pattern=r"^\d{6}$", description="6-digit district code")]
+ReferenceBody = Annotated[
+    dict[str, Any],
+    Body(description="the category catalogue, roster or working calendar (docs/workflow.md)"),
+]
+"""Module-level: with postponed annotations FastAPI resolves them in the module's globals."""
 
 
 class GridLoadSummary(BaseModel):
@@ -176,7 +181,7 @@ def _document_route(
     async def put_document(
         district: DistrictCode,
         principal: Admin,
-        document: Annotated[dict[str, Any], Body(description=f"the {what} (docs/workflow.md)")],
+        document: ReferenceBody,
     ) -> DocumentLoaded:
         admin_of(principal, district)
         try:
