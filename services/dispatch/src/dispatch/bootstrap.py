@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import datetime
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -118,17 +119,27 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
 
     leadership = Leadership(runtime.engine, "gridloop:dispatch-escalation-scanner")
 
+    async def scan_once(now: datetime | None = None) -> int | None:
+        """One pass of the escalation scanner if this process leads the database's scanners
+        (None if another does); a failed pass gives the lead up."""
+        if not await leadership.ensure():
+            return None
+        try:
+            made = await scanner.scan(unit_of_work, registry, timing, now=now, on_alert=count_alert)
+        except Exception:
+            await leadership.release()
+            raise
+        work_order_metrics.scanner_ran()
+        return made
+
     async def scan_for_time_limits() -> None:
         try:
             while True:
                 await asyncio.sleep(settings.scan_interval_seconds)
                 try:
-                    if await leadership.ensure():
-                        await scanner.scan(unit_of_work, registry, timing, on_alert=count_alert)
-                        work_order_metrics.scanner_ran()
+                    await scan_once()
                 except Exception as error:
                     _log.warning("scanner.failed", error=repr(error)[:300])
-                    await leadership.release()
         finally:
             await leadership.release()
 
@@ -172,6 +183,11 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         background=background,
     )
     app.state.background = {loop.__name__: loop for loop in background}  # for tests
+    # What the loops drive, for operators' tools and tests: the districts in memory (refresh
+    # them from the database), one scanner pass, and the scanner's lead.
+    app.state.districts = registry
+    app.state.scan_time_limits = scan_once
+    app.state.scanner_leadership = leadership
     return app
 
 

@@ -1,10 +1,9 @@
-"""PUT /v1/grids takes a district's GeoJSON up to its own, larger body limit; every other route
-keeps the service default."""
+"""PUT /v1/grids (and /v1/districts/{code}/grids) take a district's GeoJSON up to their own,
+larger body limit; every other route keeps the service default."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import resources
 
 import httpx
 import pytest
@@ -20,7 +19,7 @@ JSON = {"Content-Type": "application/json"}
 
 
 def demo_file() -> bytes:
-    return (resources.files("dispatch.demo_data") / bootstrap.DEMO_GRIDS).read_bytes()
+    return (bootstrap.demo_districts() / "370812" / bootstrap.GRIDS_FILE).read_bytes()
 
 
 def test_the_demo_district_fits_the_grid_route_with_room_to_spare() -> None:
@@ -28,22 +27,25 @@ def test_the_demo_district_fits_the_grid_route_with_room_to_spare() -> None:
     assert len(demo_file()) * 50 < GRIDS_LIMIT
 
 
-async def test_the_demo_district_loads_through_the_grid_route(
-    client: httpx.AsyncClient, auth: Auth
+GRID_ROUTES = pytest.mark.parametrize("route", ["/v1/grids", "/v1/districts/370812/grids"])
+
+
+@GRID_ROUTES
+async def test_the_demo_district_loads_through_the_grid_routes(
+    client: httpx.AsyncClient, auth: Auth, route: str
 ) -> None:
-    response = await client.put(
-        "/v1/grids", content=demo_file(), headers={**auth(role="admin"), **JSON}
-    )
+    response = await client.put(route, content=demo_file(), headers={**auth(role="admin"), **JSON})
     assert response.status_code == 200, response.text
     assert response.json()["grids"] == 317
 
 
+@GRID_ROUTES
 async def test_a_grid_file_declared_over_its_limit_is_413_unread(
-    client: httpx.AsyncClient, auth: Auth
+    client: httpx.AsyncClient, auth: Auth, route: str
 ) -> None:
     body = CountingBody(GRIDS_LIMIT + 1)
     headers = {**auth(role="admin"), **JSON, "Content-Length": str(body.total_bytes)}
-    response = await client.put("/v1/grids", content=body, headers=headers)
+    response = await client.put(route, content=body, headers=headers)
     assert_problem(response, 413, f"larger than {GRIDS_LIMIT} bytes")
     assert body.read == 0
 
@@ -57,10 +59,16 @@ async def test_a_streamed_grid_file_over_its_limit_is_413_without_reading_the_re
     assert body.read == GRIDS_LIMIT // body.chunk + 1
 
 
-async def test_other_routes_keep_the_default_limit(client: httpx.AsyncClient, auth: Auth) -> None:
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [("GET", "/v1/workorders/wo-1"), ("PUT", "/v1/districts/370812/categories")],
+)
+async def test_other_routes_keep_the_default_limit(
+    client: httpx.AsyncClient, auth: Auth, method: str, route: str
+) -> None:
     body = CountingBody(DEFAULT_MAX_BODY_BYTES + 1)
     headers = {**auth(role="admin"), **JSON, "Content-Length": str(body.total_bytes)}
-    response = await client.request("GET", "/v1/workorders/wo-1", content=body, headers=headers)
+    response = await client.request(method, route, content=body, headers=headers)
     assert_problem(response, 413, f"larger than {DEFAULT_MAX_BODY_BYTES} bytes")
 
 

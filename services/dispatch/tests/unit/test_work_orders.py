@@ -282,6 +282,8 @@ class WorkOrderLife(RuleBasedStateMachine):
     @rule(action=st.sampled_from(list(Action)), role=st.sampled_from([*ACTORS, ActorRole.SYSTEM]))
     def act(self, action: Action, role: ActorRole) -> None:
         wo = self.wo
+        if action is Action.DISPATCH:
+            role = ActorRole.SYSTEM  # WorkOrder.dispatch takes no actor: the system dispatches
         before = (wo.state, wo.version, len(wo.history))
         actor = ACTORS.get(role) or Actor("system", ActorRole.SYSTEM)
         if role is ActorRole.ASSIGNEE and wo.assignee is not None:

@@ -15,9 +15,10 @@ def grid_square(
     size: float = 0.01,
     district: str = DISTRICT,
     community: str | None = None,
+    street: str = "鼓楼街道",
 ) -> dict[str, Any]:
     """A grid feature covering ``[lon, lon + size] x [lat, lat + size]``, named ``<grid_id> 网格``
-    in the community ``<grid_id> 社区`` unless ``community`` names another."""
+    in the community ``<grid_id> 社区`` unless ``community`` names another, in ``street``."""
     ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
     return {
         "type": "Feature",
@@ -25,7 +26,7 @@ def grid_square(
             "grid_id": grid_id,
             "name": f"{grid_id} 网格",
             "community": community or f"{grid_id} 社区",
-            "street": "鼓楼街道",
+            "street": street,
             "district_code": district,
         },
         "geometry": {"type": "Polygon", "coordinates": [ring]},

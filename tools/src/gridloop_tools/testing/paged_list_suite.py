@@ -69,6 +69,9 @@ class PagedListSuite(SharedSuite):
 
     paged_path: ClassVar[str]
     """A GET of a cursor-paged list of ``rider-1``'s items that a rider-1 token may read."""
+    paged_role: ClassVar[str] = "rider"
+    """The role of rider-1's token (a list of staff items is read by staff: a department's
+    work orders by a ``department`` token whose subject is the department)."""
 
     _REQUIRED_VALUES: ClassVar[tuple[str, ...]] = ("paged_path",)
     _REQUIRED_HOOKS: ClassVar[tuple[str, ...]] = ("add_list_items",)
@@ -80,13 +83,17 @@ class PagedListSuite(SharedSuite):
 
     # --- helpers ------------------------------------------------------------------------------
 
+    def owner(self, auth: Auth) -> dict[str, str]:
+        """The Authorization header of the list's owner."""
+        return auth(role=self.paged_role, subject=OWNER)
+
     async def read_page(
         self, client: httpx.AsyncClient, auth: Auth, *, limit: int, cursor: str | None = None
     ) -> dict[str, Any]:
         params: dict[str, str | int] = {"limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
-        response = await client.get(self.paged_path, params=params, headers=auth(subject=OWNER))
+        response = await client.get(self.paged_path, params=params, headers=self.owner(auth))
         assert response.status_code == 200, response.text
         page: dict[str, Any] = response.json()
         assert page["limit"] == limit
@@ -112,7 +119,7 @@ class PagedListSuite(SharedSuite):
     async def test_paging_out_of_range_is_422(
         self, client: httpx.AsyncClient, auth: Auth, query: str
     ) -> None:
-        response = await client.get(f"{self.paged_path}?{query}", headers=auth(subject=OWNER))
+        response = await client.get(f"{self.paged_path}?{query}", headers=self.owner(auth))
         body = assert_problem(response, 422, query.split("=")[0])
         assert any(query.split("=")[0] in error["field"] for error in body["errors"]), body
 
@@ -125,7 +132,7 @@ class PagedListSuite(SharedSuite):
         response = await client.get(
             self.paged_path,
             params={"cursor": edit_cursor(cursor, part)},
-            headers=auth(subject=OWNER),
+            headers=self.owner(auth),
         )
         assert_problem(response, 422, "cursor")
 
@@ -134,7 +141,7 @@ class PagedListSuite(SharedSuite):
     ) -> None:
         foreign = CursorCodec(app.state.jwt_secret, "another-list").encode(SortKey(_T0, "x"))
         response = await client.get(
-            self.paged_path, params={"cursor": foreign}, headers=auth(subject=OWNER)
+            self.paged_path, params={"cursor": foreign}, headers=self.owner(auth)
         )
         assert_problem(response, 422, "cursor")
 
@@ -143,7 +150,7 @@ class PagedListSuite(SharedSuite):
     ) -> None:
         """Offset paging is gone: the number no longer reaches the database."""
         response = await client.get(
-            f"{self.paged_path}?offset=9223372036854775808", headers=auth(subject=OWNER)
+            f"{self.paged_path}?offset=9223372036854775808", headers=self.owner(auth)
         )
         assert response.status_code == 200, response.text
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +23,10 @@ from dispatch.adapters.tables import (
 from dispatch.domain.grids import Grid, GridIndex
 from dispatch.domain.triage import Rejected
 from dispatch.domain.work_orders import (
+    CLOCKED_STATES,
     OPEN_STATES,
+    TROUBLED_AFTER,
+    WAITING_STATES,
     Assignee,
     AssigneeKind,
     AttachedReport,
@@ -249,27 +252,53 @@ class WorkOrderRepository:
         ).all()
         return {assignee: int(count) for assignee, count in rows if assignee}
 
-    async def due_for_scan(self, now: datetime, *, limit: int) -> list[str]:
-        """Ids of open orders whose warning point has passed and whose escalation is not yet
-        complete, or that wait to be dispatched — the scanner decides what is due."""
-        waiting = [WorkOrderState.FILED, WorkOrderState.RETURNED, WorkOrderState.REOPENED]
-        rows = (
-            await self._session.exec(
-                select(WorkOrderRow.id)
-                .where(
-                    sa.or_(
-                        sa.and_(
-                            col(WorkOrderRow.status).in_([s.value for s in OPEN_STATES]),
-                            col(WorkOrderRow.warning_at) <= now,
-                            col(WorkOrderRow.escalation_level) < 2,
-                        ),
-                        col(WorkOrderRow.status).in_([s.value for s in waiting]),
-                    )
-                )
-                .order_by(col(WorkOrderRow.warning_at), col(WorkOrderRow.id))
-                .limit(limit)
-            )
-        ).all()
+    async def due_for_scan(
+        self,
+        now: datetime,
+        *,
+        street_after: timedelta,
+        district_after: timedelta,
+        after: str | None,
+        limit: int,
+    ) -> list[str]:
+        """Ids (in order, after ``after``) of the orders the scanner has something to do for
+        at ``now``: those waiting for an assignee; orders on a clock whose warning, overdue or
+        escalation is due and not announced yet; orders reworked, returned or reopened three
+        times and not yet escalated to the district. Nothing else, so orders with nothing due
+        never take the place of those with something due."""
+        order = WorkOrderRow
+        on_a_clock = sa.and_(
+            col(order.status).in_([s.value for s in CLOCKED_STATES]),
+            col(order.handle_due).is_not(None),
+            sa.or_(
+                sa.and_(
+                    sa.not_(col(order.warned)),
+                    col(order.warning_at) <= now,
+                    col(order.handle_due) > now,
+                ),
+                sa.and_(sa.not_(col(order.overdue)), col(order.handle_due) <= now),
+                sa.and_(
+                    col(order.escalation_level) < 1, col(order.handle_due) <= now - street_after
+                ),
+                sa.and_(
+                    col(order.escalation_level) < 2, col(order.handle_due) <= now - district_after
+                ),
+            ),
+        )
+        troubled = sa.and_(
+            col(order.status).in_([s.value for s in OPEN_STATES]),
+            col(order.escalation_level) < 2,
+            sa.or_(
+                col(order.rework_count) >= TROUBLED_AFTER,
+                col(order.return_count) >= TROUBLED_AFTER,
+                col(order.reopen_count) >= TROUBLED_AFTER,
+            ),
+        )
+        waiting = col(order.status).in_([s.value for s in WAITING_STATES])
+        statement = select(order.id).where(sa.or_(waiting, on_a_clock, troubled))
+        if after is not None:
+            statement = statement.where(col(order.id) > after)
+        rows = (await self._session.exec(statement.order_by(col(order.id)).limit(limit))).all()
         return list(rows)
 
     async def listing(
@@ -279,7 +308,12 @@ class WorkOrderRepository:
         if where.street is not None:
             statement = statement.where(WorkOrderRow.street == where.street)
         if where.grid_ids is not None:
-            statement = statement.where(col(WorkOrderRow.grid_id).in_(list(where.grid_ids)))
+            in_grids = col(WorkOrderRow.grid_id).in_(list(where.grid_ids))
+            if where.or_assigned_to is not None:
+                assigned = col(WorkOrderRow.assignee_id) == where.or_assigned_to
+                statement = statement.where(sa.or_(in_grids, assigned))
+            else:
+                statement = statement.where(in_grids)
         if where.grid_id is not None:
             statement = statement.where(WorkOrderRow.grid_id == where.grid_id)
         if where.states:

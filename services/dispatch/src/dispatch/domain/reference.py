@@ -244,7 +244,11 @@ def parse_calendar(document: Any) -> WorkingCalendar:
     if not isinstance(document, dict):
         raise ReferenceDataError("working calendar", ["the document must be a JSON object"])
     periods: list[tuple[time, time]] = []
-    for index, period in enumerate(document.get("periods", [])):
+    raw_periods = document.get("periods", [])
+    if not isinstance(raw_periods, list):
+        problems.add("periods", 'must be a list of ["HH:MM", "HH:MM"]')
+        raw_periods = []
+    for index, period in enumerate(raw_periods):
         try:
             start, end = period
             periods.append((time.fromisoformat(start), time.fromisoformat(end)))
@@ -258,6 +262,8 @@ def parse_calendar(document: Any) -> WorkingCalendar:
     ):
         problems.add("weekend", "must list days of the week, 0 (Monday) to 6 (Sunday)")
         weekend_raw = [5, 6]
+    elif len(set(weekend_raw)) == 7:  # no deadline could ever be met
+        problems.add("weekend", "leaves no working day in the week")
     problems.raise_if_any()
     try:
         return WorkingCalendar(
@@ -337,7 +343,22 @@ def _limit(row: dict[str, Any], key: str) -> TimeLimit:
     except ValueError as error:
         units = ", ".join(u.value for u in LimitUnit)
         raise ValueError(f"{key}.unit must be one of {units}") from error
+    if not amount / _PER_DAY[unit] <= MAX_LIMIT_DAYS:  # also NaN and infinity
+        raise ValueError(f"{key} must not be longer than {MAX_LIMIT_DAYS} days")
     return TimeLimit(float(amount), unit)
+
+
+MAX_LIMIT_DAYS = 365
+"""The longest time limit, a year's worth of its unit (a working hour counted as an hour, a
+working day as a day): on a calendar of five working days a week its deadline stays well
+within the ten years the calendar searches, and within what a moment can hold."""
+_PER_DAY = {
+    LimitUnit.MINUTES: 24 * 60,
+    LimitUnit.HOURS: 24,
+    LimitUnit.DAYS: 1,
+    LimitUnit.WORKING_HOURS: 24,
+    LimitUnit.WORKING_DAYS: 1,
+}
 
 
 def _text(row: Any, key: str) -> str:

@@ -57,6 +57,16 @@ OPEN_STATES = frozenset(
     }
 )
 
+WAITING_STATES = frozenset({WorkOrderState.FILED, WorkOrderState.RETURNED, WorkOrderState.REOPENED})
+"""Open orders without an assignee: the system dispatches them (again)."""
+
+CLOCKED_STATES = OPEN_STATES - {WorkOrderState.RESOLVED, WorkOrderState.PENDING_REVIEW}
+"""Open states in which the handling clock runs: a resolved order waits for verification and
+one waiting for review has no clock yet."""
+
+TROUBLED_AFTER = 3
+"""Reworks, returns or reopenings that escalate an order to the district at once (提级督办)."""
+
 STATE_LABELS = {
     WorkOrderState.PENDING_REVIEW: "待核实",
     WorkOrderState.FILED: "已立案",
@@ -394,9 +404,7 @@ class WorkOrder:
     ) -> list[Alert]:
         """What the escalation scanner must announce now, each at most once per assignment:
         the 80 % warning, overdue, then escalation to the street and to the district."""
-        if not self.state.is_open or self.deadlines is None:
-            return []
-        if self.state in {WorkOrderState.RESOLVED, WorkOrderState.PENDING_REVIEW}:
+        if self.state not in CLOCKED_STATES or self.deadlines is None:
             return []
         alerts: list[Alert] = []
         deadlines = self.deadlines
@@ -416,7 +424,7 @@ class WorkOrder:
         """Three reworks, returns or reopenings escalate to the district at once (提级督办)."""
         if self.escalation_level >= 2 or not self.state.is_open:
             return None
-        if max(self.rework_count, self.return_count, self.reopen_count) >= 3:
+        if max(self.rework_count, self.return_count, self.reopen_count) >= TROUBLED_AFTER:
             due = self.deadlines.handle_due if self.deadlines else None
             return Alert(AlertKind.ESCALATED, 2, due, troubled=True)
         return None

@@ -193,9 +193,9 @@ def build_workorders_router(
             if not principal.covers(district):
                 raise Problem(403, "Forbidden", f"the token does not cover district {district}")
             districts = (district,)
-        grid_ids = None
-        if principal.role is Role.GRID_WORKER:
-            grid_ids = principal.grids
+        grid_ids, or_assigned_to = None, None
+        if principal.role is Role.GRID_WORKER:  # their grids' orders and their own
+            grid_ids, or_assigned_to = principal.grids, principal.subject
         if principal.role is Role.DEPARTMENT:
             assignee = principal.subject
         where = WorkOrderFilter(
@@ -203,6 +203,7 @@ def build_workorders_router(
             street=street,
             grid_id=grid,
             grid_ids=grid_ids,
+            or_assigned_to=or_assigned_to,
             states=[s.value for s in state or []],
             category=category,
             assignee_id=assignee,

@@ -11,7 +11,13 @@ from functools import partial
 
 import structlog
 
-from dispatch.domain.work_orders import Alert, AlertKind, WorkOrder, WorkOrderState
+from dispatch.domain.work_orders import (
+    WAITING_STATES,
+    Alert,
+    AlertKind,
+    WorkOrder,
+    WorkOrderState,
+)
 from dispatch.service_layer.announce import Announcer
 from dispatch.service_layer.dispatching import dispatch_order
 from dispatch.service_layer.districts import DistrictRegistry
@@ -19,8 +25,6 @@ from dispatch.service_layer.lifecycle import Timing
 from dispatch.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 
 _log = structlog.get_logger("gridloop.dispatch")
-
-WAITING = frozenset({WorkOrderState.FILED, WorkOrderState.RETURNED, WorkOrderState.REOPENED})
 
 AlertCounter = Callable[[str, str, int], None]
 """(district, alert kind, level) — counted once the announcement commits."""
@@ -35,14 +39,27 @@ async def scan(
     batch: int = 200,
     on_alert: AlertCounter = lambda district, kind, level: None,
 ) -> int:
-    """One pass; returns how many announcements (and dispatches) it made."""
+    """One pass over every order with something due, ``batch`` at a time; returns how many
+    announcements (and dispatches) it made."""
     moment = now or datetime.now(UTC)
-    async with unit_of_work() as uow:
-        due = await uow.work_orders.due_for_scan(moment, limit=batch)
     made = 0
-    for work_order_id in due:
-        made += await _scan_one(work_order_id, unit_of_work(), registry, timing, moment, on_alert)
-    return made
+    after: str | None = None
+    while True:
+        async with unit_of_work() as uow:
+            due = await uow.work_orders.due_for_scan(
+                moment,
+                street_after=timing.street_after,
+                district_after=timing.district_after,
+                after=after,
+                limit=batch,
+            )
+        for work_order_id in due:
+            made += await _scan_one(
+                work_order_id, unit_of_work(), registry, timing, moment, on_alert
+            )
+        if len(due) < batch:
+            return made
+        after = due[-1]
 
 
 async def _scan_one(
@@ -60,7 +77,7 @@ async def _scan_one(
         history = len(order.history)
         announcer = Announcer(uow, registry)
         made = 0
-        if order.state in WAITING:
+        if order.state in WAITING_STATES:
             redispatch = order.state is not WorkOrderState.FILED
             if await dispatch_order(order, registry, uow, announcer, now, redispatch=redispatch):
                 made += 1

@@ -140,7 +140,14 @@ async def file_order(
     )
     if category.needs_review:
         roster = registry.roster(district)
-        supervisors = [s.id for s in roster.street_supervisors(order.street)] if roster else []
+        # The street's supervisors review; in a street without one, the district's (as the
+        # assignment ladder falls back to them), so that somebody is asked.
+        reviewers = (
+            roster.street_supervisors(order.street) or roster.district_supervisors()
+            if roster
+            else []
+        )
+        supervisors = [s.id for s in reviewers]
         await uow.work_orders.add(order)
         await announcer.review_requested(order, supervisors)
         return order

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
@@ -41,6 +41,9 @@ class WorkOrderFilter:
     street: str | None = None
     grid_id: str | None = None
     grid_ids: Sequence[str] | None = None
+    """Only orders in these grids (a grid worker's) …"""
+    or_assigned_to: str | None = None
+    """… or assigned to this id (the grid worker's own, wherever they are)."""
     states: Sequence[str] = ()
     category: str | None = None
     assignee_id: str | None = None
@@ -75,7 +78,15 @@ class WorkOrderStore(Protocol):
         lon_range: tuple[float, float],
     ) -> list[MergeCandidate]: ...
     async def open_counts(self, assignee_ids: Sequence[str]) -> dict[str, int]: ...
-    async def due_for_scan(self, now: datetime, *, limit: int) -> list[str]: ...
+    async def due_for_scan(
+        self,
+        now: datetime,
+        *,
+        street_after: timedelta,
+        district_after: timedelta,
+        after: str | None,
+        limit: int,
+    ) -> list[str]: ...
     async def listing(
         self, where: WorkOrderFilter, *, after: SortKey | None, limit: int
     ) -> list[WorkOrder]: ...
