@@ -7,28 +7,16 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from gridloop_tools.stack import SERVICES, ServiceProcess, port_in_use
+from gridloop_tools.testing.launcher import GRIDLOOP, four_free_ports, running_launcher, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def four_free_ports() -> int:
-    """The first of four consecutive free ports."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = int(probe.getsockname()[1])
-        if first < 65000 and not any(port_in_use(first + i) for i in range(4)):
-            return first
-    raise RuntimeError("no four consecutive free ports")
 
 
 def children_of(pid: int) -> set[int]:
@@ -47,48 +35,10 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout:.0f}s: {what}")
-
-
 @pytest.fixture
 def launcher(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
-    first = four_free_ports()
-    log = tmp_path / "launcher.out"
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gridloop_tools.cli.main",
-                "run",
-                "--ports-from",
-                str(first),
-                "--data-dir",
-                str(tmp_path / "data"),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**env, "COLUMNS": "200"},
-        )
-    try:
-        wait_for(lambda: "is running" in log.read_text(), 120, "the stack to start")
-        yield process, first, log
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    with running_launcher(tmp_path) as running:
+        yield running.process, running.first_port, running.log
 
 
 def test_a_crashed_service_is_restarted_and_nothing_outlives_a_killed_launcher(
@@ -137,16 +87,7 @@ def test_ports_held_by_another_program_are_refused_clearly(tmp_path: Path) -> No
     holder.listen()
     try:
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "gridloop_tools.cli.main",
-                "run",
-                "--ports-from",
-                str(first),
-                "--data-dir",
-                str(tmp_path),
-            ],
+            [*GRIDLOOP, "run", "--ports-from", str(first), "--data-dir", str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=60,

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import pytest
 import typer
-from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
 from rich.console import Console
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Point, Polygon, mapping
 from typer.testing import CliRunner
 
-from common.auth import DEVELOPMENT_SECRET, Principal, TokenError, verify_token
 from gridloop_tools.cli.simulate import (
     CATEGORY_CODES,
     CATEGORY_TEXTS,
@@ -36,13 +32,17 @@ from gridloop_tools.cli.simulate import (
     plan_reports,
     random_point_in,
     random_point_outside,
+    read_district_grids,
     read_grids,
     render_summary,
+    rider_districts,
     rider_ids,
     run_simulation,
     simulate,
 )
 from gridloop_tools.cli.simulate.client import ConnectionGate
+from gridloop_tools.testing import fake_stack
+from gridloop_tools.testing.fake_stack import fake_roster
 
 # A small grid near 兖州: one L-shaped (concave) polygon and one square.
 L_SHAPE = Polygon(
@@ -278,170 +278,12 @@ def test_build_summary_without_samples_or_balances() -> None:
 # --------------------------------------------------------------------------- fake stack
 
 
-class FakeStack:
-    """The four services' HTTP endpoints, in memory, with a tiny asynchronous 'pipeline'."""
+class FakeStack(fake_stack.FakeStack):
+    """The fake stack over the two test grids of 370812 (G1, G2)."""
 
-    def __init__(
-        self,
-        *,
-        delay: float = 0.02,
-        fail_categories: frozenset[str] = frozenset(),
-        drop_categories: frozenset[str] = frozenset(),
-        starting_balances: dict[str, int] | None = None,
-        silent_rejections: bool = False,
-    ) -> None:
-        self.delay = delay
-        self.silent_rejections = silent_rejections
-        self.fail_categories = fail_categories
-        self.drop_categories = drop_categories
-        self.reports: dict[str, dict[str, Any]] = {}
-        self.owners: dict[str, str] = {}
-        self.inbox: dict[str, list[dict[str, Any]]] = {}
-        self.inbox_page_size = 3
-        self.balances: dict[str, int] = dict(starting_balances or {})
-        self.idempotency: dict[str, str] = {}
-        self.failed_posts: list[str] = []
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.app = self._build()
-
-    def _principal(self, authorization: str | None) -> Principal | None:
-        if not authorization or not authorization.startswith("Bearer "):
-            return None
-        try:
-            return verify_token(DEVELOPMENT_SECRET, authorization.removeprefix("Bearer "))
-        except TokenError:
-            return None
-
-    @staticmethod
-    def _problem(status: int, detail: str) -> JSONResponse:
-        return JSONResponse(
-            {"type": "about:blank", "title": "Error", "status": status, "detail": detail},
-            status_code=status,
-            media_type="application/problem+json",
-        )
-
-    async def _process(self, report_id: str) -> None:
-        await asyncio.sleep(self.delay)
-        report = self.reports[report_id]
-        rider = self.owners[report_id]
-        if report["category"] in self.drop_categories:
-            return
-        point = Point(report["lon"], report["lat"])
-        grid = next((f"G{i}" for i, g in enumerate(GRIDS, start=1) if g.intersects(point)), None)
-        messages = self.inbox.setdefault(rider, [])
-        if grid is None:
-            report.update(status="rejected", rejection_reason="outside_service_area")
-            if not self.silent_rejections:
-                messages.insert(0, self._message(rider, report_id, "report_rejected"))
-            return
-        report.update(status="filed", grid_id=grid, work_order_id=f"wo-{report_id}")
-        messages.insert(0, self._message(rider, report_id, "report_filed"))
-        await asyncio.sleep(self.delay)
-        self.balances[rider] = self.balances.get(rider, 0) + 10
-        messages.insert(0, self._message(rider, report_id, "points_awarded"))
-
-    def _message(self, rider: str, report_id: str, template: str) -> dict[str, Any]:
-        number = sum(len(items) for items in self.inbox.values()) + 1
-        return {
-            "id": f"m{number}",
-            "template": template,
-            "title": template,
-            "body": "您的上报已处理",
-            "report_id": report_id,
-            "recipient": rider,
-            "created_at": "2025-01-01T00:00:00Z",
-        }
-
-    def _build(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.get("/healthz")
-        async def healthz() -> dict[str, str]:
-            return {"status": "ok"}
-
-        @app.post("/v1/reports", response_model=None)
-        async def submit(
-            request: Request,
-            authorization: Annotated[str | None, Header()] = None,
-            idempotency_key: Annotated[str | None, Header()] = None,
-        ) -> JSONResponse:
-            principal = self._principal(authorization)
-            if principal is None or principal.role != "rider":
-                return self._problem(401, "a rider token is required")
-            if not idempotency_key:
-                return self._problem(400, "Idempotency-Key is required")
-            if idempotency_key in self.idempotency:
-                report_id = self.idempotency[idempotency_key]
-                return JSONResponse(self.reports[report_id], status_code=201)
-            body = await request.json()
-            if set(body) != {"category", "lat", "lon", "text"}:
-                return self._problem(422, f"unexpected body fields: {sorted(body)}")
-            if body["category"] in self.fail_categories:
-                self.failed_posts.append(idempotency_key)
-                return self._problem(422, f"category: {body['category']} is not configured")
-            report_id = f"r{len(self.reports) + 1:04d}"
-            self.idempotency[idempotency_key] = report_id
-            self.owners[report_id] = principal.subject
-            self.reports[report_id] = {
-                "id": report_id,
-                "status": "submitted",
-                "work_order_id": None,
-                "grid_id": None,
-                "rejection_reason": None,
-                **body,
-            }
-            task = asyncio.create_task(self._process(report_id))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-            return JSONResponse(self.reports[report_id], status_code=201)
-
-        @app.get("/v1/reports/{report_id}", response_model=None)
-        async def status(
-            report_id: str, authorization: Annotated[str | None, Header()] = None
-        ) -> dict[str, Any] | JSONResponse:
-            principal = self._principal(authorization)
-            if principal is None:
-                return self._problem(401, "unauthorized")
-            if self.owners.get(report_id) != principal.subject:
-                return self._problem(404, f"report '{report_id}' was not found")
-            return self.reports[report_id]
-
-        @app.get("/v1/inbox/{rider_id}", response_model=None)
-        async def inbox(
-            rider_id: str,
-            limit: int = 50,
-            cursor: str = "0",
-            authorization: Annotated[str | None, Header()] = None,
-        ) -> dict[str, Any] | JSONResponse:
-            principal = self._principal(authorization)
-            if principal is None or principal.subject != rider_id:
-                return self._problem(403, "not your inbox")
-            # Small pages, so a client that reads only the first one misses messages.
-            start, size = int(cursor), min(limit, self.inbox_page_size)
-            messages = self.inbox.get(rider_id, [])
-            more = start + size < len(messages)
-            return {
-                "items": messages[start : start + size],
-                "limit": size,
-                "next_cursor": str(start + size) if more else None,
-            }
-
-        @app.get("/v1/accounts/{rider_id}/balance", response_model=None)
-        async def balance(
-            rider_id: str, authorization: Annotated[str | None, Header()] = None
-        ) -> dict[str, Any] | JSONResponse:
-            principal = self._principal(authorization)
-            if principal is None or principal.subject != rider_id:
-                return self._problem(403, "not your account")
-            if rider_id not in self.balances:
-                return self._problem(404, f"account 'rider:{rider_id}' was not found")
-            return {
-                "account_id": f"rider:{rider_id}",
-                "rider_id": rider_id,
-                "balance": self.balances[rider_id],
-            }
-
-        return app
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("districts", {"370812": [("G1", L_SHAPE), ("G2", SQUARE)]})
+        super().__init__(**options)
 
 
 class FlakyTransport(httpx.AsyncBaseTransport):
@@ -461,7 +303,7 @@ class FlakyTransport(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-def fast_config(grids_file: Path, **changes: Any) -> SimulationConfig:
+def fast_config(grids_file: Path | None, **changes: Any) -> SimulationConfig:
     config = SimulationConfig(
         reports=30,
         riders=4,
@@ -566,6 +408,24 @@ async def test_unfinished_reports_are_pending_at_the_timeout(grids_file: Path) -
     }
     assert 1.0 <= summary.wall_time_s < 3.0
     assert summary.exit_code == 1
+
+
+async def test_rejections_are_counted_by_their_code_when_reporting_gives_one(
+    grids_file: Path,
+) -> None:
+    stack = FakeStack()
+    app = stack.app
+
+    @app.middleware("http")
+    async def with_codes(request: Any, call_next: Any) -> Any:
+        for report in stack.reports.values():
+            if report["status"] == "rejected" and "rejection_reason_code" not in report:
+                code = report["rejection_reason"]
+                report.update(rejection_reason_code=code, rejection_reason=f"不予立案（{code}）")
+        return await call_next(request)
+
+    summary = await run_simulation(fast_config(grids_file), transport=httpx.ASGITransport(app=app))
+    assert summary.rejection_reasons == {"outside_service_area": 6}
 
 
 async def test_triaged_reports_without_a_message_are_pending(grids_file: Path) -> None:
@@ -765,3 +625,220 @@ async def test_a_stack_that_goes_away_is_reported_without_a_tight_polling_loop(
     with pytest.raises(StackGoneError, match="stopped answering"):
         await run_simulation(config, transport=transport)
     assert 0 < transport.refused < 100
+
+
+# --------------------------------------------------------------------------- several districts
+
+WEST = Polygon([(116.70, 35.54), (116.72, 35.54), (116.72, 35.56), (116.70, 35.56)])
+DISTRICT_GRIDS = {"370812": [("G1", L_SHAPE), ("G2", SQUARE)], "370811": [("R1", WEST)]}
+ROSTERS = {code: fake_roster(code, [g for g, _ in grids]) for code, grids in DISTRICT_GRIDS.items()}
+
+
+@pytest.fixture
+def districts_dir(tmp_path: Path) -> Path:
+    """Two districts laid out like DISPATCH_DISTRICTS_DIR: grids and a roster each."""
+    root = tmp_path / "districts"
+    for code, grids in DISTRICT_GRIDS.items():
+        folder = root / code
+        folder.mkdir(parents=True)
+        document = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"grid_id": grid_id, "district_code": code},
+                    "geometry": mapping(polygon),
+                }
+                for grid_id, polygon in grids
+            ],
+        }
+        (folder / "grids.geojson").write_text(json.dumps(document), encoding="utf-8")
+        (folder / "roster.json").write_text(json.dumps(ROSTERS[code]), encoding="utf-8")
+    return root
+
+
+def two_district_stack(**options: Any) -> fake_stack.FakeStack:
+    return fake_stack.FakeStack(districts=DISTRICT_GRIDS, rosters=ROSTERS, **options)
+
+
+def district_config(districts_dir: Path, **changes: Any) -> SimulationConfig:
+    return fast_config(
+        None, **{"districts_dir": districts_dir, "staff_poll_interval": 0.02, **changes}
+    )
+
+
+def test_riders_are_spread_over_the_districts_in_turn() -> None:
+    riders = rider_ids(5)
+    assert rider_districts(riders, ["370812", "370811"]) == {
+        "sim-rider-0001": "370812",
+        "sim-rider-0002": "370811",
+        "sim-rider-0003": "370812",
+        "sim-rider-0004": "370811",
+        "sim-rider-0005": "370812",
+    }
+    with pytest.raises(ValueError, match="district"):
+        rider_districts(riders, [])
+
+
+def test_each_riders_points_lie_in_their_own_district() -> None:
+    riders = rider_ids(4)
+    home = rider_districts(riders, list(DISTRICT_GRIDS))
+    grids = {code: [polygon for _, polygon in pairs] for code, pairs in DISTRICT_GRIDS.items()}
+    everything = [polygon for polygons in grids.values() for polygon in polygons]
+    plan = plan_reports(
+        count=60,
+        riders=riders,
+        outside_ratio=0.25,
+        grids=everything,
+        rng=random.Random(11),
+        home=grids,
+        district_of=home,
+    )
+    assert sum(report.outside for report in plan) == 15
+    for report in plan:
+        point = Point(report.lon, report.lat)
+        assert report.district == home[report.rider_id]
+        if report.outside:  # outside every grid of every district
+            assert not any(grid.intersects(point) for grid in everything)
+        else:
+            assert any(grid.intersects(point) for grid in grids[report.district])
+
+
+def test_district_grids_come_from_a_file_a_folder_or_the_demo(
+    tmp_path: Path, districts_dir: Path
+) -> None:
+    document = feature_collection(L_SHAPE, SQUARE)
+    document["features"] += feature_collection(WEST, district="370811")["features"]
+    path = tmp_path / "both.geojson"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    from_file = read_district_grids(path)
+    assert {code: len(grids) for code, grids in from_file.items()} == {"370811": 1, "370812": 2}
+    from_folder = read_district_grids(None, districts_dir)
+    assert {code: len(grids) for code, grids in from_folder.items()} == {"370811": 1, "370812": 2}
+    demo = read_district_grids(None)
+    assert {code: len(grids) for code, grids in demo.items()} == {"370811": 180, "370812": 317}
+    with pytest.raises(SimulationError, match="not found"):
+        read_district_grids(None, tmp_path / "nowhere")
+
+
+async def test_riders_of_two_districts_report_with_tokens_of_their_own(
+    districts_dir: Path,
+) -> None:
+    stack = fake_stack.FakeStack(districts=DISTRICT_GRIDS)  # no rosters: orders are only filed
+    summary = await run_simulation(
+        district_config(districts_dir), transport=httpx.ASGITransport(app=stack.app)
+    )
+    assert summary.districts == {"370811": 15, "370812": 15}
+    assert summary.rejection_reasons == {"outside_service_area": 6}  # no district_mismatch
+    assert summary.filed == 24
+    assert summary.lives is None
+    assert summary.exit_code == 0
+    home = rider_districts(rider_ids(4), ["370811", "370812"])  # the districts in code order
+    for report_id, rider in stack.owners.items():
+        assert stack.coverage[report_id] == (home[rider],)
+    assert not stack.requests  # without --play-staff nobody touches the work orders
+    console = Console(record=True, width=160)
+    console.print(render_summary(summary))
+    assert "370811: 15 reports" in console.export_text()
+
+
+@pytest.mark.parametrize("rework_ratio", [0.0, 0.5, 1.0])
+async def test_the_staff_carry_every_order_to_its_close(
+    districts_dir: Path, rework_ratio: float
+) -> None:
+    stack = two_district_stack()
+    config = district_config(districts_dir, play_staff=True, rework_ratio=rework_ratio)
+    summary = await run_simulation(config, transport=httpx.ASGITransport(app=stack.app))
+    assert summary.exit_code == 0, summary
+    assert summary.pending == 0
+    assert summary.lives is not None
+    assert set(summary.lives) == {"370812", "370811"}
+    orders = {code: [o for o in stack.orders.values() if o.district == code] for code in ROSTERS}
+    for code, lives in summary.lives.items():
+        assert lives.orders == len(orders[code]) > 0
+        assert lives.closed == lives.orders
+        assert lives.still_open == 0
+        assert len(lives.close_times_s) == lives.closed
+        assert all(t > 0 for t in lives.close_times_s)
+    assert all(order.state == "closed" for order in stack.orders.values())
+    reworked = sum(lives.reworked for lives in summary.lives.values())
+    total = len(stack.orders)
+    if rework_ratio == 0.0:
+        assert reworked == 0
+    elif rework_ratio == 1.0:
+        assert reworked == total  # each failed once, then passed
+    else:
+        assert 0 < reworked < total
+    posts = [r for r in stack.requests if r.method == "POST"]
+    verifies = [r for r in posts if r.path.endswith("/verify")]
+    assert len(verifies) == total + reworked
+    assert {r.role for r in verifies} == {"supervisor"}
+    # Every claim and resolution comes from the order's assignee, with their own token.
+    for request in posts:
+        if request.path.endswith(("/claim", "/resolve")):
+            order = stack.orders[request.path.split("/")[3]]
+            assert order.assignee is not None and request.subject == order.assignee["id"]
+    roles = {r.role for r in posts if r.path.endswith("/claim")}
+    assert "grid_worker" in roles
+    # Orders that waited for review were accepted by a supervisor, then lived on.
+    reviewed = [o for o in stack.orders.values() if o.category in fake_stack.REVIEW_CATEGORIES]
+    accepts = [r for r in posts if r.path.endswith("/accept")]
+    assert len(accepts) == len(reviewed)
+    # Assignees read their own queue.
+    queues = [r for r in stack.requests if r.method == "GET" and "assignee=" in r.query]
+    assert queues and all(f"assignee={r.subject}" in r.query for r in queues)
+    text = Console(record=True, width=160)
+    text.print(render_summary(summary))
+    rendered = text.export_text()
+    assert "work orders 370811" in rendered and "submit → closed" in rendered
+
+
+async def test_orders_left_open_at_the_timeout_are_counted(districts_dir: Path) -> None:
+    class StubbornStack(fake_stack.FakeStack):
+        def act(self, principal: Any, order: Any, action: str, body: Any) -> str | None:
+            if action == "verify" and order.district == "370811":
+                return "the verifier is away"
+            return super().act(principal, order, action, body)
+
+    stack = StubbornStack(districts=DISTRICT_GRIDS, rosters=ROSTERS)
+    config = district_config(districts_dir, play_staff=True, rework_ratio=0.0, timeout=1.5)
+    summary = await run_simulation(config, transport=httpx.ASGITransport(app=stack.app))
+    assert summary.lives is not None
+    ren = summary.lives["370811"]
+    assert ren.orders > 0 and ren.closed == 0 and ren.still_open == ren.orders
+    assert summary.lives["370812"].still_open == 0
+    assert summary.still_open == ren.orders
+    assert summary.exit_code == 1
+
+
+async def test_the_staff_do_not_poll_in_a_tight_loop(districts_dir: Path) -> None:
+    """Reports that never triage keep the run going until the timeout; meanwhile each district
+    is looked at once per staff_poll_interval, not as fast as the loop can go."""
+    stack = two_district_stack(drop_categories=frozenset(CATEGORY_CODES))
+    config = district_config(districts_dir, play_staff=True, timeout=1.2, staff_poll_interval=0.2)
+    summary = await run_simulation(config, transport=httpx.ASGITransport(app=stack.app))
+    overviews = [r for r in stack.requests if r.role == "supervisor" and r.method == "GET"]
+    rounds = summary.wall_time_s / 0.2 + 2
+    assert 0 < len(overviews) <= 2 * rounds  # two districts, pages of one each
+
+
+async def test_playing_the_staff_needs_the_rosters(districts_dir: Path) -> None:
+    (districts_dir / "370811" / "roster.json").unlink()
+    with pytest.raises(SimulationError, match="--play-staff needs the districts' rosters"):
+        await run_simulation(district_config(districts_dir, play_staff=True))
+
+
+async def test_unknown_districts_are_refused(districts_dir: Path) -> None:
+    with pytest.raises(SimulationError, match="no grids for district 370829"):
+        await run_simulation(district_config(districts_dir, districts=("370829",)))
+    with pytest.raises(SimulationError, match="6-digit"):
+        await run_simulation(district_config(districts_dir, districts=("3708",)))
+
+
+def test_cli_takes_districts_and_the_staff_options(districts_dir: Path) -> None:
+    args = ["simulate", "--districts-dir", str(districts_dir), "--districts", "370812,99"]
+    result = CliRunner().invoke(_cli(), args, env={"COLUMNS": "250"})
+    assert result.exit_code == 1
+    assert "6-digit" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(_cli(), ["simulate", "--play-staff", "--rework-ratio", "2"])
+    assert result.exit_code == 2

@@ -19,7 +19,14 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 from dispatch.domain.grids import Grid, GridFileError, GridIndex
 
 DEMO_FILE = "370812/grids.geojson"
+DEMO_DISTRICTS = ("370812", "370811")
 KM2_PER_DEG2 = (math.pi * 6371.0088 / 180) ** 2 * math.cos(math.radians(35.55))
+RENCHENG_STREETS = {
+    # The 街道/镇 under 370811 in the National Bureau of Statistics' 2023 division codes.
+    "许庄街道", "李营街道", "南张街道", "仙营街道", "金城街道", "廿里铺街道", "古槐街道",
+    "济阳街道", "阜桥街道", "越河街道", "观音阁街道", "南苑街道", "安居街道", "唐口街道",
+    "长沟镇", "石桥镇", "喻屯镇",
+}  # fmt: skip
 
 
 # --- fixtures ----------------------------------------------------------------------------
@@ -35,6 +42,17 @@ def demo_document() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def demo(demo_document: dict[str, Any]) -> GridIndex:
     return GridIndex.from_feature_collection(demo_document)
+
+
+def read_demo(code: str, name: str) -> dict[str, Any]:
+    text = files("dispatch.demo_data").joinpath(code, name).read_text(encoding="utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+@pytest.fixture(scope="module")
+def rencheng() -> GridIndex:
+    return GridIndex.from_feature_collection(read_demo("370811", "grids.geojson"))
 
 
 def square(lon: float, lat: float, size: float = 0.01) -> dict[str, Any]:
@@ -87,12 +105,16 @@ def second_feature_rejected(document: dict[str, Any]) -> GridFileError:
 # --- the synthetic demo district ---------------------------------------------------------
 
 
-def test_demo_file_says_it_is_synthetic(demo_document: dict[str, Any]) -> None:
+@pytest.mark.parametrize("code", DEMO_DISTRICTS)
+def test_demo_files_say_they_are_synthetic(code: str) -> None:
+    document = read_demo(code, "grids.geojson")
     for member in ("name", "description"):
-        assert "SYNTHETIC" in demo_document[member]
-        assert "合成演示数据，非真实边界" in demo_document[member]
-    assert demo_document["generator"] == "services/dispatch/scripts/generate_demo_district.py"
-    assert all(f["properties"]["synthetic"] is True for f in demo_document["features"])
+        assert "SYNTHETIC" in document[member]
+        assert "合成演示数据，非真实边界" in document[member]
+    assert document["generator"] == "services/dispatch/scripts/generate_demo_district.py"
+    assert all(f["properties"]["synthetic"] is True for f in document["features"])
+    for kind in ("categories.json", "roster.json"):
+        assert read_demo(code, kind)["synthetic"] is True
 
 
 def test_demo_has_317_grids_of_yanzhou(demo: GridIndex) -> None:
@@ -123,8 +145,11 @@ def test_demo_grids_are_valid_polygons(demo: GridIndex) -> None:
         assert not grid.geometry.is_empty, grid.grid_id
 
 
-def test_demo_grids_tessellate_the_district(demo: GridIndex) -> None:
-    geometries = [grid.geometry for grid in demo.grids]
+def tessellation(index: GridIndex) -> Polygon:
+    """The union of the grids, once it is checked that they tessellate it."""
+    geometries = [grid.geometry for grid in index.grids]
+    assert all(isinstance(g, Polygon) and g.is_valid and not g.is_empty for g in geometries)
+    assert shapely.coverage_is_valid(geometries)
     union = shapely.union_all(geometries)
     total = sum(g.area for g in geometries)
     # No overlaps: the areas add up to the area of the union.
@@ -132,6 +157,11 @@ def test_demo_grids_tessellate_the_district(demo: GridIndex) -> None:
     # No gaps: the union is one polygon without holes, the district outline.
     assert isinstance(union, Polygon)
     assert not union.interiors
+    return union
+
+
+def test_demo_grids_tessellate_the_district(demo: GridIndex) -> None:
+    union = tessellation(demo)
     # Roughly 25 km x 26 km around 35.55N 116.83E.
     min_lon, min_lat, max_lon, max_lat = demo.bounds
     assert 116.6 < min_lon < 116.83 < max_lon < 117.1
@@ -150,6 +180,57 @@ def test_points_outside_the_district_are_not_located(demo: GridIndex) -> None:
     assert demo.locate(116.83, 35.55) is None  # lat/lon swapped
     assert demo.locate(35.55, 117.5) is None  # east of the district
     assert demo.locate(math.nan, 116.83) is None
+
+
+def test_rencheng_has_180_grids_in_its_17_streets(rencheng: GridIndex) -> None:
+    assert len(rencheng) == 180
+    assert rencheng.district_code == "370811"
+    for grid in rencheng.grids:
+        assert re.fullmatch(r"370811-\d{2}-\d{3}-\d", grid.grid_id), grid.grid_id
+        assert grid.name.startswith(grid.community)
+        assert grid.community.startswith(grid.street)
+    assert {grid.street for grid in rencheng.grids} == RENCHENG_STREETS
+    community_sizes = Counter(grid.community for grid in rencheng.grids)
+    assert all(3 <= size <= 6 for size in community_sizes.values()), community_sizes
+    for street in RENCHENG_STREETS:
+        region = shapely.union_all([g.geometry for g in rencheng.grids if g.street == street])
+        assert isinstance(region, Polygon), f"{street} is not one contiguous region"
+
+
+def test_rencheng_grids_are_valid_and_tessellate_the_district(rencheng: GridIndex) -> None:
+    union = tessellation(rencheng)
+    # Around 济宁's centre, 35.41N 116.60E, west and south-west of 兖州区.
+    min_lon, min_lat, max_lon, max_lat = rencheng.bounds
+    assert 116.3 < min_lon < 116.60 < max_lon < 116.8
+    assert 35.2 < min_lat < 35.41 < max_lat < 35.6
+    assert 500 < union.area * KM2_PER_DEG2 < 800
+    assert rencheng.locate(35.41, 116.60) is not None
+
+
+def test_the_demo_districts_share_no_point(demo: GridIndex, rencheng: GridIndex) -> None:
+    yanzhou = shapely.union_all([grid.geometry for grid in demo.grids])
+    ren = shapely.union_all([grid.geometry for grid in rencheng.grids])
+    assert not yanzhou.intersects(ren)  # not even a border point
+    assert yanzhou.distance(ren) < 0.01  # but neighbours, a few hundred metres apart
+    rng = random.Random(370811)
+    for index, other in ((demo, rencheng), (rencheng, demo)):
+        for grid in rng.sample(index.grids, 40):
+            assert isinstance(grid.geometry, Polygon)
+            for lon, lat in grid.geometry.exterior.coords:
+                assert other.locate(lat, lon) is None
+
+
+@pytest.mark.parametrize("code", DEMO_DISTRICTS)
+def test_demo_reference_data_fits_the_grids(code: str) -> None:
+    grid_ids = {f["properties"]["grid_id"] for f in read_demo(code, "grids.geojson")["features"]}
+    roster = read_demo(code, "roster.json")
+    assert roster["district"] == code
+    covered = {grid for worker in roster["grid_workers"] for grid in worker["grid_ids"]}
+    assert covered == grid_ids  # every grid has a worker, and no worker a stray grid
+    streets = {f["properties"]["street"] for f in read_demo(code, "grids.geojson")["features"]}
+    assert {s["street"] for s in roster["supervisors"] if s["level"] == "street"} == streets
+    assert read_demo(code, "categories.json")["district"] == code
+    assert read_demo(code, "calendar.json")["periods"]
 
 
 def test_a_shared_vertex_resolves_to_the_smallest_grid_id(demo: GridIndex) -> None:

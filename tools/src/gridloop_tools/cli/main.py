@@ -1,5 +1,5 @@
-"""The ``gridloop`` command: run the stack, mint development tokens, simulate riders, prove the
-loop survives faults."""
+"""The ``gridloop`` command: run the stack, mint development tokens, simulate riders and staff,
+prove the loop survives faults."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from common.auth import DEVELOPMENT_SECRET, Role, issue_token, validate_secret
 from gridloop_tools.chaos.command import chaos
 from gridloop_tools.cli.simulate import simulate
+from gridloop_tools.cli.token import token
 from gridloop_tools.embedded_broker import BrokerUnavailable
 from gridloop_tools.stack import DEFAULT_PORTS, SERVICES, Stack, StackError
+from gridloop_tools.staff import StaffError, district_codes, districts_root
 from gridloop_tools.supervisor import GaveUp, Supervisor
 
 app = typer.Typer(
@@ -27,34 +28,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("simulate", help="Drive a running stack with simulated riders over HTTP.")(simulate)
+app.command("token")(token)
 app.command("chaos")(chaos)
 console = Console()
 errors = Console(stderr=True)
 
 
-@app.command()
-def token(
-    role: Annotated[
-        Role, typer.Option(help="rider, grid_worker, department, supervisor, admin, service")
-    ],
-    sub: Annotated[str, typer.Option(help="subject: rider id, worker id, service name")],
-    district: Annotated[str, typer.Option(help="6-digit district admin code")] = "370812",
-    grid: Annotated[
-        list[str] | None, typer.Option(help="grid id a grid worker covers; repeat")
-    ] = None,
-    ttl: Annotated[int, typer.Option(help="lifetime in seconds", min=60)] = 12 * 3600,
-) -> None:
-    """Print a development bearer token signed with GRIDLOOP_JWT_SECRET."""
-    secret = os.environ.get("GRIDLOOP_JWT_SECRET", DEVELOPMENT_SECRET)
+def _districts_loaded() -> str:
+    folder = os.environ.get("DISPATCH_DISTRICTS_DIR", "demo")
+    if folder != "demo":
+        return f"districts from {folder}"
     try:
-        validate_secret(secret)
-        value = issue_token(
-            secret, role=role, subject=sub, district=district, grids=grid or [], ttl_seconds=ttl
-        )
-    except ValueError as error:
-        errors.print(f"[red]cannot mint the token:[/red] {error}")
-        raise typer.Exit(2) from error
-    print(value)
+        codes = district_codes(districts_root())
+    except (StaffError, OSError):
+        return "demo districts"
+    return f"demo districts {', '.join(codes)}, synthetic grids"
 
 
 def _database_urls() -> dict[str, str]:
@@ -103,7 +91,7 @@ def run(
     except KeyboardInterrupt:
         stack.stop()
         raise typer.Exit(130) from None
-    table = Table(title="gridloop is running (demo district 370812, synthetic grids)")
+    table = Table(title=f"gridloop is running ({_districts_loaded()})")
     table.add_column("service")
     table.add_column("URL")
     table.add_column("API docs")
@@ -112,7 +100,9 @@ def run(
         table.add_row(name, url, f"{url}/docs")
     console.print(table)
     console.print(f"broker: {stack.bootstrap_servers}    logs: {data_dir / 'logs'}")
-    console.print("try:  uv run gridloop simulate --reports 20 --riders 5    (Ctrl-C stops)")
+    console.print(
+        "try:  uv run gridloop simulate --reports 20 --riders 4 --play-staff    (Ctrl-C stops)"
+    )
     supervisor = Supervisor(stack, say=lambda line: console.print(f"[yellow]•[/yellow] {line}"))
     exit_code = 0
     try:

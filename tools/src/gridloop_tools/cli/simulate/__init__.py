@@ -1,17 +1,22 @@
 """Load and demo simulator: drives a running gridloop stack over HTTP.
 
-Simulated riders (``sim-rider-0001``…) submit 随手拍 reports to the reporting service, some
-of them deliberately outside the district. The simulator then follows every report until the
-loop closes for it: the report's status is ``filed`` or ``rejected`` *and* the rider's inbox
-(notification service) holds a message about it. At the end it reads the riders' point
-balances (ledger) and prints a summary: counts, rejection reasons, points awarded and the
-end-to-end latency from submission to the first inbox message.
+Simulated riders (``sim-rider-0001``…), spread over the districts (each rider's token covers
+their own), submit 随手拍 reports to the reporting service: inside their district's grids, some
+deliberately outside every grid. The simulator then follows every report until the loop
+closes for it: the report's status is ``filed`` or ``rejected`` *and* the rider's inbox
+(notification service) holds a message about it. With ``play_staff`` it also plays the
+districts' grid workers, departments and supervisors (``lives``): every work order the reports
+opened is claimed, resolved and verified — some sent back for rework — until it is closed. At
+the end it reads the riders' point balances (ledger) and prints a summary: counts, rejection
+reasons, points awarded, the end-to-end latency from submission to the first inbox message
+and, with the staff, each district's closed, reworked and still open orders and the time from
+submission to closing.
 
 The logic lives in plain functions and classes (:class:`SimulationConfig`,
 :func:`run_simulation`, :func:`build_summary`, :func:`render_summary`); :func:`simulate` is
 only the typer glue, registered by ``gridloop_tools.cli.main`` as ``gridloop simulate``.
-One module a concern: ``config``, ``geometry``, ``planning``, ``outcomes``, ``summary``,
-``progress``, ``client`` (HTTP), ``run`` and ``command`` (typer).
+One module a concern: ``config``, ``geometry``, ``planning``, ``outcomes``, ``lives`` (the
+staff), ``summary``, ``progress``, ``client`` (HTTP), ``run`` and ``command`` (typer).
 """
 
 from gridloop_tools.cli.simulate.client import describe_error
@@ -28,14 +33,17 @@ from gridloop_tools.cli.simulate.geometry import (
     load_grids,
     random_point_in,
     random_point_outside,
+    read_district_grids,
     read_grids,
 )
+from gridloop_tools.cli.simulate.lives import DistrictLives, OrderLife, StaffPlayer, fold_lives
 from gridloop_tools.cli.simulate.outcomes import ReportOutcome, classify_status
 from gridloop_tools.cli.simulate.planning import (
     CATEGORY_CODES,
     CATEGORY_TEXTS,
     PlannedReport,
     plan_reports,
+    rider_districts,
     rider_ids,
 )
 from gridloop_tools.cli.simulate.progress import NullProgress, ProgressReporter, RichProgress
@@ -50,7 +58,9 @@ from gridloop_tools.cli.simulate.summary import (
 __all__ = [
     "CATEGORY_CODES",
     "CATEGORY_TEXTS",
+    "DistrictLives",
     "NullProgress",
+    "OrderLife",
     "PlannedReport",
     "ProgressReporter",
     "ReportOutcome",
@@ -60,18 +70,22 @@ __all__ = [
     "SimulationSummary",
     "StackGoneError",
     "StackUnavailableError",
+    "StaffPlayer",
     "build_summary",
     "classify_status",
     "combined_bounds",
     "describe_error",
     "distance_outside_km",
+    "fold_lives",
     "load_grids",
     "percentile",
     "plan_reports",
     "random_point_in",
     "random_point_outside",
+    "read_district_grids",
     "read_grids",
     "render_summary",
+    "rider_districts",
     "rider_ids",
     "run_simulation",
     "simulate",

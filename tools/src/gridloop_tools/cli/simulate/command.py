@@ -14,7 +14,6 @@ from rich.markup import escape
 from common.auth import DEVELOPMENT_SECRET
 from gridloop_tools.cli.simulate.config import (
     DEFAULT_DISPATCH_URL,
-    DEFAULT_DISTRICT,
     DEFAULT_LEDGER_URL,
     DEFAULT_NOTIFICATION_URL,
     DEFAULT_REPORTING_URL,
@@ -44,7 +43,7 @@ def simulate(
             "--outside-ratio",
             min=0.0,
             max=1.0,
-            help="Share of reports deliberately placed 20–60 km outside the district.",
+            help="Share of reports deliberately placed 20–60 km outside every grid.",
         ),
     ] = 0.1,
     concurrency: Annotated[
@@ -63,9 +62,34 @@ def simulate(
         int | None,
         typer.Option("--seed", help="Random seed (default: random, printed in the summary)."),
     ] = None,
-    district: Annotated[
-        str, typer.Option("--district", help="6-digit district code of the tokens.")
-    ] = DEFAULT_DISTRICT,
+    districts: Annotated[
+        str | None,
+        typer.Option(
+            "--districts",
+            "--district",
+            help="Districts the riders (and staff) work in, comma-separated, e.g. "
+            "370812,370811; each rider's token covers their own (default: every district of "
+            "--grids-file, else every demo district).",
+            show_default=False,
+        ),
+    ] = None,
+    play_staff: Annotated[
+        bool,
+        typer.Option(
+            "--play-staff",
+            help="Also play the grid workers, departments and supervisors: claim, resolve and "
+            "verify every work order the reports open, until it is closed.",
+        ),
+    ] = False,
+    rework_ratio: Annotated[
+        float,
+        typer.Option(
+            "--rework-ratio",
+            min=0.0,
+            max=1.0,
+            help="With --play-staff: share of first verifications that fail (返工).",
+        ),
+    ] = 0.2,
     reporting_url: Annotated[
         str, typer.Option("--reporting-url", help="Base URL of the reporting service.")
     ] = DEFAULT_REPORTING_URL,
@@ -82,8 +106,17 @@ def simulate(
         Path | None,
         typer.Option(
             "--grids-file",
-            help="GeoJSON FeatureCollection of the grids (default: the dispatch demo file).",
+            help="GeoJSON FeatureCollection of the grids (default: those of --districts-dir).",
             dir_okay=False,
+        ),
+    ] = None,
+    districts_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--districts-dir",
+            help="A folder per district code with grids.geojson and roster.json, like "
+            "DISPATCH_DISTRICTS_DIR (default: the demo districts shipped with dispatch).",
+            file_okay=False,
         ),
     ] = None,
     jwt_secret: Annotated[
@@ -96,7 +129,8 @@ def simulate(
         ),
     ] = None,
 ) -> None:
-    """Drive a running stack: riders submit reports; follow each until the rider hears back."""
+    """Drive a running stack: riders submit reports; follow each until the rider hears back
+    (and, with --play-staff, until the staff have closed each work order)."""
     console = Console()
     errors = Console(stderr=True)
     config = SimulationConfig(
@@ -106,12 +140,15 @@ def simulate(
         concurrency=concurrency,
         timeout=timeout,
         seed=seed,
-        district=district,
+        districts=tuple(code.strip() for code in (districts or "").split(",") if code.strip()),
         reporting_url=reporting_url,
         dispatch_url=dispatch_url,
         ledger_url=ledger_url,
         notification_url=notification_url,
         grids_file=grids_file,
+        districts_dir=districts_dir,
+        play_staff=play_staff,
+        rework_ratio=rework_ratio,
         jwt_secret=jwt_secret or os.environ.get(JWT_ENV_VAR) or DEVELOPMENT_SECRET,
     )
     bars = RichProgress(RichProgress.create(console))

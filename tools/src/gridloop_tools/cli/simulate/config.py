@@ -72,13 +72,25 @@ class SimulationConfig:
     concurrency: int = 8
     timeout: float = 120.0
     seed: int | None = None
-    district: str = DEFAULT_DISTRICT
+    #: Districts the riders (and, with ``play_staff``, the staff) work in; empty: every
+    #: district of ``grids_file``, else every district under ``districts_dir``.
+    districts: tuple[str, ...] = ()
     reporting_url: str = DEFAULT_REPORTING_URL
     dispatch_url: str = DEFAULT_DISPATCH_URL
     ledger_url: str = DEFAULT_LEDGER_URL
     notification_url: str = DEFAULT_NOTIFICATION_URL
     grids_file: Path | None = None
+    #: A folder per district code with ``grids.geojson`` and ``roster.json``, like
+    #: ``DISPATCH_DISTRICTS_DIR``; None: the demo districts shipped with dispatch.
+    districts_dir: Path | None = None
     jwt_secret: str = DEVELOPMENT_SECRET
+    #: Also play the districts' grid workers, departments and supervisors: claim, resolve,
+    #: verify (and accept what waits for review) every work order the riders' reports open.
+    play_staff: bool = False
+    #: Share of first verifications that fail (返工), with ``play_staff``.
+    rework_ratio: float = 0.2
+    #: Pause between two rounds of the staff looking for work.
+    staff_poll_interval: float = 1.0
     #: Pause between two polls of one rider's inbox.
     poll_interval: float = 0.2
     #: A report's status is read as soon as its first inbox message is seen; before that,
@@ -109,8 +121,14 @@ class SimulationConfig:
             problems.append("--concurrency must be at least 1")
         if self.timeout <= 0:
             problems.append("--timeout must be positive")
-        if not (len(self.district) == 6 and self.district.isdigit()):
-            problems.append("--district must be a 6-digit administrative code, e.g. 370812")
+        bad = [code for code in self.districts if not (len(code) == 6 and code.isdigit())]
+        if bad:
+            problems.append(
+                f"--districts takes 6-digit administrative codes, e.g. 370812,370811; got "
+                f"{', '.join(bad)}"
+            )
+        if not 0.0 <= self.rework_ratio <= 1.0:
+            problems.append("--rework-ratio must be between 0 and 1")
         if len(self.jwt_secret) < MINIMUM_SECRET_LENGTH:
             problems.append(
                 f"the JWT secret must be at least {MINIMUM_SECRET_LENGTH} characters long "

@@ -7,11 +7,13 @@ import math
 import random
 from collections.abc import Iterable
 from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 
-from gridloop_tools.cli.simulate.config import SimulationError
+from gridloop_tools.cli.simulate.config import DEFAULT_DISTRICT, SimulationError
+from gridloop_tools.staff import DEMO_PACKAGE, StaffError, district_codes, districts_root
 
 __all__ = [
     "DEMO_GRIDS_FILE",
@@ -24,11 +26,13 @@ __all__ = [
     "load_grids",
     "random_point_in",
     "random_point_outside",
+    "read_district_grids",
     "read_grids",
 ]
 
-DEMO_GRIDS_PACKAGE = "dispatch.demo_data"
-DEMO_GRIDS_FILE = "370812/grids.geojson"
+DEMO_GRIDS_PACKAGE = DEMO_PACKAGE
+DEMO_GRIDS_FILE = f"{DEFAULT_DISTRICT}/grids.geojson"
+GRIDS_FILE = "grids.geojson"
 KM_PER_DEGREE_LAT = 111.32
 
 GridGeometry = Polygon | MultiPolygon
@@ -41,23 +45,77 @@ def read_grids(path: Path | None, district: str | None = None) -> tuple[list[Gri
     Returns the polygons and a label naming where they came from.
     """
     if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError as error:
-            raise SimulationError(f"grids file not found: {path}") from error
-        except OSError as error:
-            raise SimulationError(f"cannot read grids file {path}: {error.strerror}") from error
+        text = _read_file(path)
         return load_grids(text, source=str(path), district=district), str(path)
-    label = f"{DEMO_GRIDS_PACKAGE}/{DEMO_GRIDS_FILE}"
+    name = f"{district}/{GRIDS_FILE}" if district else DEMO_GRIDS_FILE
+    label = f"{DEMO_GRIDS_PACKAGE}/{name}"
+    text = _read_demo(None, name, label)
+    return load_grids(text, source=label, district=district), label
+
+
+def read_district_grids(
+    path: Path | None, districts_dir: Path | None = None
+) -> dict[str, list[GridGeometry]]:
+    """Every district's grid polygons, by district code: from the GeoJSON file ``path``
+    (features grouped by ``district_code``; without one they count as the default district),
+    else from ``<code>/grids.geojson`` under ``districts_dir`` (default: the demo districts)."""
+    if path is not None:
+        text = _read_file(path)
+        codes = sorted({code for code in _district_codes_in(text, str(path))})
+        return {
+            code: load_grids(text, source=str(path), district=code)
+            for code in codes or [DEFAULT_DISTRICT]
+        }
     try:
-        resource = resources.files(DEMO_GRIDS_PACKAGE) / DEMO_GRIDS_FILE
-        text = resource.read_text(encoding="utf-8")
+        root = districts_root(districts_dir)
+    except StaffError as error:
+        raise SimulationError(str(error)) from error
+    found: dict[str, list[GridGeometry]] = {}
+    for code in district_codes(root):
+        if (root / code / GRIDS_FILE).is_file():
+            label = f"{districts_dir or DEMO_GRIDS_PACKAGE}/{code}/{GRIDS_FILE}"
+            text = _read_demo(root, f"{code}/{GRIDS_FILE}", label)
+            found[code] = load_grids(text, source=label, district=code)
+    if not found:
+        raise SimulationError(
+            f"no district grids under {districts_dir or DEMO_GRIDS_PACKAGE} (a folder per "
+            "district code with grids.geojson); pass --districts-dir or --grids-file"
+        )
+    return found
+
+
+def _read_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise SimulationError(f"grids file not found: {path}") from error
+    except OSError as error:
+        raise SimulationError(f"cannot read grids file {path}: {error.strerror}") from error
+
+
+def _read_demo(root: Traversable | None, name: str, label: str) -> str:
+    try:
+        base = root if root is not None else resources.files(DEMO_GRIDS_PACKAGE)
+        return (base / name).read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError, OSError) as error:
         raise SimulationError(
-            f"the demo grids file {label} was not found (is the dispatch package installed "
+            f"the grids file {label} was not found (is the dispatch package installed "
             "with its demo data?); pass --grids-file PATH to a GeoJSON FeatureCollection"
         ) from error
-    return load_grids(text, source=label, district=district), label
+
+
+def _district_codes_in(text: str, source: str) -> list[str]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SimulationError(f"{source} is not valid JSON: {error}") from error
+    features = document.get("features") if isinstance(document, dict) else None
+    codes = []
+    for feature in features if isinstance(features, list) else []:
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        if isinstance(properties, dict) and properties.get("district_code") is not None:
+            codes.append(str(properties["district_code"]))
+    return codes
 
 
 def load_grids(text: str, *, source: str, district: str | None = None) -> list[GridGeometry]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ __all__ = [
     "CATEGORY_TEXTS",
     "PlannedReport",
     "plan_reports",
+    "rider_districts",
     "rider_ids",
 ]
 
@@ -50,6 +51,8 @@ class PlannedReport:
     lon: float
     text: str
     outside: bool
+    #: The district of the rider's token (None: the run has a single, unnamed pool of grids).
+    district: str | None = None
 
     def body(self) -> dict[str, Any]:
         return {"category": self.category, "lat": self.lat, "lon": self.lon, "text": self.text}
@@ -59,6 +62,13 @@ def rider_ids(count: int) -> list[str]:
     return [f"sim-rider-{number:04d}" for number in range(1, count + 1)]
 
 
+def rider_districts(riders: Sequence[str], districts: Sequence[str]) -> dict[str, str]:
+    """Each rider's home district: the districts in turn, so riders spread evenly."""
+    if not districts:
+        raise ValueError("at least one district is needed")
+    return {rider: districts[index % len(districts)] for index, rider in enumerate(riders)}
+
+
 def plan_reports(
     *,
     count: int,
@@ -66,11 +76,15 @@ def plan_reports(
     outside_ratio: float,
     grids: Sequence[GridGeometry],
     rng: random.Random,
+    home: Mapping[str, Sequence[GridGeometry]] | None = None,
+    district_of: Mapping[str, str] | None = None,
 ) -> list[PlannedReport]:
     """Decide every report up front: who sends it, what, and where.
 
-    Exactly ``round(count * outside_ratio)`` reports lie 20–60 km outside the district; the
-    others lie inside a randomly chosen grid. Reports go to riders round-robin.
+    Exactly ``round(count * outside_ratio)`` reports lie 20–60 km outside every grid of
+    ``grids``; the others lie inside a randomly chosen grid — of the rider's district when
+    ``home`` (district → its grids) and ``district_of`` (rider → district) are given, else of
+    ``grids``. Reports go to riders round-robin.
     """
     if not riders:
         raise ValueError("at least one rider is needed")
@@ -80,20 +94,24 @@ def plan_reports(
     bounds = combined_bounds(grids)
     plan: list[PlannedReport] = []
     for index, outside in enumerate(flags):
+        rider = riders[index % len(riders)]
+        district = district_of.get(rider) if district_of is not None else None
+        pool = home[district] if home is not None and district is not None else grids
         if outside:
             lon, lat = random_point_outside(bounds, rng)
         else:
-            lon, lat = random_point_in(rng.choice(grids), rng)
+            lon, lat = random_point_in(rng.choice(pool), rng)
         category = rng.choice(CATEGORY_CODES)
         plan.append(
             PlannedReport(
                 index=index,
-                rider_id=riders[index % len(riders)],
+                rider_id=rider,
                 category=category,
                 lat=round(lat, 6),
                 lon=round(lon, 6),
                 text=rng.choice(CATEGORY_TEXTS[category]),
                 outside=outside,
+                district=district,
             )
         )
     return plan

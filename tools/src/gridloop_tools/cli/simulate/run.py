@@ -8,12 +8,13 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from common.auth import issue_token
+from dispatch.domain.reference import Roster
 from gridloop_tools.cli.simulate.client import (
     StackClient,
     describe_error,
@@ -21,11 +22,18 @@ from gridloop_tools.cli.simulate.client import (
     transport_reason,
 )
 from gridloop_tools.cli.simulate.config import SimulationConfig, SimulationError
-from gridloop_tools.cli.simulate.geometry import read_grids
+from gridloop_tools.cli.simulate.geometry import read_district_grids
+from gridloop_tools.cli.simulate.lives import StaffPlayer, fold_lives
 from gridloop_tools.cli.simulate.outcomes import ReportOutcome
-from gridloop_tools.cli.simulate.planning import PlannedReport, plan_reports, rider_ids
+from gridloop_tools.cli.simulate.planning import (
+    PlannedReport,
+    plan_reports,
+    rider_districts,
+    rider_ids,
+)
 from gridloop_tools.cli.simulate.progress import NullProgress, ProgressReporter
 from gridloop_tools.cli.simulate.summary import SimulationSummary, build_summary
+from gridloop_tools.staff import StaffError, StaffMember, districts_root, load_roster
 
 __all__ = [
     "SUCCESS_STATUSES",
@@ -52,12 +60,14 @@ class _Run:
         tokens: Mapping[str, str],
         plan: Sequence[PlannedReport],
         progress: ProgressReporter,
+        staff: Callable[[Sequence[ReportOutcome]], StaffPlayer] | None = None,
     ) -> None:
         self.config = config
         self.stack = stack
         self.tokens = tokens
         self.progress = progress
         self.outcomes = [ReportOutcome(planned) for planned in plan]
+        self.staff = staff(self.outcomes) if staff is not None else None
         self.by_id: dict[str, ReportOutcome] = {}
         self.by_rider: dict[str, list[ReportOutcome]] = {}
         for outcome in self.outcomes:
@@ -120,6 +130,9 @@ class _Run:
             value = body.get(attribute)
             if value is not None:
                 setattr(outcome, attribute, str(value))
+        code = body.get("rejection_reason_code")  # the short code, when reporting gives one
+        if isinstance(code, str) and code:
+            outcome.rejection_reason = code
 
     async def track(self, rider_id: str) -> None:
         """Poll one rider's inbox, and the status of their untriaged reports, until stopped."""
@@ -158,8 +171,10 @@ class _Run:
             await asyncio.sleep(max(self.config.poll_interval - elapsed, 0.0))
 
     def _finished(self, submissions: asyncio.Future[Any]) -> bool:
-        return submissions.done() and all(
-            outcome.done or outcome.report_id is None for outcome in self.outcomes
+        return (
+            submissions.done()
+            and all(outcome.done or outcome.report_id is None for outcome in self.outcomes)
+            and (self.staff is None or self.staff.settled())
         )
 
     async def drive(self) -> float:
@@ -173,12 +188,14 @@ class _Run:
 
         submissions.add_done_callback(submissions_done)
         trackers = [asyncio.create_task(self.track(rider)) for rider in self.by_rider]
+        if self.staff is not None:
+            trackers.append(asyncio.create_task(self.staff.run()))
         tick = min(self.config.poll_interval, 0.05)
         try:
             while not self._finished(submissions) and time.perf_counter() < self.deadline:
                 for tracker in trackers:
                     if tracker.done():
-                        tracker.result()  # a tracker only ends by failing: re-raise that
+                        tracker.result()  # a tracker (or the staff) only ends by failing
                 await asyncio.sleep(tick)
             wall_time = time.perf_counter() - started
         finally:
@@ -231,7 +248,9 @@ class _Run:
         await asyncio.gather(*(sweep(rider) for rider in self.by_rider))
 
     def warnings(self) -> list[str]:
-        return [f"{count}× {failure}" for failure, count in self.stack.poll_failures.most_common(3)]
+        polls = self.stack.poll_failures.most_common(3)
+        staff = self.staff.warnings() if self.staff is not None else []
+        return [f"{count}× {failure}" for failure, count in polls] + staff
 
 
 async def run_simulation(
@@ -248,17 +267,22 @@ async def run_simulation(
     """
     config.validate()
     reporter: ProgressReporter = progress if progress is not None else NullProgress()
-    grids, _ = read_grids(config.grids_file, config.district)
+    district_grids = read_district_grids(config.grids_file, config.districts_dir)
+    districts = list(config.districts) or list(district_grids)
+    missing = [code for code in districts if code not in district_grids]
+    if missing:
+        raise SimulationError(
+            f"no grids for district {', '.join(missing)}; there are grids for "
+            f"{', '.join(district_grids)}"
+        )
     seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
     rng = random.Random(seed)
     riders = rider_ids(config.riders)
+    home = rider_districts(riders, districts)
+    ttl = max(12 * 3600, int(config.timeout) + 3600)
     tokens = {
         rider: issue_token(
-            config.jwt_secret,
-            role="rider",
-            subject=rider,
-            district=config.district,
-            ttl_seconds=max(12 * 3600, int(config.timeout) + 3600),
+            config.jwt_secret, role="rider", subject=rider, district=home[rider], ttl_seconds=ttl
         )
         for rider in riders
     }
@@ -266,9 +290,16 @@ async def run_simulation(
         count=config.reports,
         riders=riders,
         outside_ratio=config.outside_ratio,
-        grids=grids,
+        grids=[grid for grids in district_grids.values() for grid in grids],
         rng=rng,
+        home={code: district_grids[code] for code in districts},
+        district_of=home,
     )
+    rosters = _rosters(config, districts) if config.play_staff else {}
+
+    def mint(member: StaffMember) -> str:
+        return member.token(config.jwt_secret, ttl_seconds=ttl)
+
     timeout = httpx.Timeout(config.request_timeout)
     limits = httpx.Limits(max_connections=max(config.concurrency * 2, 16))
     try:
@@ -277,7 +308,19 @@ async def run_simulation(
             if config.preflight:
                 await stack.check()
             before = await stack.balances(tokens)
-            run = _Run(config, stack, tokens, plan, reporter)
+
+            def staff(outcomes: Sequence[ReportOutcome]) -> StaffPlayer:
+                return StaffPlayer(
+                    stack,
+                    rosters,
+                    outcomes,
+                    mint=mint,
+                    rework_ratio=config.rework_ratio,
+                    rng=random.Random(seed + 1),
+                    interval=config.staff_poll_interval,
+                )
+
+            run = _Run(config, stack, tokens, plan, reporter, staff if config.play_staff else None)
             reporter.start(len(plan))
             wall_time = await run.drive()
             await run.final_sweep()
@@ -294,4 +337,14 @@ async def run_simulation(
         balances_after=after,
         warnings=run.warnings(),
         submit_time_s=run.submit_time_s,
+        lives=fold_lives(list(run.staff.lives.values()), districts) if run.staff else None,
     )
+
+
+def _rosters(config: SimulationConfig, districts: Sequence[str]) -> dict[str, Roster]:
+    """Each district's roster, for --play-staff."""
+    try:
+        root = districts_root(config.districts_dir)
+        return {code: load_roster(root, code) for code in districts}
+    except StaffError as error:
+        raise SimulationError(f"--play-staff needs the districts' rosters: {error}") from error

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.markup import escape
 from rich.table import Table
 
+from gridloop_tools.cli.simulate.lives import DistrictLives
 from gridloop_tools.cli.simulate.outcomes import ReportOutcome
 
 __all__ = [
@@ -59,6 +60,15 @@ class SimulationSummary:
     submit_time_s: float | None = None
     #: Seconds from the first POST until the last loop closed (None: no loop closed).
     close_time_s: float | None = None
+    #: Reports planned per rider district (empty when the grids name no district).
+    districts: dict[str, int] = field(default_factory=dict)
+    #: With --play-staff: how the work orders' lives went, per district.
+    lives: dict[str, DistrictLives] | None = None
+
+    @property
+    def still_open(self) -> int:
+        """Work orders of the run not closed (or otherwise ended) by the end."""
+        return sum(d.still_open for d in (self.lives or {}).values())
 
     @property
     def points_awarded(self) -> int | None:
@@ -92,7 +102,7 @@ class SimulationSummary:
 
     @property
     def ok(self) -> bool:
-        return self.submission_errors == 0 and self.pending == 0
+        return self.submission_errors == 0 and self.pending == 0 and self.still_open == 0
 
     @property
     def exit_code(self) -> int:
@@ -115,6 +125,7 @@ def build_summary(
     balances_after: Mapping[str, int | None],
     warnings: Sequence[str] = (),
     submit_time_s: float | None = None,
+    lives: Mapping[str, DistrictLives] | None = None,
 ) -> SimulationSummary:
     """Fold the per-report outcomes and the balances into the run's summary."""
     errors = [outcome for outcome in outcomes if outcome.report_id is None]
@@ -160,11 +171,17 @@ def build_summary(
         warnings=tuple(warnings),
         submit_time_s=submit_time_s,
         close_time_s=close_time,
+        districts=dict(Counter(o.planned.district for o in outcomes if o.planned.district)),
+        lives=dict(lives) if lives is not None else None,
     )
 
 
 def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f} ms"
+
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f} s"
 
 
 def render_summary(summary: SimulationSummary) -> Table:
@@ -176,8 +193,13 @@ def render_summary(summary: SimulationSummary) -> Table:
     table.add_row("seed", str(summary.seed))
     table.add_row(
         "reports planned",
-        f"{summary.planned} ({inside} inside, {summary.planned_outside} outside the district)",
+        f"{summary.planned} ({inside} inside, {summary.planned_outside} outside every grid)",
     )
+    if len(summary.districts) > 1:
+        table.add_row(
+            "riders' districts",
+            ", ".join(f"{code}: {count} reports" for code, count in summary.districts.items()),
+        )
     table.add_row("submitted", str(summary.submitted))
     errors = str(summary.submission_errors)
     table.add_row("submission errors", f"[red]{errors}[/]" if summary.submission_errors else errors)
@@ -209,6 +231,25 @@ def render_summary(summary: SimulationSummary) -> Table:
             for value in (summary.latency_p50_ms, summary.latency_p95_ms, summary.latency_max_ms)
         ),
     )
+    for code, lives in (summary.lives or {}).items():
+        still_open = f"[yellow]{lives.still_open}[/]" if lives.still_open else "0"
+        table.add_row(
+            f"work orders {code}",
+            f"{lives.orders}: {lives.closed} closed ({lives.reworked} reworked), "
+            f"{still_open} still open",
+        )
+        times = lives.close_times_s
+        table.add_row(
+            "  · submit → closed p50 / p95 / max",
+            " / ".join(
+                _s(value)
+                for value in (
+                    percentile(times, 50),
+                    percentile(times, 95),
+                    max(times, default=None),
+                )
+            ),
+        )
     table.add_row("wall time", f"{summary.wall_time_s:.2f} s")
     table.add_row(
         "throughput",
