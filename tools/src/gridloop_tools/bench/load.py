@@ -1,0 +1,126 @@
+"""Submitting the planned reports to reporting's ``POST /v1/reports``, closed or open loop.
+
+Closed loop: ``concurrency`` submissions in flight; the next starts when one is answered
+(the loop itself closes later, through the broker). Open loop: submission *i* is due at
+``start + i / rate`` whatever happened to the others, with at most ``connections`` requests
+on the wire; its times count from when it was due, so a backlog on the client side shows in
+the figures instead of hiding (no coordinated omission).
+
+No submission is retried: an answer other than 201 is counted as failed, with the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from common.auth import issue_token
+from gridloop_tools.cli.simulate.client import describe_error
+from gridloop_tools.cli.simulate.planning import PlannedReport
+
+__all__ = ["LoadDriver", "Submitted", "rider_tokens"]
+
+
+@dataclass
+class Submitted:
+    planned: PlannedReport
+    due: float
+    """``perf_counter()`` the submission was due (open loop) or started (closed loop)."""
+    answered: float | None = None
+    report_id: str | None = None
+    error: str | None = None
+
+    @property
+    def submit_seconds(self) -> float | None:
+        return None if self.answered is None else self.answered - self.due
+
+
+def rider_tokens(secret: str, riders: Mapping[str, str]) -> dict[str, str]:
+    """A rider token per rider (rider → home district), covering their home district."""
+    return {
+        rider: issue_token(
+            secret, role="rider", subject=rider, district=district, ttl_seconds=86_400
+        )
+        for rider, district in riders.items()
+    }
+
+
+@dataclass
+class LoadDriver:
+    urls: Sequence[str]
+    """The base URLs of the reporting replicas; submissions go to each in turn, as behind a
+    round-robin load balancer."""
+    tokens: Mapping[str, str]
+    concurrency: int = 32
+    rate: float = 0.0
+    connections: int = 64
+    timeout: float = 30.0
+    transport: httpx.AsyncBaseTransport | None = None
+    """Replaces the network (tests)."""
+    submitted: list[Submitted] = field(default_factory=list)
+    """Every submission so far, in the order they started (read while the load runs)."""
+
+    async def run(self, reports: Sequence[PlannedReport]) -> list[Submitted]:
+        """Submit ``reports``; returns once each is answered (or failed)."""
+        limit = self.connections if self.rate > 0 else self.concurrency
+        first = len(self.submitted)
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout, connect=5.0),
+            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+            transport=self.transport,
+        ) as client:
+            if self.rate > 0:
+                await self._open_loop(client, reports)
+            else:
+                await self._closed_loop(client, reports)
+        return self.submitted[first:]
+
+    async def _closed_loop(
+        self, client: httpx.AsyncClient, reports: Sequence[PlannedReport]
+    ) -> None:
+        queue = list(reversed(reports))
+
+        async def worker() -> None:
+            while queue:
+                submission = Submitted(queue.pop(), time.perf_counter())
+                self.submitted.append(submission)
+                await self._submit(client, submission)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(reports)))))
+
+    async def _open_loop(self, client: httpx.AsyncClient, reports: Sequence[PlannedReport]) -> None:
+        started = time.perf_counter()
+        tasks: list[asyncio.Task[None]] = []
+        for index, planned in enumerate(reports):
+            due = started + index / self.rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            submission = Submitted(planned, due)
+            self.submitted.append(submission)
+            tasks.append(asyncio.create_task(self._submit(client, submission)))
+        await asyncio.gather(*tasks)
+
+    async def _submit(self, client: httpx.AsyncClient, submission: Submitted) -> None:
+        planned = submission.planned
+        headers = {
+            "Authorization": f"Bearer {self.tokens[planned.rider_id]}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        }
+        url = self.urls[planned.index % len(self.urls)]
+        try:
+            response = await client.post(f"{url}/v1/reports", json=planned.body(), headers=headers)
+        except httpx.HTTPError as error:
+            submission.error = f"{type(error).__name__}: {error}".rstrip(": ")
+            return
+        submission.answered = time.perf_counter()
+        if response.status_code != 201:
+            submission.error = describe_error(response)
+            return
+        try:
+            submission.report_id = str(response.json()["id"])
+        except (ValueError, KeyError, TypeError):
+            submission.error = "HTTP 201 without a report id in the body"
