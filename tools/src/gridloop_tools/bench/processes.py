@@ -4,6 +4,10 @@ CPU is user + system time of the process (all its threads), so a difference over
 measured window is what the process spent on the load. Peak memory is the kernel's resident
 high-water mark (``VmHWM``): the most the process ever held, not a sample that might miss a
 spike. Where ``/proc`` is missing (not Linux) nothing is measured, and the figures say so.
+
+PostgreSQL serves each connection from a backend process titled ``postgres: … <user>
+<database> <client>``; the CPU of the backends of the run's own databases is what the server
+spent on the stack (shared processes — WAL writer, checkpointer — are not counted).
 """
 
 from __future__ import annotations
@@ -13,7 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProcessSample", "WatchedProcess", "cpu_seconds", "peak_rss_bytes", "sample"]
+__all__ = [
+    "ProcessSample",
+    "WatchedProcess",
+    "backends_cpu",
+    "cpu_seconds",
+    "peak_rss_bytes",
+    "sample",
+]
 
 PROC = Path("/proc")
 
@@ -63,3 +74,26 @@ def sample(processes: Mapping[str, WatchedProcess]) -> dict[str, ProcessSample]:
         label: ProcessSample(cpu_seconds(process.pid), peak_rss_bytes(process.pid))
         for label, process in processes.items()
     }
+
+
+def backends_cpu(databases: frozenset[str]) -> dict[int, float]:
+    """CPU seconds so far of every local PostgreSQL backend serving one of ``databases``, by
+    pid (empty if none is found, or not on Linux)."""
+    found: dict[int, float] = {}
+    if not databases:
+        return found
+    try:
+        entries = [entry for entry in PROC.iterdir() if entry.name.isdigit()]
+    except OSError:
+        return found
+    for entry in entries:
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        words = title.split()
+        if title.startswith("postgres: ") and databases.intersection(words):
+            spent = cpu_seconds(int(entry.name))
+            if spent is not None:
+                found[int(entry.name)] = spent
+    return found

@@ -45,7 +45,7 @@ def figures_table(result: BenchResult) -> Table:
         for connections, rate in result.anchor.tx_per_second.items():
             table.add_row(f"PostgreSQL anchor, {connections} conn", f"{rate:,.0f} tx/s")
         table.add_row("loops/s ÷ anchor tx/s (8 conn)", number(result.ratio, 3))
-    table.add_row("load average at start", " ".join(f"{v:.2f}" for v in result.load_average))
+    table.add_row("load average before the run", " ".join(f"{v:.2f}" for v in result.load_average))
     return table
 
 
@@ -63,6 +63,13 @@ def processes_table(result: BenchResult) -> Table:
         if peak is not None and process.group in SERVICES and peak >= result.rss_limit_mib:
             rss = f"[red]{rss}[/red]"
         table.add_row(process.label, number(process.cpu_seconds, 2), number(per_loop), rss)
+    if result.postgres_cpu_seconds is not None:
+        table.add_row(
+            "postgres (the run's backends)",
+            number(result.postgres_cpu_seconds, 2),
+            number(result.postgres_cpu_ms_per_loop),
+            "",
+        )
     if result.processes:
         table.add_row(
             "[bold]four services[/bold]",

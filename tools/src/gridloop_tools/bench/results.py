@@ -81,8 +81,12 @@ class BenchResult:
     processes: list[ProcessFigures]
     anchor: AnchorResult | None
     load_average: tuple[float, float, float]
-    """At the start of the measured window (1, 5, 15 minutes)."""
+    """Before the run started anything (1, 5, 15 minutes): how busy the machine was with
+    other work."""
     rss_limit_mib: float
+    postgres_cpu_seconds: float | None = None
+    """CPU the PostgreSQL backends of the run's databases spent in the window (local server
+    only)."""
     exited: list[str] = field(default_factory=list)
     """Processes of the stack that were gone at the end of the window."""
     errors: list[str] = field(default_factory=list)
@@ -97,6 +101,12 @@ class BenchResult:
         if not spent or any(s is None for s in spent) or not self.counts.closed:
             return None
         return 1000 * sum(s for s in spent if s is not None) / self.counts.closed
+
+    @property
+    def postgres_cpu_ms_per_loop(self) -> float | None:
+        if self.postgres_cpu_seconds is None or not self.counts.closed:
+            return None
+        return 1000 * self.postgres_cpu_seconds / self.counts.closed
 
     @property
     def services_cpu_ms_per_loop(self) -> float | None:
@@ -144,6 +154,7 @@ class BenchResult:
         document["loops_per_second"] = self.loops_per_second
         document["cpu_ms_per_loop"] = {
             **{name: self.cpu_ms_per_loop(name) for name in (*SERVICES, "broker", "bench")},
+            "postgres": self.postgres_cpu_ms_per_loop,
             "services": self.services_cpu_ms_per_loop,
         }
         document["ratio"] = self.ratio

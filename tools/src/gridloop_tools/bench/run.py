@@ -20,7 +20,7 @@ from gridloop_tools.bench.config import Backend, BenchConfig, BenchError
 from gridloop_tools.bench.listener import NotificationListener
 from gridloop_tools.bench.load import LoadDriver, Submitted, rider_tokens
 from gridloop_tools.bench.plan import plan_bench
-from gridloop_tools.bench.processes import sample
+from gridloop_tools.bench.processes import backends_cpu, sample
 from gridloop_tools.bench.results import BenchResult, compute
 from gridloop_tools.bench.target import Target, bench_target, postgres_database, require_postgres
 from gridloop_tools.cli.simulate.planning import PlannedReport
@@ -39,6 +39,8 @@ QUIET_LIMIT = 30.0
 
 def run_bench(config: BenchConfig, say: Say) -> BenchResult:
     config.validate()
+    load_average = os.getloadavg()
+    say("load average before the run: " + " ".join(f"{v:.2f}" for v in load_average))
     anchor: AnchorResult | None = None
     if config.backend is Backend.POSTGRES:
         require_postgres(config.postgres_url)
@@ -48,7 +50,9 @@ def run_bench(config: BenchConfig, say: Say) -> BenchResult:
     tokens = rider_tokens(config.jwt_secret, plan.riders)
     with bench_target(config, say) as target:
         try:
-            result = asyncio.run(_measure(config, target, plan.reports, tokens, anchor, say))
+            result = asyncio.run(
+                _measure(config, target, plan.reports, tokens, anchor, load_average, say)
+            )
         except BaseException:
             target.keep_data = True
             raise
@@ -80,6 +84,7 @@ async def _measure(
     reports: Sequence[PlannedReport],
     tokens: dict[str, str],
     anchor: AnchorResult | None,
+    load_average: tuple[float, float, float],
     say: Say,
 ) -> BenchResult:
     listener = NotificationListener(target.bootstrap_servers)
@@ -95,9 +100,9 @@ async def _measure(
             rate=config.rate,
             connections=config.connections,
         )
-        load_average = os.getloadavg()
-        say(f"measuring {len(measured)} reports, {_mode(config)}; load {load_average[0]:.2f}")
+        say(f"measuring {len(measured)} reports, {_mode(config)}")
         before = sample(target.watched)
+        postgres_before = backends_cpu(target.databases)
         start = time.perf_counter()
         progress = asyncio.create_task(_progress(driver, listener, len(measured), say))
         try:
@@ -112,6 +117,7 @@ async def _measure(
         end = last if last is not None and ids.issubset(listener.arrivals) else time.perf_counter()
         await _quiet(listener)
         after = sample(target.watched)
+        postgres_after = backends_cpu(target.databases)
         if (failure := listener.failure()) is not None:
             raise BenchError(f"reading the delivery log failed: {failure}")
     finally:
@@ -131,6 +137,7 @@ async def _measure(
         load_average=load_average,
         rss_limit_mib=config.rss_limit_mib,
         exited=target.exited(),
+        postgres_cpu_seconds=_spent(postgres_before, postgres_after),
     )
 
 
@@ -183,6 +190,14 @@ async def _progress(
             f"{time.perf_counter() - started:5.0f} s: {len(answered)}/{total} submitted, "
             f"{closed} loops closed"
         )
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float | None:
+    """CPU the backends spent between the samples (a backend that came later counts from 0;
+    one that went away is lost)."""
+    if not after:
+        return None
+    return sum(spent - before.get(pid, 0.0) for pid, spent in after.items())
 
 
 def _accepted(submitted: Sequence[Submitted]) -> list[Submitted]:

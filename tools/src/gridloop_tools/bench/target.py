@@ -42,6 +42,8 @@ class Target:
     watched: dict[str, WatchedProcess] = field(default_factory=dict)
     """The processes whose CPU and memory are measured, by label (none on a running stack:
     its processes are not ours to find)."""
+    databases: frozenset[str] = frozenset()
+    """The names of the PostgreSQL databases created for the run."""
     data_dir: Path | None = None
     """Logs (and SQLite files) of a stack the run started."""
     keep_data: bool = False
@@ -135,6 +137,7 @@ def bench_target(config: BenchConfig, say: Say) -> Iterator[Target]:
             bootstrap_servers=stack.bootstrap_servers,
             stack=stack,
             watched=_watched(stack),
+            databases=frozenset(str(make_url(u).database) for u in urls.values()),
             data_dir=data_dir,
         )
         yield target
