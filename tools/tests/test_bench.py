@@ -4,6 +4,7 @@ messages, never stack traces. No assertion is on timing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -135,6 +136,41 @@ async def test_submissions_go_to_every_reporting_replica_and_failures_are_kept()
     assert all(s.error == "HTTP 503: busy" for s in refused)
     assert len(submitted) == 12
     assert all(s.submit_seconds is not None and s.submit_seconds >= 0 for s in submitted)
+
+
+async def test_a_closed_loop_keeps_its_loops_in_flight_and_resends_with_the_same_key() -> None:
+    keys: list[str] = []
+
+    def reporting(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["Idempotency-Key"])
+        if len(keys) == 1:
+            raise httpx.ReadError("connection closed", request=request)
+        return httpx.Response(201, json={"id": f"rep-{request.headers['Idempotency-Key']}"})
+
+    open_loops: set[str] = set()
+    most = 0
+
+    async def until_closed(report_id: str) -> None:
+        nonlocal most
+        open_loops.add(report_id)
+        most = max(most, len(open_loops))
+        await asyncio.sleep(0.01)
+        open_loops.discard(report_id)
+
+    plan = plan_bench(10, riders=2, seed=2)
+    driver = LoadDriver(
+        ["http://reporting"],
+        {rider: "token" for rider in plan.riders},
+        concurrency=3,
+        until_closed=until_closed,
+        transport=httpx.MockTransport(reporting),
+    )
+    submitted = await driver.run(plan.reports)
+    assert all(s.report_id is not None for s in submitted)
+    assert most == 3  # three loops in flight, never more
+    assert keys.count(keys[0]) == 2  # sent again with its own key
+    assert len(set(keys)) == 10
+    assert driver.retries == 1
 
 
 def _result() -> BenchResult:

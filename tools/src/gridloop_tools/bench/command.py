@@ -39,7 +39,10 @@ def bench(
         ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option(min=1, help="Closed loop: submissions in flight.")
+        int,
+        typer.Option(
+            min=1, help="Closed loop: loops in flight (the next report once one loop closed)."
+        ),
     ] = 32,
     rate: Annotated[
         float | None,

@@ -32,8 +32,8 @@ class BenchConfig:
     reports: int = 1500
     """Reports in the measured window (closed loop), or rate × duration (open loop)."""
     concurrency: int = 32
-    """Closed loop: submissions in flight; each new one waits for an answer to an earlier
-    one (not for its loop to close)."""
+    """Closed loop: loops in flight; each rider submits their next report once the loop of
+    the previous one closed."""
     rate: float = 0.0
     """Open loop: reports submitted per second on a fixed schedule (0: closed loop)."""
     connections: int = 64

@@ -59,6 +59,7 @@ class NotificationListener:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self._waiters: dict[str, asyncio.Future[Arrival | None]] = {}
 
     async def start(self) -> None:
         """Assign every partition of the topic at its current end; return once the positions
@@ -85,6 +86,7 @@ class NotificationListener:
             ) from error
         self._consumer = consumer
         self._task = asyncio.create_task(self._read(consumer), name="notification-listener")
+        self._task.add_done_callback(self._release_waiters)
 
     @staticmethod
     async def _partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
@@ -118,8 +120,31 @@ class NotificationListener:
         except (ValueError, AttributeError, KeyError, TypeError):
             self.unreadable += 1
             return
-        if template in CLOSING_TEMPLATES and report_id and report_id not in self.arrivals:
-            self.arrivals[str(report_id)] = Arrival(str(template), seen)
+        if template in CLOSING_TEMPLATES and report_id and str(report_id) not in self.arrivals:
+            arrival = self.arrivals[str(report_id)] = Arrival(str(template), seen)
+            waiter = self._waiters.pop(str(report_id), None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(arrival)
+
+    def _release_waiters(self, _: asyncio.Task[None]) -> None:
+        """The reader stopped: nobody waits for a message that cannot come."""
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def closing(self, report_id: str, within: float) -> Arrival | None:
+        """The closing message of ``report_id``, once read (None if it did not come within
+        ``within`` seconds, or the reader stopped)."""
+        if report_id in self.arrivals:
+            return self.arrivals[report_id]
+        if self._task is None or self._task.done():
+            return None
+        waiter = self._waiters.setdefault(report_id, asyncio.get_running_loop().create_future())
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), within)
+        except TimeoutError:
+            return None
 
     def failure(self) -> BaseException | None:
         """Why the reader stopped, if it did."""

@@ -1,12 +1,15 @@
 """Submitting the planned reports to reporting's ``POST /v1/reports``, closed or open loop.
 
-Closed loop: ``concurrency`` submissions in flight; the next starts when one is answered
-(the loop itself closes later, through the broker). Open loop: submission *i* is due at
+Closed loop: ``concurrency`` riders, each submitting a report and waiting until its loop has
+closed (``until_closed``) before submitting the next, so ``concurrency`` loops are in flight
+and the system's throughput sets the pace. Open loop: submission *i* is due at
 ``start + i / rate`` whatever happened to the others, with at most ``connections`` requests
 on the wire; its times count from when it was due, so a backlog on the client side shows in
 the figures instead of hiding (no coordinated omission).
 
-No submission is retried: an answer other than 201 is counted as failed, with the answer.
+A submission whose connection failed (refused, reset, closed before the answer) is sent again
+with the same ``Idempotency-Key`` — reporting then answers with the report it stored, if it
+had — up to ``attempts`` times; any answer other than 201 counts as failed, with the answer.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -31,9 +34,11 @@ class Submitted:
     planned: PlannedReport
     due: float
     """``perf_counter()`` the submission was due (open loop) or started (closed loop)."""
+    idempotency_key: str = field(default_factory=lambda: str(uuid.uuid4()))
     answered: float | None = None
     report_id: str | None = None
     error: str | None = None
+    attempts: int = 0
 
     @property
     def submit_seconds(self) -> float | None:
@@ -59,14 +64,23 @@ class LoadDriver:
     concurrency: int = 32
     rate: float = 0.0
     connections: int = 64
+    until_closed: Callable[[str], Awaitable[object]] | None = None
+    """Closed loop: returns once the loop of the report with this id has closed (or will not);
+    without it a closed-loop worker goes on as soon as reporting answered."""
     timeout: float = 30.0
+    attempts: int = 3
     transport: httpx.AsyncBaseTransport | None = None
     """Replaces the network (tests)."""
     submitted: list[Submitted] = field(default_factory=list)
     """Every submission so far, in the order they started (read while the load runs)."""
 
+    @property
+    def retries(self) -> int:
+        return sum(max(0, s.attempts - 1) for s in self.submitted)
+
     async def run(self, reports: Sequence[PlannedReport]) -> list[Submitted]:
-        """Submit ``reports``; returns once each is answered (or failed)."""
+        """Submit ``reports``; returns once each is answered (or failed) and, closed loop,
+        its loop closed."""
         limit = self.connections if self.rate > 0 else self.concurrency
         first = len(self.submitted)
         async with httpx.AsyncClient(
@@ -85,13 +99,15 @@ class LoadDriver:
     ) -> None:
         queue = list(reversed(reports))
 
-        async def worker() -> None:
+        async def rider() -> None:
             while queue:
                 submission = Submitted(queue.pop(), time.perf_counter())
                 self.submitted.append(submission)
                 await self._submit(client, submission)
+                if submission.report_id is not None and self.until_closed is not None:
+                    await self.until_closed(submission.report_id)
 
-        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(reports)))))
+        await asyncio.gather(*(rider() for _ in range(min(self.concurrency, len(reports)))))
 
     async def _open_loop(self, client: httpx.AsyncClient, reports: Sequence[PlannedReport]) -> None:
         started = time.perf_counter()
@@ -108,14 +124,23 @@ class LoadDriver:
         planned = submission.planned
         headers = {
             "Authorization": f"Bearer {self.tokens[planned.rider_id]}",
-            "Idempotency-Key": str(uuid.uuid4()),
+            "Idempotency-Key": submission.idempotency_key,
         }
         url = self.urls[planned.index % len(self.urls)]
-        try:
-            response = await client.post(f"{url}/v1/reports", json=planned.body(), headers=headers)
-        except httpx.HTTPError as error:
-            submission.error = f"{type(error).__name__}: {error}".rstrip(": ")
-            return
+        while True:
+            submission.attempts += 1
+            try:
+                response = await client.post(
+                    f"{url}/v1/reports", json=planned.body(), headers=headers
+                )
+                break
+            except httpx.TransportError as error:
+                if submission.attempts >= self.attempts:
+                    submission.error = f"{type(error).__name__}: {error}".rstrip(": ")
+                    return
+            except httpx.HTTPError as error:
+                submission.error = f"{type(error).__name__}: {error}".rstrip(": ")
+                return
         submission.answered = time.perf_counter()
         if response.status_code != 201:
             submission.error = describe_error(response)

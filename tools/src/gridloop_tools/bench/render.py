@@ -32,6 +32,8 @@ def figures_table(result: BenchResult) -> Table:
         "loops closed (filed + merged + rejected)",
         f"{counts.closed} ({counts.filed} + {counts.merged} + {counts.rejected})",
     )
+    if result.retries:
+        table.add_row("sent again after a connection error", str(result.retries))
     if counts.unclosed:
         table.add_row("[red]loops not closed[/red]", f"[red]{counts.unclosed}[/red]")
     table.add_row("window", f"{result.window_seconds:,.1f} s")

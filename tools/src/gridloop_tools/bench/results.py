@@ -84,6 +84,8 @@ class BenchResult:
     """Before the run started anything (1, 5, 15 minutes): how busy the machine was with
     other work."""
     rss_limit_mib: float
+    retries: int = 0
+    """Submissions sent again (same Idempotency-Key) after a connection error."""
     postgres_cpu_seconds: float | None = None
     """CPU the PostgreSQL backends of the run's databases spent in the window (local server
     only)."""

@@ -99,6 +99,7 @@ async def _measure(
             concurrency=config.concurrency,
             rate=config.rate,
             connections=config.connections,
+            until_closed=lambda report_id: listener.closing(report_id, config.tail_timeout),
         )
         say(f"measuring {len(measured)} reports, {_mode(config)}")
         before = sample(target.watched)
@@ -138,6 +139,7 @@ async def _measure(
         rss_limit_mib=config.rss_limit_mib,
         exited=target.exited(),
         postgres_cpu_seconds=_spent(postgres_before, postgres_after),
+        retries=driver.retries,
     )
 
 
