@@ -150,12 +150,13 @@ async def test_a_closed_loop_keeps_its_loops_in_flight_and_resends_with_the_same
     open_loops: set[str] = set()
     most = 0
 
-    async def until_closed(report_id: str) -> None:
+    async def until_closed(report_id: str) -> bool:
         nonlocal most
         open_loops.add(report_id)
         most = max(most, len(open_loops))
         await asyncio.sleep(0.01)
         open_loops.discard(report_id)
+        return True
 
     plan = plan_bench(10, riders=2, seed=2)
     driver = LoadDriver(
@@ -171,6 +172,25 @@ async def test_a_closed_loop_keeps_its_loops_in_flight_and_resends_with_the_same
     assert keys.count(keys[0]) == 2  # sent again with its own key
     assert len(set(keys)) == 10
     assert driver.retries == 1
+
+
+async def test_a_closed_loop_stops_sending_once_a_loop_does_not_close() -> None:
+    def reporting(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, json={"id": f"rep-{request.headers['Idempotency-Key']}"})
+
+    async def never(report_id: str) -> bool:
+        await asyncio.sleep(0.05)  # as a real wait would: the other rider sends meanwhile
+        return False
+
+    plan = plan_bench(10, riders=2, seed=2)
+    driver = LoadDriver(
+        ["http://reporting"],
+        {rider: "token" for rider in plan.riders},
+        concurrency=2,
+        until_closed=never,
+        transport=httpx.MockTransport(reporting),
+    )
+    assert len(await driver.run(plan.reports)) == 2  # one each, then nothing more
 
 
 def _result() -> BenchResult:

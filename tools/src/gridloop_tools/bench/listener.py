@@ -146,6 +146,10 @@ class NotificationListener:
         except TimeoutError:
             return None
 
+    async def closes(self, report_id: str, within: float) -> bool:
+        """Whether the loop of ``report_id`` closes within ``within`` seconds."""
+        return await self.closing(report_id, within) is not None
+
     def failure(self) -> BaseException | None:
         """Why the reader stopped, if it did."""
         if self._task is None or not self._task.done() or self._task.cancelled():

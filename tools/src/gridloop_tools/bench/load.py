@@ -64,9 +64,10 @@ class LoadDriver:
     concurrency: int = 32
     rate: float = 0.0
     connections: int = 64
-    until_closed: Callable[[str], Awaitable[object]] | None = None
-    """Closed loop: returns once the loop of the report with this id has closed (or will not);
-    without it a closed-loop worker goes on as soon as reporting answered."""
+    until_closed: Callable[[str], Awaitable[bool]] | None = None
+    """Closed loop: returns once the loop of the report with this id has closed (True) or
+    will not (False: nothing more is submitted); without it a closed-loop rider goes on as
+    soon as reporting answered."""
     timeout: float = 30.0
     attempts: int = 3
     transport: httpx.AsyncBaseTransport | None = None
@@ -104,8 +105,10 @@ class LoadDriver:
                 submission = Submitted(queue.pop(), time.perf_counter())
                 self.submitted.append(submission)
                 await self._submit(client, submission)
-                if submission.report_id is not None and self.until_closed is not None:
-                    await self.until_closed(submission.report_id)
+                if submission.report_id is None or self.until_closed is None:
+                    continue
+                if not await self.until_closed(submission.report_id):
+                    queue.clear()
 
         await asyncio.gather(*(rider() for _ in range(min(self.concurrency, len(reports)))))
 

@@ -45,7 +45,7 @@ class LoopCounts:
     accepted: int
     """Answered 201 with a report id."""
     failed: int
-    """Not accepted (any other answer, or none)."""
+    """Not accepted (any other answer, or none), or not sent."""
     filed: int
     merged: int
     rejected: int
@@ -166,6 +166,7 @@ class BenchResult:
 
 def compute(
     *,
+    planned: int,
     submitted: Sequence[Submitted],
     arrivals: Mapping[str, Arrival],
     window: tuple[float, float],
@@ -174,14 +175,15 @@ def compute(
     watched: Mapping[str, WatchedProcess],
     **details: Any,
 ) -> BenchResult:
-    """The figures of the measured submissions. ``window`` is (start, end) in
+    """The figures of the ``planned`` measured reports, of which ``submitted`` were sent
+    (a closed loop stops sending once a loop did not close). ``window`` is (start, end) in
     ``perf_counter()`` time; ``details`` are the other fields of :class:`BenchResult`."""
     accepted = {s.report_id: s for s in submitted if s.report_id is not None}
     closing = Counter(arrivals[i].template for i in accepted if i in arrivals)
     counts = LoopCounts(
-        planned=len(submitted),
+        planned=planned,
         accepted=len(accepted),
-        failed=len(submitted) - len(accepted),
+        failed=planned - len(accepted),
         filed=closing[FILED],
         merged=closing[MERGED],
         rejected=closing[REJECTED],
@@ -189,6 +191,8 @@ def compute(
     )
     loops = [arrivals[i].seen - s.due for i, s in accepted.items() if i in arrivals]
     errors = Counter(s.error for s in submitted if s.error)
+    if planned > len(submitted):
+        errors["not sent: a loop before did not close"] = planned - len(submitted)
     return BenchResult(
         counts=counts,
         window_seconds=window[1] - window[0],

@@ -99,7 +99,7 @@ async def _measure(
             concurrency=config.concurrency,
             rate=config.rate,
             connections=config.connections,
-            until_closed=lambda report_id: listener.closing(report_id, config.tail_timeout),
+            until_closed=lambda report_id: listener.closes(report_id, config.tail_timeout),
         )
         say(f"measuring {len(measured)} reports, {_mode(config)}")
         before = sample(target.watched)
@@ -124,6 +124,7 @@ async def _measure(
     finally:
         await listener.stop()
     return compute(
+        planned=len(measured),
         submitted=submitted,
         arrivals=listener.arrivals,
         window=(start, end),
