@@ -26,7 +26,9 @@ from common.auth import issue_token
 from gridloop_tools.cli.simulate.client import describe_error
 from gridloop_tools.cli.simulate.planning import PlannedReport
 
-__all__ = ["LoadDriver", "Submitted", "rider_tokens"]
+__all__ = ["KEEPALIVE_SECONDS", "LoadDriver", "Submitted", "rider_tokens"]
+
+KEEPALIVE_SECONDS = 2.0
 
 
 @dataclass
@@ -86,7 +88,13 @@ class LoadDriver:
         first = len(self.submitted)
         async with httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout, connect=5.0),
-            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+            limits=httpx.Limits(
+                max_connections=limit,
+                max_keepalive_connections=limit,
+                # Below uvicorn's 5 s keep-alive: a connection idle while its rider's loop
+                # closes is not reused just as the server closes it (a ReadError).
+                keepalive_expiry=KEEPALIVE_SECONDS,
+            ),
             transport=self.transport,
         ) as client:
             if self.rate > 0:
