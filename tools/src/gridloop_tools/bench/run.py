@@ -209,5 +209,5 @@ def _accepted(submitted: Sequence[Submitted]) -> list[Submitted]:
 
 def _mode(config: BenchConfig) -> str:
     if config.open_loop:
-        return f"open loop {config.rate:g}/s"
+        return f"open loop {config.rate:g}/s for {config.reports / config.rate:.0f} s"
     return f"closed loop, concurrency {config.concurrency}"
