@@ -359,11 +359,11 @@ async def test_the_reporter_follows_every_step_with_a_timeline_row(uow: FakeUnit
         (builders.work_order_sla_warning(), 4),
         (builders.work_order_resolved(note="已清理"), 5),
         (builders.work_order_verified(passed=False, note="仍有杂物"), 6),
-        (builders.work_order_rework(), 6),
-        (builders.work_order_claimed(), 7),
-        (builders.work_order_resolved(), 8),
-        (builders.work_order_verified(), 9),
-        (builders.work_order_closed(on_time=False), 9),
+        (builders.work_order_rework(), 7),
+        (builders.work_order_claimed(), 8),
+        (builders.work_order_resolved(), 9),
+        (builders.work_order_verified(), 10),
+        (builders.work_order_closed(on_time=False), 11),
     )
     assert outcomes == ["processed"] * 11
     assert uow.timeline.steps("rep-1") == [
@@ -601,7 +601,7 @@ async def test_a_merged_reporter_rates_through_their_own_report(uow: FakeUnitOfW
         (builders.work_order_filed(), 1),
         (builders.work_order_merged(merged_report_id="rep-2"), 2),
         (builders.work_order_verified(reporter_ids=both), 3),
-        (builders.work_order_closed(report_ids=["rep-1", "rep-2"], reporter_ids=both), 3),
+        (builders.work_order_closed(report_ids=["rep-1", "rep-2"], reporter_ids=both), 4),
     )
     assert status(uow, "rep-2") is ReportStatus.CLOSED
     await asking(uow, ask(RequestAction.RATE, report_id="rep-2", reporter_id="rider-2"))
