@@ -200,6 +200,11 @@ def test_one_life_in_each_of_two_districts_with_a_merge_a_rework_a_rating_and_a_
         "closed",
         "rated",
     }
+    asked = [
+        CloudEvent.from_bytes(r.value)
+        for r in read_topic(stack.bootstrap_servers, Topic.REPORTS.value)
+    ]
+    assert {e.district for e in asked if e.subject in {report, merged_report}} == {REN}
     yan_order = elsewhere.report(other_district)["work_order_id"]
     assert {e.district for e in events if e.subject == yan_order} == {YAN}
 

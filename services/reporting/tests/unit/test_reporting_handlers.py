@@ -225,6 +225,7 @@ async def test_submit_stores_the_report_and_queues_report_submitted(uow: FakeUni
     assert (data.lat, data.lon, data.text) == (35.5531, 116.8287, "小区门口暴露垃圾")
     assert data.submitted_at == submission.report.submitted_at
     assert data.reporter_districts == ["370812", "370811"]
+    assert uow.outbox.districts == [submission.report.district]
     assert uow.idempotency.keys[("rider-1", "key-1")] == (command.fingerprint(), "rep-1")
 
 
@@ -608,3 +609,4 @@ async def test_a_merged_reporter_rates_through_their_own_report(uow: FakeUnitOfW
     [(data, subject, _)] = uow.outbox.events
     assert isinstance(data, ReportRated)
     assert (subject, data.reporter_id, data.work_order_id) == ("rep-2", "rider-2", "wo-rep-1")
+    assert uow.outbox.districts[-1] == uow.reports.rows["rep-2"].district
