@@ -96,9 +96,13 @@ def _problems(checks: Sequence[Check]) -> list[str]:
     return [f"{check.name}: {problem}" for check in checks for problem in check.problems]
 
 
+TRIAGE_TEMPLATES = ("report_filed", "report_rejected", "report_merged", "order_review_requested")
+"""The first message of each triage outcome: filed, rejected, merged, waiting for review."""
+
+
 def _triage_messages_written(stack: Stack, reports: int) -> bool:
-    """Reporting shows every report triaged and notification wrote every triage message: the
-    work-order events were published and consumed (by all but the ledger)."""
+    """Reporting shows every report triaged and notification wrote a triage message about
+    each: the work-order events were published and consumed (by all but the ledger)."""
 
     async def count() -> tuple[int, int]:
         databases = _databases(stack)
@@ -111,7 +115,9 @@ def _triage_messages_written(stack: Stack, reports: int) -> bool:
             )
             told = await databases.scalar(
                 "notification",
-                sa.select(sa.func.count()).where(notifications.c.template != "points_awarded"),
+                sa.select(sa.func.count(sa.distinct(notifications.c.report_id))).where(
+                    notifications.c.template.in_(TRIAGE_TEMPLATES)
+                ),
             )
             return triaged, told
         finally:
