@@ -21,7 +21,13 @@ from gridloop_tools.chaos.databases import ServiceDatabases
 from gridloop_tools.chaos.load import Accepted
 from gridloop_tools.chaos.topics import records_on
 from ledger.config import LedgerSettings
-from ledger.domain.points import AwardRules, award_transfer_id, ledger_day, rider_account
+from ledger.domain.points import (
+    AwardRules,
+    award_transfer_id,
+    is_derived,
+    ledger_day,
+    rider_account,
+)
 from notification.domain.messages import TemplateId
 
 Figure = int | str
@@ -194,6 +200,7 @@ async def check_points(
             transfers.c.rider_id,
             transfers.c.amount,
             transfers.c.ledger_day,
+            transfers.c.debit_account_id,
             transfers.c.credit_account_id,
         ),
     )
@@ -224,6 +231,11 @@ async def check_points(
             sa.select(accounts.c.id, accounts.c.credits_posted, accounts.c.debits_posted),
         )
     }
+    for account in [a for a in balances if is_derived(a)]:  # kept as the fold of its transfers
+        balances[account] = sum(
+            row.amount * ((row.credit_account_id == account) - (row.debit_account_id == account))
+            for row in rows
+        )
     riders = {a: balance for a, balance in balances.items() if a.startswith("rider:")}
     total = sum(balances.values())
     negative = [account for account, balance in riders.items() if balance < 0]
