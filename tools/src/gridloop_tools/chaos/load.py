@@ -56,6 +56,10 @@ class LoadResult:
         return sum(1 for accepted in self.accepted if accepted.replayed)
 
 
+REPEAT_RATIO = 0.1
+"""The share of reports telling of a problem already reported (merged by dispatch, 并单)."""
+
+
 def plan_submissions(
     seed: int, *, reports: int, riders: int, outside_ratio: float
 ) -> list[Submission]:
@@ -67,6 +71,7 @@ def plan_submissions(
         outside_ratio=outside_ratio,
         grids=grids,
         rng=random.Random(seed),
+        repeat_ratio=REPEAT_RATIO,
     )
     return [Submission(planned, str(uuid.uuid4())) for planned in plan]
 
