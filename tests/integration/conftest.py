@@ -176,6 +176,11 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any
     return asyncio.run(read_topics(bootstrap, [topic], idle=timeout))
 
 
+INJECTED_HEADER = "gridloop-test-injected"
+"""Marks a record a test published by hand (a poison message, a copy of an event without its
+headers): the services must cope with it, but it is not one of theirs to vouch for."""
+
+
 def publish_raw(
     bootstrap: str,
     topic: str,
@@ -183,11 +188,13 @@ def publish_raw(
     value: bytes,
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
+    marked = [*(headers or []), (INJECTED_HEADER, b"1")]
+
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()
         try:
-            await producer.send_and_wait(topic, value=value, key=key, headers=headers or [])
+            await producer.send_and_wait(topic, value=value, key=key, headers=marked)
         finally:
             await producer.stop()
 
@@ -200,6 +207,7 @@ def rider_factory(stack: Stack) -> Callable[[], Rider]:
 
 
 __all__ = [
+    "INJECTED_HEADER",
     "Path",
     "Rider",
     "eventually",
