@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from common.auth import DEVELOPMENT_SECRET, issue_token
+from common.tokens import DEVELOPMENT_SECRET, issue_token
 from gridloop_tools.cli.simulate.client import describe_error
 from gridloop_tools.cli.simulate.geometry import read_grids
 from gridloop_tools.cli.simulate.planning import PlannedReport, plan_reports, rider_ids
