@@ -6,7 +6,7 @@ PYTHON ?= python3
 # uv from PATH, or a private copy bootstrapped from PyPI into .tools/ on first use.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: help install run test test-unit test-integration lint typecheck layers contracts contracts-check validate-deploy check clean
+.PHONY: help install run test test-unit test-integration bench lint typecheck layers contracts contracts-check validate-deploy check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ test-unit: install  ## the fast tests only (no broker, no PostgreSQL)
 
 test-integration: install  ## the four services against a real broker, on SQLite and PostgreSQL
 	$(UV) run pytest tests/integration
+
+BENCH_ARGS ?=
+bench: install  ## measure the loop on a stack of its own (PostgreSQL if it answers, else SQLite); BENCH_ARGS='--replicas 2 --record'
+	$(UV) run gridloop bench --prefer-postgres --reports 1500 --concurrency 32 $(BENCH_ARGS)
 
 lint: install  ## ruff lint and format check
 	$(UV) run ruff check .

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from gridloop_tools.embedded_broker import EmbeddedBroker, die_with_parent
+from gridloop_tools.embedded_broker import EmbeddedBroker, die_with_parent, free_port
 
 SERVICES: tuple[str, ...] = ("reporting", "dispatch", "ledger", "notification")
 DEFAULT_PORTS: dict[str, int] = {
@@ -59,6 +59,14 @@ class ServiceProcess:
     instance_id: str = ""
     """Handed to the process as GRIDLOOP_INSTANCE_ID and echoed by its /healthz, so readiness
     proves the answer comes from this very process (not another stack on the port)."""
+    replica: int = 1
+    """1 for the first (or only) process of the service, 2… for further replicas."""
+
+    @property
+    def key(self) -> str:
+        """``reporting`` for the first replica, ``reporting-2``… for the others: the process's
+        key in :attr:`Stack.services` and the name of its log file."""
+        return self.name if self.replica == 1 else f"{self.name}-{self.replica}"
 
     @property
     def url(self) -> str:
@@ -131,7 +139,13 @@ class ServiceProcess:
 
 @dataclass
 class Stack:
-    """The four services against one broker, with a database URL per service."""
+    """The four services against one broker, with a database URL per service.
+
+    With ``replicas`` > 1 each service runs as that many processes against its one database,
+    sharing its consumer groups' partitions; the first replica listens on ``ports[name]``,
+    the others on free ports. Relays and scanners elect one leader per database
+    (``common.leadership``), which needs PostgreSQL: SQLite allows one process per service.
+    """
 
     data_dir: Path
     database_urls: Mapping[str, str] = field(default_factory=dict)
@@ -141,6 +155,9 @@ class Stack:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     broker: EmbeddedBroker | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    """Every service process by its :attr:`ServiceProcess.key`: ``services[name]`` is the
+    first replica of ``name``."""
+    replicas: int = 1
 
     @property
     def bootstrap_servers(self) -> str:
@@ -151,7 +168,13 @@ class Stack:
         return self.broker.bootstrap_servers
 
     def url(self, service: str) -> str:
+        """Where the first replica of ``service`` answers."""
         return self.services[service].url
+
+    def replicas_of(self, service: str) -> list[ServiceProcess]:
+        """Every process of ``service``, first replica first."""
+        found = [process for process in self.services.values() if process.name == service]
+        return sorted(found, key=lambda process: process.replica)
 
     def database_url(self, service: str) -> str:
         return self.database_urls.get(
@@ -188,13 +211,27 @@ class Stack:
                 "program) is listening there; stop it, or choose other ports"
             )
 
-    def service_env(self, name: str) -> dict[str, str]:
+    def check_replicas(self) -> None:
+        """More than one process per service needs a database several processes can share."""
+        if self.replicas < 1:
+            raise StackError(f"replicas must be at least 1, not {self.replicas}")
+        on_sqlite = [n for n in SERVICES if self.database_url(n).startswith("sqlite")]
+        if self.replicas > 1 and on_sqlite:
+            raise StackError(
+                f"{self.replicas} replicas per service need PostgreSQL: SQLite is a "
+                f"single-process database ({', '.join(on_sqlite)} would be on SQLite). Give "
+                "every service a postgresql+asyncpg:// database URL, or run one replica"
+            )
+
+    def service_env(self, name: str, port: int | None = None) -> dict[str, str]:
+        """The environment of a process of ``name`` listening on ``port`` (default: the
+        service's port)."""
         prefix = name.upper() + "_"
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             f"{prefix}DATABASE_URL": self.database_url(name),
-            f"{prefix}PORT": str(self.ports[name]),
+            f"{prefix}PORT": str(port if port is not None else self.ports[name]),
             f"{prefix}HOST": "127.0.0.1",
             f"{prefix}LOG_JSON": "true",
             **self.extra_env,
@@ -206,6 +243,10 @@ class Stack:
         return env
 
     def start(self, timeout: float = 90.0) -> None:
+        """Start the broker and every service, and wait until each process is ready. Further
+        replicas start once the first ones are ready, so only one process of a service runs
+        its migrations and loads its start-up data into an empty database."""
+        self.check_replicas()
         self.check_ports_free()
         self.start_broker()
         if self.kafka_bootstrap_servers:
@@ -213,16 +254,33 @@ class Stack:
         for name in SERVICES:
             self.start_service(name)
         self.wait_ready(timeout=timeout)
+        if self.replicas > 1:
+            further = [
+                self.start_service(name, replica).key
+                for name in SERVICES
+                for replica in range(2, self.replicas + 1)
+            ]
+            self.wait_ready(further, timeout=timeout)
 
-    def start_service(self, name: str) -> ServiceProcess:
+    def start_service(self, name: str, replica: int = 1) -> ServiceProcess:
+        """Start (or start again) replica ``replica`` of ``name``; a restarted replica keeps
+        its port."""
+        key = name if replica == 1 else f"{name}-{replica}"
+        if replica == 1:
+            port = self.ports[name]
+        elif key in self.services:
+            port = self.services[key].port
+        else:
+            port = free_port()
         service = ServiceProcess(
             name=name,
-            port=self.ports[name],
-            env=self.service_env(name),
-            log_path=self.data_dir / "logs" / f"{name}.log",
+            port=port,
+            env=self.service_env(name, port),
+            log_path=self.data_dir / "logs" / f"{key}.log",
+            replica=replica,
         )
         service.start()
-        self.services[name] = service
+        self.services[key] = service
         return service
 
     def wait_ready(self, names: list[str] | None = None, *, timeout: float = 90.0) -> None:

@@ -1,5 +1,5 @@
 """The ``gridloop`` command: run the stack, mint development tokens, simulate riders and staff,
-prove the loop survives faults."""
+prove the loop survives faults, measure it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gridloop_tools.bench import bench
 from gridloop_tools.chaos.command import chaos
 from gridloop_tools.cli.simulate import simulate
 from gridloop_tools.cli.token import token
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.command("simulate", help="Drive a running stack with simulated riders over HTTP.")(simulate)
 app.command("token")(token)
 app.command("chaos")(chaos)
+app.command("bench")(bench)
 console = Console()
 errors = Console(stderr=True)
 
