@@ -65,10 +65,12 @@ def stack(
 class Rider:
     """A rider using the HTTP APIs, as the app would."""
 
-    def __init__(self, stack: Stack, rider_id: str | None = None) -> None:
+    def __init__(
+        self, stack: Stack, rider_id: str | None = None, *, district: str = DISTRICT
+    ) -> None:
         self.stack = stack
         self.id = rider_id or f"it-rider-{uuid.uuid4().hex[:10]}"
-        token = issue_token(DEVELOPMENT_SECRET, role="rider", subject=self.id, district=DISTRICT)
+        token = issue_token(DEVELOPMENT_SECRET, role="rider", subject=self.id, district=district)
         self.client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=15)
 
     def submit(self, category: str, lat: float, lon: float, text: str = "楼道杂物堆放") -> str:
@@ -80,6 +82,17 @@ class Rider:
         assert response.status_code == 201, response.text
         report_id: str = response.json()["id"]
         return report_id
+
+    def ask(self, report_id: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Rate or reopen the report's closed work order (accepted for dispatch: 202)."""
+        response = self.client.post(
+            f"{self.stack.url('reporting')}/v1/reports/{report_id}/{action}",
+            json=body,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert response.status_code == 202, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def report(self, report_id: str) -> dict[str, Any]:
         response = self.client.get(f"{self.stack.url('reporting')}/v1/reports/{report_id}")
@@ -136,31 +149,36 @@ def metric_value(stack: Stack, service: str, name: str, **labels: str) -> float:
 @pytest.fixture(scope="session")
 def district_points() -> dict[str, tuple[float, float]]:
     """A point well inside a demo grid, and one far outside the district."""
+    (inside,) = points_in_grids(DISTRICT, slice(100, 101))
+    return {"inside": inside, "outside": (36.9, 118.2)}
+
+
+def points_in_grids(district: str, features: slice) -> list[tuple[float, float]]:
+    """A point well inside each of the district's demo grids in ``features``."""
     document = json.loads(
-        (resources.files("dispatch.demo_data") / "370812" / "grids.geojson").read_text(
+        (resources.files("dispatch.demo_data") / district / "grids.geojson").read_text(
             encoding="utf-8"
         )
     )
-    inside = shape(document["features"][100]["geometry"]).representative_point()
-    return {"inside": (inside.y, inside.x), "outside": (36.9, 118.2)}
+    points = [shape(f["geometry"]).representative_point() for f in document["features"][features]]
+    return [(point.y, point.x) for point in points]
 
 
 @pytest.fixture(scope="session")
 def grid_points() -> list[tuple[float, float]]:
     """A point inside each of 30 demo grids: reports far enough apart (grids, not metres) that
     dispatch files each as its own work order instead of merging it into another (并单)."""
-    document = json.loads(
-        (resources.files("dispatch.demo_data") / "370812" / "grids.geojson").read_text(
-            encoding="utf-8"
-        )
-    )
-    points = [shape(f["geometry"]).representative_point() for f in document["features"][101:131]]
-    return [(point.y, point.x) for point in points]
+    return points_in_grids(DISTRICT, slice(101, 131))
 
 
 def read_topic(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[Any]:
     """Every record currently on ``topic``, read without a consumer group."""
     return asyncio.run(read_topics(bootstrap, [topic], idle=timeout))
+
+
+INJECTED_HEADER = "gridloop-test-injected"
+"""Marks a record a test published by hand (a poison message, a copy of an event without its
+headers): the services must cope with it, but it is not one of theirs to vouch for."""
 
 
 def publish_raw(
@@ -170,11 +188,13 @@ def publish_raw(
     value: bytes,
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
+    marked = [*(headers or []), (INJECTED_HEADER, b"1")]
+
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
         await producer.start()
         try:
-            await producer.send_and_wait(topic, value=value, key=key, headers=headers or [])
+            await producer.send_and_wait(topic, value=value, key=key, headers=marked)
         finally:
             await producer.stop()
 
@@ -186,4 +206,13 @@ def rider_factory(stack: Stack) -> Callable[[], Rider]:
     return lambda: Rider(stack)
 
 
-__all__ = ["Path", "Rider", "eventually", "metric_value", "publish_raw", "read_topic"]
+__all__ = [
+    "INJECTED_HEADER",
+    "Path",
+    "Rider",
+    "eventually",
+    "metric_value",
+    "points_in_grids",
+    "publish_raw",
+    "read_topic",
+]

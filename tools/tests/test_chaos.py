@@ -224,7 +224,7 @@ async def _pay(databases: ServiceDatabases, rider: str, reports: list[str]) -> N
     paid = 10 * len(reports)
     async with databases.engines["ledger"].begin() as connection:
         for account, credits, debits in (
-            ("sys:issuance", 0, paid),
+            ("sys:issuance", 0, 0),  # a system account's balance is derived, never stored
             (f"rider:{rider}", paid, 0),
         ):
             await connection.execute(

@@ -172,6 +172,26 @@ def test_plan_reports_places_the_requested_share_outside() -> None:
     assert again == plan  # a seed replays the run
 
 
+def test_plan_reports_repeats_a_share_of_inside_reports_at_the_same_place() -> None:
+    plan = plan_reports(
+        count=200,
+        riders=rider_ids(5),
+        outside_ratio=0.1,
+        grids=GRIDS,
+        rng=random.Random(9),
+        repeat_ratio=0.2,
+    )
+    seen: set[tuple[str, float, float]] = set()
+    repeats = 0
+    for report in plan:
+        problem = (report.category, report.lat, report.lon)
+        repeats += problem in seen
+        if not report.outside:
+            seen.add(problem)
+    assert 20 <= repeats <= 60  # about a fifth of the 180 inside reports
+    assert sum(report.outside for report in plan) == 20
+
+
 # --------------------------------------------------------------------------- summary
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 
-from common.messaging.kafka import ensure_topics
 from gridloop_tools.embedded_broker import EmbeddedBroker, die_with_parent, free_port
 
 SERVICES: tuple[str, ...] = ("reporting", "dispatch", "ledger", "notification")
@@ -191,7 +190,7 @@ class Stack:
         if port is not None:
             broker.port = port  # a restart keeps the address the services know
         self.broker = broker.start()
-        asyncio.run(ensure_topics(self.bootstrap_servers, partitions=EMBEDDED_PARTITIONS))
+        _create_topics(self.bootstrap_servers)
 
     def restart_broker(self) -> None:
         """Stop the embedded broker (everything it held is gone: memory only) and start a new
@@ -251,7 +250,7 @@ class Stack:
         self.check_ports_free()
         self.start_broker()
         if self.kafka_bootstrap_servers:
-            asyncio.run(ensure_topics(self.bootstrap_servers, partitions=EMBEDDED_PARTITIONS))
+            _create_topics(self.bootstrap_servers)
         for name in SERVICES:
             self.start_service(name)
         self.wait_ready(timeout=timeout)
@@ -306,3 +305,11 @@ class Stack:
             service.stop()
         if self.broker is not None:
             self.broker.stop()
+
+
+def _create_topics(bootstrap_servers: str) -> None:
+    """Every topic, with the embedded broker's partitions (imported here: the messaging code
+    is only needed once a stack starts, not by every CLI command)."""
+    from common.messaging.kafka import ensure_topics
+
+    asyncio.run(ensure_topics(bootstrap_servers, partitions=EMBEDDED_PARTITIONS))

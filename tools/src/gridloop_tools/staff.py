@@ -17,7 +17,7 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from common.auth import Role, issue_token
+from common.tokens import Role, issue_token
 from dispatch.domain.reference import (
     Department,
     GridWorker,

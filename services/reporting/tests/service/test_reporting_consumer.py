@@ -216,12 +216,12 @@ async def test_the_reporter_sees_every_step_of_the_order(
             builders.work_order_overdue(handle_due=due, **later),
             builders.work_order_escalated(level=2, handle_due=due, **later),
             builders.work_order_resolved(note="已清理", **later),
+            builders.work_order_verified(**later),
+            builders.work_order_closed(**later),
         ],
         start=1,
     ):
         await deliver(of_order(data, sequence))
-    await deliver(of_order(builders.work_order_verified(**later), 11))
-    await deliver(of_order(builders.work_order_closed(**later), 11))
     body = await view(client, auth, report_id)
     assert dead_letters == []
     assert (body["status"], body["status_label"]) == ("closed", "已结案")
@@ -239,13 +239,13 @@ async def test_the_reporter_sees_every_step_of_the_order(
     assert rows[("closed", "已结案")] == "按期结案"
 
 
-async def test_closed_after_verified_on_the_same_sequence_is_applied(
+async def test_a_failed_verification_is_the_verdict_then_the_rework(
     client: httpx.AsyncClient, auth: Auth, deliver: Deliver
 ) -> None:
     report_id, order = await filed_report(client, auth, deliver)
     await deliver(of_order(builders.work_order_resolved(**order), 2))
     await deliver(of_order(builders.work_order_verified(passed=False, note="没清干净", **order), 3))
-    await deliver(of_order(builders.work_order_rework(note="没清干净", **order), 3))
+    await deliver(of_order(builders.work_order_rework(note="没清干净", **order), 4))
     body = await view(client, auth, report_id)
     assert (body["status"], body["status_label"]) == ("rework", "返工")
     assert steps(body)[-2:] == ["verified", "rework"]

@@ -42,7 +42,7 @@ async def closed_report(
     at = closed_at or datetime.now(UTC)
     await deliver(keyed_event(builders.work_order_filed(**order), sequence=1))
     await deliver(keyed_event(builders.work_order_verified(verified_at=at, **order), sequence=2))
-    await deliver(keyed_event(builders.work_order_closed(closed_at=at, **order), sequence=2))
+    await deliver(keyed_event(builders.work_order_closed(closed_at=at, **order), sequence=3))
     return report_id
 
 
@@ -139,7 +139,7 @@ async def test_a_report_is_rated_once(
     body = assert_problem(again, 409, "rated already")
     assert (body["report_status"], body["report_status_label"]) == ("closed", "已结案")
     rated = builders.work_order_rated(report_id=report_id, score=4)
-    await deliver(keyed_event(rated, sequence=3))
+    await deliver(keyed_event(rated, sequence=4))
     later = await ask(client, auth, report_id, "rate", key="k-3")
     assert assert_problem(later, 409)["report_status"] == "rated"
     assert len(await forwarded(app)) == 1
@@ -167,13 +167,13 @@ async def test_a_reopened_order_is_not_reopened_again_until_it_closes(
     assert (await ask(client, auth, report_id, "reopen")).status_code == 202
     assert_problem(await ask(client, auth, report_id, "reopen"), 409, "asked for already")
     reopened = builders.work_order_reopened(report_id=report_id)
-    await deliver(keyed_event(reopened, sequence=3))
+    await deliver(keyed_event(reopened, sequence=4))
     body = assert_problem(await ask(client, auth, report_id, "rate"), 409, "is reopened")
     assert body["report_status_label"] == "发回重办"
     order: dict[str, Any] = {"report_id": report_id}
     now = datetime.now(UTC)
-    await deliver(keyed_event(builders.work_order_verified(verified_at=now, **order), sequence=4))
-    await deliver(keyed_event(builders.work_order_closed(closed_at=now, **order), sequence=4))
+    await deliver(keyed_event(builders.work_order_verified(verified_at=now, **order), sequence=5))
+    await deliver(keyed_event(builders.work_order_closed(closed_at=now, **order), sequence=6))
     assert (await ask(client, auth, report_id, "reopen")).status_code == 202
 
 
@@ -217,7 +217,7 @@ async def test_a_merged_reporter_rates_through_their_own_report(
     await deliver(keyed_event(merged, sequence=2))
     await deliver(keyed_event(builders.work_order_verified(verified_at=now, **order), sequence=3))
     closed = builders.work_order_closed(closed_at=now, report_ids=[first, second], **order)
-    await deliver(keyed_event(closed, sequence=3))
+    await deliver(keyed_event(closed, sequence=4))
     response = await ask(client, auth, second, "rate", rider="rider-2")
     assert response.status_code == 202, response.text
     [event] = await forwarded(app)

@@ -1,4 +1,4 @@
-"""The timeline's words for each step, the shared sequence of verified and what follows it,
+"""The timeline's words for each step, which sequences follow,
 and which district's catalogue a report's category is checked against."""
 
 from __future__ import annotations
@@ -40,27 +40,12 @@ def test_a_step_may_say_it_in_other_words() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sequence", "last_sequence", "last_step", "follows"),
-    [
-        (3, 2, "claimed", True),
-        (2, 2, "claimed", False),
-        (1, 2, "claimed", False),
-        (5, 5, "verified", False),  # only closed or rework follow verified on its sequence
-        (6, 5, "verified", True),
-    ],
+    ("sequence", "last_sequence", "follows"), [(3, 2, True), (2, 2, False), (1, 2, False)]
 )
 def test_a_step_follows_a_newer_sequence_only(
-    sequence: int, last_sequence: int, last_step: str, follows: bool
+    sequence: int, last_sequence: int, follows: bool
 ) -> None:
-    assert (
-        Progress(Step.RESOLVED, "wo-1", sequence, T0).follows(last_sequence, last_step) is follows
-    )
-
-
-@pytest.mark.parametrize("kind", [Step.CLOSED, Step.REWORK])
-def test_closed_and_rework_follow_verified_on_its_sequence(kind: Step) -> None:
-    assert Progress(kind, "wo-1", 5, T0).follows(5, "verified")
-    assert not Progress(kind, "wo-1", 5, T0).follows(5, kind.value)
+    assert Progress(Step.RESOLVED, "wo-1", sequence, T0).follows(last_sequence) is follows
 
 
 def test_the_state_after_a_merge_is_what_the_order_showed() -> None:

@@ -225,6 +225,7 @@ async def test_submit_stores_the_report_and_queues_report_submitted(uow: FakeUni
     assert (data.lat, data.lon, data.text) == (35.5531, 116.8287, "小区门口暴露垃圾")
     assert data.submitted_at == submission.report.submitted_at
     assert data.reporter_districts == ["370812", "370811"]
+    assert uow.outbox.districts == [submission.report.district]
     assert uow.idempotency.keys[("rider-1", "key-1")] == (command.fingerprint(), "rep-1")
 
 
@@ -359,11 +360,11 @@ async def test_the_reporter_follows_every_step_with_a_timeline_row(uow: FakeUnit
         (builders.work_order_sla_warning(), 4),
         (builders.work_order_resolved(note="已清理"), 5),
         (builders.work_order_verified(passed=False, note="仍有杂物"), 6),
-        (builders.work_order_rework(), 6),
-        (builders.work_order_claimed(), 7),
-        (builders.work_order_resolved(), 8),
-        (builders.work_order_verified(), 9),
-        (builders.work_order_closed(on_time=False), 9),
+        (builders.work_order_rework(), 7),
+        (builders.work_order_claimed(), 8),
+        (builders.work_order_resolved(), 9),
+        (builders.work_order_verified(), 10),
+        (builders.work_order_closed(on_time=False), 11),
     )
     assert outcomes == ["processed"] * 11
     assert uow.timeline.steps("rep-1") == [
@@ -601,10 +602,11 @@ async def test_a_merged_reporter_rates_through_their_own_report(uow: FakeUnitOfW
         (builders.work_order_filed(), 1),
         (builders.work_order_merged(merged_report_id="rep-2"), 2),
         (builders.work_order_verified(reporter_ids=both), 3),
-        (builders.work_order_closed(report_ids=["rep-1", "rep-2"], reporter_ids=both), 3),
+        (builders.work_order_closed(report_ids=["rep-1", "rep-2"], reporter_ids=both), 4),
     )
     assert status(uow, "rep-2") is ReportStatus.CLOSED
     await asking(uow, ask(RequestAction.RATE, report_id="rep-2", reporter_id="rider-2"))
     [(data, subject, _)] = uow.outbox.events
     assert isinstance(data, ReportRated)
     assert (subject, data.reporter_id, data.work_order_id) == ("rep-2", "rider-2", "wo-rep-1")
+    assert uow.outbox.districts[-1] == uow.reports.rows["rep-2"].district

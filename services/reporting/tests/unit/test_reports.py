@@ -1,5 +1,5 @@
 """The report's domain rules: the status projection of its work order's steps (stale events,
-the shared sequence of verified and closed, merging, rejection), and the submit command."""
+a verification's two events, merging, rejection), and the submit command."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def test_the_whole_life_of_an_order() -> None:
         step(Step.CLAIMED, 3),
         step(Step.RESOLVED, 4),
         step(Step.VERIFIED, 5),
-        step(Step.CLOSED, 5, at=T0 + timedelta(hours=2)),
+        step(Step.CLOSED, 6, at=T0 + timedelta(hours=2)),
     )
     assert applied == [True] * 6
     assert target.status is ReportStatus.CLOSED
@@ -146,23 +146,15 @@ def test_an_older_or_equal_step_of_the_same_order_is_stale() -> None:
     assert (target.status, target.last_sequence, target.updated_at) == before
 
 
-def test_closed_and_rework_share_the_sequence_of_verified() -> None:
+def test_a_verification_is_the_verdict_then_the_closing_or_rework_each_once() -> None:
     closing = report()
-    assert follow_all(closing, step(Step.FILED, 1), step(Step.VERIFIED, 2), step(Step.CLOSED, 2))
+    assert follow_all(closing, step(Step.FILED, 1), step(Step.VERIFIED, 2), step(Step.CLOSED, 3))
     assert closing.status is ReportStatus.CLOSED
+    assert not closing.follow(step(Step.CLOSED, 3))  # closed once
+    assert not closing.follow(step(Step.VERIFIED, 2))  # an old verdict changes nothing
     reworked = report()
-    assert follow_all(reworked, step(Step.FILED, 1), step(Step.VERIFIED, 2), step(Step.REWORK, 2))
+    assert follow_all(reworked, step(Step.FILED, 1), step(Step.VERIFIED, 2), step(Step.REWORK, 3))
     assert reworked.status is ReportStatus.REWORK
-
-
-def test_only_closed_or_rework_follow_verified_on_its_sequence() -> None:
-    target = report()
-    assert follow_all(target, step(Step.FILED, 1), step(Step.VERIFIED, 2), step(Step.CLOSED, 2))
-    assert not target.follow(step(Step.CLOSED, 2))  # closed once
-    assert not target.follow(step(Step.REWORK, 2))
-    other = report()
-    assert follow_all(other, step(Step.FILED, 1), step(Step.CLAIMED, 2))
-    assert not other.follow(step(Step.CLOSED, 2))  # claimed is not verified
 
 
 def test_a_step_of_another_order_does_not_concern_the_report() -> None:

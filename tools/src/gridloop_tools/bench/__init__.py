@@ -12,8 +12,5 @@ reports go), ``load`` (HTTP), ``listener`` (the broker), ``processes`` (``/proc`
 """
 
 from gridloop_tools.bench.command import bench
-from gridloop_tools.bench.config import Backend, BenchConfig, BenchError
-from gridloop_tools.bench.results import BenchResult
-from gridloop_tools.bench.run import run_bench
 
-__all__ = ["Backend", "BenchConfig", "BenchError", "BenchResult", "bench", "run_bench"]
+__all__ = ["bench"]

@@ -14,13 +14,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from common.auth import DEVELOPMENT_SECRET
+from common.tokens import DEVELOPMENT_SECRET
 from gridloop_tools.bench.config import DEFAULT_RSS_LIMIT_MIB, Backend, BenchConfig, BenchError
 from gridloop_tools.bench.record import record as record_run
 from gridloop_tools.bench.render import figures_table, processes_table
-from gridloop_tools.bench.run import run_bench
-from gridloop_tools.bench.target import postgres_problem
-from gridloop_tools.testing.infrastructure import DEFAULT_POSTGRES_URL
+from gridloop_tools.local import DEFAULT_POSTGRES_URL
 
 __all__ = ["bench"]
 
@@ -125,6 +123,9 @@ def bench(
     open-loop, time each from submission to the reporter's 立案 message on
     gridloop.notifications.v1, and measure every service process's CPU and peak memory.
     On PostgreSQL, an anchor loop shows what the database alone commits."""
+    # The run starts a stack and reaches databases: imported only when it is asked for.
+    from gridloop_tools.bench.run import run_bench
+
     console = Console(soft_wrap=True)
     errors = Console(stderr=True, soft_wrap=True)
     if url or bootstrap_servers:
@@ -189,6 +190,8 @@ def bench(
 
 
 def _answers(postgres_url: str, errors: Console) -> bool:
+    from gridloop_tools.bench.target import postgres_problem
+
     problem = postgres_problem(postgres_url)
     if problem is not None:
         errors.print(f"[yellow]{escape(problem)}[/yellow]: running on SQLite")

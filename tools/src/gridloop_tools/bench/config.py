@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from common.auth import DEVELOPMENT_SECRET, MINIMUM_SECRET_LENGTH
+from common.tokens import DEVELOPMENT_SECRET, MINIMUM_SECRET_LENGTH
 
 __all__ = ["Backend", "BenchConfig", "BenchError"]
 

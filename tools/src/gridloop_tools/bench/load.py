@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from common.auth import issue_token
+from common.tokens import issue_token
 from gridloop_tools.cli.simulate.client import describe_error
 from gridloop_tools.cli.simulate.planning import PlannedReport
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gridloop_tools.bench.anchor import AnchorResult
 from gridloop_tools.bench.listener import FILED, MERGED, REJECTED, Arrival
 from gridloop_tools.bench.load import Submitted
 from gridloop_tools.bench.processes import ProcessSample, WatchedProcess
 from gridloop_tools.cli.simulate.summary import percentile
 from gridloop_tools.stack import SERVICES
+
+if TYPE_CHECKING:
+    from gridloop_tools.bench.anchor import AnchorResult
+
 
 __all__ = ["BenchResult", "LoopCounts", "ProcessFigures", "Quantiles", "compute"]
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -20,7 +21,13 @@ from gridloop_tools.chaos.databases import ServiceDatabases
 from gridloop_tools.chaos.load import Accepted
 from gridloop_tools.chaos.topics import records_on
 from ledger.config import LedgerSettings
-from ledger.domain.points import AwardRules, award_transfer_id, ledger_day, rider_account
+from ledger.domain.points import (
+    AwardRules,
+    award_transfer_id,
+    is_derived,
+    ledger_day,
+    rider_account,
+)
 from notification.domain.messages import TemplateId
 
 Figure = int | str
@@ -59,7 +66,13 @@ class Outcome:
 
     accepted: dict[str, Accepted]
     filed: dict[str, tuple[str, str, date]] = field(default_factory=dict)
-    """report id -> (work order id, rider, Asia/Shanghai day of the filing)."""
+    """report id -> (work order id, rider, Asia/Shanghai day of the filing): 立案, paid."""
+    dispatched: dict[str, str] = field(default_factory=dict)
+    """report id of a filed order now dispatched -> its assignee."""
+    pending_review: dict[str, str] = field(default_factory=dict)
+    """report id -> work order id, for orders waiting for a supervisor's review (not filed)."""
+    merged: dict[str, str] = field(default_factory=dict)
+    """report id -> the work order it was merged into (并单)."""
     rejected: set[str] = field(default_factory=set)
     transfers: dict[str, tuple[str, int]] = field(default_factory=dict)
     """transfer id -> (report id, amount)."""
@@ -90,35 +103,57 @@ async def check_reports(databases: ServiceDatabases, accepted: Sequence[Accepted
 
 
 async def check_triage(databases: ServiceDatabases, outcome: Outcome) -> Check:
-    check = Check("dispatch: exactly one work order or rejection per report")
+    check = Check("dispatch: each report filed, waiting for review, merged or rejected, once")
     orders = databases.table("dispatch", "work_orders")
+    attached = databases.table("dispatch", "work_order_reports")
     rejections = databases.table("dispatch", "rejected_reports")
     order_rows = await databases.fetch(
         "dispatch",
-        sa.select(orders.c.id, orders.c.report_id, orders.c.reporter_id, orders.c.filed_at),
+        sa.select(
+            orders.c.id,
+            orders.c.report_id,
+            orders.c.reporter_id,
+            orders.c.filed_at,
+            orders.c.status,
+            orders.c.assignee_id,
+        ),
+    )
+    merge_rows = await databases.fetch(
+        "dispatch", sa.select(attached.c.report_id, attached.c.work_order_id)
     )
     rejected = {
         row.report_id
         for row in await databases.fetch("dispatch", sa.select(rejections.c.report_id))
     }
     per_report = Counter(row.report_id for row in order_rows)
-    outcome.filed = {
-        row.report_id: (row.id, row.reporter_id, ledger_day(row.filed_at)) for row in order_rows
-    }
+    per_report.update(row.report_id for row in merge_rows)
+    for row in order_rows:
+        if row.status == "pending_review":
+            outcome.pending_review[row.report_id] = row.id
+            continue
+        outcome.filed[row.report_id] = (row.id, row.reporter_id, ledger_day(row.filed_at))
+        if row.status == "dispatched" and row.assignee_id:
+            outcome.dispatched[row.report_id] = row.assignee_id
+    outcome.merged = {row.report_id: row.work_order_id for row in merge_rows}
     outcome.rejected = rejected
     accepted = outcome.accepted.keys()
-    both = outcome.filed.keys() & rejected
-    neither = accepted - outcome.filed.keys() - rejected
-    unknown = (outcome.filed.keys() | rejected) - accepted
+    ordered = outcome.filed.keys() | outcome.pending_review.keys() | outcome.merged.keys()
+    both = ordered & rejected
+    neither = accepted - ordered - rejected
+    unknown = (ordered | rejected) - accepted
     planned_outside = {i for i, a in outcome.accepted.items() if a.submission.planned.outside}
     check.figures = {
         "work orders": len(order_rows),
+        "filed": len(outcome.filed),
+        "dispatched": len(outcome.dispatched),
+        "waiting for review": len(outcome.pending_review),
+        "merged (并单)": len(outcome.merged),
         "rejections": len(rejected),
         "planned outside the district": len(planned_outside),
     }
     doubled = [report for report, count in per_report.items() if count > 1]
-    check.expect(not doubled, f"several work orders for one report: {_sample(doubled)}")
-    check.expect(not both, f"filed and rejected: {_sample(both)}")
+    check.expect(not doubled, f"a report in several work orders: {_sample(doubled)}")
+    check.expect(not both, f"given a work order and rejected: {_sample(both)}")
     check.expect(not neither, f"{len(neither)} reports never triaged: {_sample(neither)}")
     check.expect(not unknown, f"triaged, never accepted: {_sample(unknown)}")
     check.expect(
@@ -129,16 +164,25 @@ async def check_triage(databases: ServiceDatabases, outcome: Outcome) -> Check:
     shown = await databases.fetch(
         "reporting", sa.select(reports.c.id, reports.c.status, reports.c.work_order_id)
     )
-    disagree = [
-        row.id
-        for row in shown
-        if (row.status == "filed") != (row.id in outcome.filed)
-        or (row.status == "rejected") != (row.id in rejected)
-        or (row.status == "filed" and row.work_order_id != outcome.filed[row.id][0])
-    ]
+    disagree = [row.id for row in shown if not _reporting_agrees(row, outcome)]
     check.figures["reporting agrees"] = len(shown) - len(disagree)
     check.expect(not disagree, f"reporting shows another outcome: {_sample(disagree)}")
     return check
+
+
+def _reporting_agrees(row: sa.Row[Any], outcome: Outcome) -> bool:
+    """Whether reporting's status and work order for a report match dispatch's triage."""
+    if row.id in outcome.rejected:
+        return bool(row.status == "rejected")
+    if row.id in outcome.merged:
+        return bool(row.status == "merged" and row.work_order_id == outcome.merged[row.id])
+    if row.id in outcome.pending_review:
+        order = outcome.pending_review[row.id]
+        return bool(row.status == "pending_review" and row.work_order_id in (None, order))
+    if row.id in outcome.filed:
+        expected = "dispatched" if row.id in outcome.dispatched else "filed"
+        return bool(row.status == expected and row.work_order_id == outcome.filed[row.id][0])
+    return False
 
 
 async def check_points(
@@ -156,6 +200,7 @@ async def check_points(
             transfers.c.rider_id,
             transfers.c.amount,
             transfers.c.ledger_day,
+            transfers.c.debit_account_id,
             transfers.c.credit_account_id,
         ),
     )
@@ -186,6 +231,11 @@ async def check_points(
             sa.select(accounts.c.id, accounts.c.credits_posted, accounts.c.debits_posted),
         )
     }
+    for account in [a for a in balances if is_derived(a)]:  # kept as the fold of its transfers
+        balances[account] = sum(
+            row.amount * ((row.credit_account_id == account) - (row.debit_account_id == account))
+            for row in rows
+        )
     riders = {a: balance for a, balance in balances.items() if a.startswith("rider:")}
     total = sum(balances.values())
     negative = [account for account, balance in riders.items() if balance < 0]
@@ -220,8 +270,11 @@ async def check_points(
     return check
 
 
+_TO_STAFF = frozenset(t.value for t in TemplateId if t.value.startswith("order_"))
+
+
 async def check_inbox(databases: ServiceDatabases, outcome: Outcome) -> Check:
-    check = Check("notification: one message per triage and per award, none doubled")
+    check = Check("notification: each step told to whom it concerns once, none doubled")
     notifications = databases.table("notification", "notifications")
     rows = await databases.fetch(
         "notification",
@@ -229,27 +282,45 @@ async def check_inbox(databases: ServiceDatabases, outcome: Outcome) -> Check:
             notifications.c.report_id, notifications.c.template, notifications.c.recipient_id
         ),
     )
-    per_key = Counter((row.report_id, row.template) for row in rows)
+    to_staff = [row for row in rows if row.template in _TO_STAFF]
+    to_reporters = [row for row in rows if row.template not in _TO_STAFF]
+    per_key = Counter((row.report_id, row.template) for row in to_reporters)
+    per_staff_key = Counter((row.report_id, row.template, row.recipient_id) for row in to_staff)
     awarded = {report for report, _ in outcome.transfers.values()}
     expected = Counter(
         {(report, TemplateId.REPORT_FILED.value): 1 for report in outcome.filed}
+        | {(report, TemplateId.REPORT_DISPATCHED.value): 1 for report in outcome.dispatched}
         | {(report, TemplateId.REPORT_REJECTED.value): 1 for report in outcome.rejected}
+        | {(report, TemplateId.REPORT_MERGED.value): 1 for report in outcome.merged}
         | {(report, TemplateId.POINTS_AWARDED.value): 1 for report in awarded}
     )
+    assigned = {
+        (report, TemplateId.ORDER_ASSIGNED.value, assignee)
+        for report, assignee in outcome.dispatched.items()
+    }
+    reviews = {
+        row.report_id for row in to_staff if row.template == TemplateId.ORDER_REVIEW_REQUESTED
+    }
     templates = Counter(row.template for row in rows)
     check.figures = {
         **{f"{template}": count for template, count in sorted(templates.items())},
-        "expected messages": sum(expected.values()),
+        "expected to reporters": sum(expected.values()),
     }
-    doubled = [key for key, count in per_key.items() if count > 1]
+    doubled = [key for key, count in (per_key | per_staff_key).items() if count > 1]
     missing = expected.keys() - per_key.keys()
     extra = per_key.keys() - expected.keys()
     check.expect(not doubled, f"messages doubled: {_sample(doubled)}")
     check.expect(not missing, f"{len(missing)} messages missing: {_sample(missing)}")
     check.expect(not extra, f"{len(extra)} messages for nothing: {_sample(extra)}")
+    unassigned = assigned - per_staff_key.keys()
+    check.expect(not unassigned, f"assignees never told: {_sample(unassigned)}")
+    unreviewed = outcome.pending_review.keys() - reviews
+    check.expect(not unreviewed, f"reviews nobody was asked for: {_sample(unreviewed)}")
     reporters = {i: a.submission.planned.rider_id for i, a in outcome.accepted.items()}
     misdelivered = [
-        row.report_id for row in rows if reporters.get(row.report_id) != row.recipient_id
+        row.report_id
+        for row in to_reporters
+        if reporters and reporters.get(row.report_id) != row.recipient_id
     ]
     check.expect(not misdelivered, f"messages to someone else: {_sample(misdelivered)}")
     return check

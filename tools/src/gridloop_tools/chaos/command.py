@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gridloop_tools.chaos.run import (
-    Backend,
-    ChaosAborted,
-    ChaosConfig,
-    ChaosReport,
-    new_seed,
-    run_chaos,
-)
-from gridloop_tools.embedded_broker import BrokerUnavailable
-from gridloop_tools.stack import StackError
-from gridloop_tools.testing.infrastructure import DEFAULT_POSTGRES_URL
+from gridloop_tools.chaos.options import Backend, new_seed
+from gridloop_tools.local import DEFAULT_POSTGRES_URL
+
+if TYPE_CHECKING:
+    from gridloop_tools.chaos.run import ChaosReport
 
 
 def render(report: ChaosReport) -> list[str]:
@@ -73,6 +67,12 @@ def chaos(
     restarts and the database connections are cut; then check from every database that no
     report, point or message was lost or doubled, and that a replay changes nothing.
     Exit status 0 only if every check holds."""
+    # The run imports the services and their storage: only when it is asked for.
+    from gridloop_tools.chaos.quiescence import ChaosAborted
+    from gridloop_tools.chaos.run import ChaosConfig, run_chaos
+    from gridloop_tools.embedded_broker import BrokerUnavailable
+    from gridloop_tools.stack import StackError
+
     console = Console(soft_wrap=True)
     errors = Console(stderr=True, soft_wrap=True)
     config = ChaosConfig(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from common.auth import DEVELOPMENT_SECRET, issue_token
+from common.tokens import DEVELOPMENT_SECRET, issue_token
 from gridloop_tools.cli.simulate.client import describe_error
 from gridloop_tools.cli.simulate.geometry import read_grids
 from gridloop_tools.cli.simulate.planning import PlannedReport, plan_reports, rider_ids
@@ -56,6 +56,10 @@ class LoadResult:
         return sum(1 for accepted in self.accepted if accepted.replayed)
 
 
+REPEAT_RATIO = 0.1
+"""The share of reports telling of a problem already reported (merged by dispatch, 并单)."""
+
+
 def plan_submissions(
     seed: int, *, reports: int, riders: int, outside_ratio: float
 ) -> list[Submission]:
@@ -67,6 +71,7 @@ def plan_submissions(
         outside_ratio=outside_ratio,
         grids=grids,
         rng=random.Random(seed),
+        repeat_ratio=REPEAT_RATIO,
     )
     return [Submission(planned, str(uuid.uuid4())) for planned in plan]
 

@@ -18,17 +18,17 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from common.auth import DEVELOPMENT_SECRET
+from common.tokens import DEVELOPMENT_SECRET
 from gridloop_tools.chaos.checks import Check, logged, verify
 from gridloop_tools.chaos.databases import ServiceDatabases
 from gridloop_tools.chaos.faults import Executed, Fault, FaultSchedule, plan_faults
 from gridloop_tools.chaos.keeper import StackKeeper
 from gridloop_tools.chaos.load import Accepted, LoadDriver, LoadResult, plan_submissions
+from gridloop_tools.chaos.options import Backend, new_seed
 from gridloop_tools.chaos.proxy import TcpProxy
 from gridloop_tools.chaos.quiescence import ChaosAborted, wait_quiescent
 from gridloop_tools.chaos.replay import replay
@@ -41,13 +41,6 @@ from gridloop_tools.testing.infrastructure import (
 )
 
 Say = Callable[[str], None]
-
-
-class Backend(StrEnum):
-    POSTGRES = "postgres"
-    """Databases created per run on a PostgreSQL server, reached through the cutting proxy."""
-    SQLITE = "sqlite"
-    """A file per service in the data directory (no database cut)."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +93,6 @@ def describe_plan(seed: int, plan: list[Fault]) -> list[str]:
     lines = [f"seed {seed}: {len(plan)} faults, each due once this share of reports is accepted"]
     lines += [f"  {fault.at:6.1%}  {fault.describe()}" for fault in plan]
     return lines
-
-
-def new_seed() -> int:
-    return random.SystemRandom().randrange(10**6)
 
 
 def run_chaos(config: ChaosConfig, say: Say) -> ChaosReport:

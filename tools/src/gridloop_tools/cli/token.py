@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from common.auth import DEVELOPMENT_SECRET, Role, issue_token, validate_secret
+from common.tokens import DEVELOPMENT_SECRET, Role, issue_token, validate_secret
 from gridloop_tools.cli.simulate.client import describe_error, response_json, transport_reason
 from gridloop_tools.cli.simulate.config import DEFAULT_DISPATCH_URL, DEFAULT_DISTRICT
 from gridloop_tools.staff import (

@@ -27,12 +27,12 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from common.auth import issue_token
 from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent
 from common.contracts.events import ReportSubmitted
 from common.messaging.ports import EventMeta
 from common.paging import SortKey
+from common.tokens import issue_token
 from dispatch.domain.geometry import EARTH_RADIUS_M
 from dispatch.domain.grids import GridIndex
 from dispatch.domain.triage import Rejected

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from shapely.geometry import Point, Polygon
 
-from common.auth import DEVELOPMENT_SECRET, Principal, Role, TokenError, verify_token
+from common.tokens import DEVELOPMENT_SECRET, Principal, Role, TokenError, verify_token
 
 __all__ = ["REVIEW_CATEGORIES", "FakeOrder", "FakeStack", "StaffRequest", "fake_roster"]
 

@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.db import messaging_tables
 from gridloop_tools.embedded_broker import EmbeddedBroker
-
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+from gridloop_tools.local import DEFAULT_POSTGRES_URL
 
 
 class MessagingSchema:

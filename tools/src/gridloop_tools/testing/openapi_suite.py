@@ -25,10 +25,10 @@ from schemathesis import Case
 from schemathesis.python import asgi
 from schemathesis.python.asgi import ASGIClient
 
-from common.auth import Role, issue_token
 from common.problems import PROBLEM_CONTENT_TYPE, PROBLEM_SCHEMA
 from common.service.openapi import PROBLEM_REF
 from common.service.settings import ServiceSettings
+from common.tokens import Role, issue_token
 from gridloop_tools.testing.builders import DISTRICT
 from gridloop_tools.testing.shared_suite import SharedSuite
 

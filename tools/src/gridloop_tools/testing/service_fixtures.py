@@ -26,7 +26,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from common.auth import issue_token
 from common.contracts.base import EventData
 from common.contracts.envelope import CloudEvent
 from common.contracts.topics import Topic
@@ -34,6 +33,7 @@ from common.db import upgrade_database
 from common.messaging.consumer import EventConsumer, IncomingRecord
 from common.paging import SortKey
 from common.service.settings import ServiceSettings
+from common.tokens import issue_token
 from gridloop_tools.testing.builders import DISTRICT, as_event
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"

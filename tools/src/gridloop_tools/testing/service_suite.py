@@ -31,10 +31,10 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from common.auth import issue_token
 from common.contracts.envelope import CloudEvent
 from common.contracts.topics import Topic
 from common.messaging.consumer import EventConsumer
+from common.tokens import issue_token
 from gridloop_tools.testing.builders import DISTRICT
 from gridloop_tools.testing.openapi_suite import OpenApiSuite
 from gridloop_tools.testing.service_fixtures import (

@@ -1,9 +1,9 @@
 """The steps of a work order as its reporters follow them, one per work-order event, and the
 timeline each report keeps of them.
 
-A work order's events share one ``sequence`` stream (the order's version): a report keeps the
-last sequence it applied and ignores older ones. ``verified`` and the ``closed`` or ``rework``
-it leads to share one sequence, so after ``verified`` the same sequence is applied once more.
+A work order's events carry one rising ``sequence`` each (from the order's version; a
+verification is two events, the verdict and then the closing or rework, each with its own): a
+report keeps the last sequence it applied and ignores any it has seen or passed.
 """
 
 from __future__ import annotations
@@ -74,8 +74,6 @@ STATE_STEPS = frozenset(
 """The steps after which the work order is in the state of the same name (verified, the
 time-limit alerts and a merge leave it as it was)."""
 
-_AFTER_VERIFIED = frozenset({Step.CLOSED, Step.REWORK})
-
 
 @dataclass(frozen=True)
 class TimelineEntry:
@@ -114,15 +112,9 @@ class Progress:
             return self.order_state
         return self.step.value if self.step in STATE_STEPS else None
 
-    def follows(self, last_sequence: int, last_step: str | None) -> bool:
+    def follows(self, last_sequence: int) -> bool:
         """Whether this step is newer than the one a report last applied of the same order."""
-        if self.sequence > last_sequence:
-            return True
-        return (
-            self.sequence == last_sequence
-            and last_step == Step.VERIFIED.value
-            and self.step in _AFTER_VERIFIED
-        )
+        return self.sequence > last_sequence
 
     def entry(self, report_id: str) -> TimelineEntry | None:
         """The report's timeline row of this step (None for a step reporters do not see)."""

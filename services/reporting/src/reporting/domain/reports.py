@@ -129,7 +129,7 @@ class Report:
         if self.work_order_id is not None:
             if self.work_order_id != progress.work_order_id:
                 return False
-            if not progress.follows(self.last_sequence, self.last_step):
+            if not progress.follows(self.last_sequence):
                 return False
         self.work_order_id = progress.work_order_id
         self.last_sequence = progress.sequence

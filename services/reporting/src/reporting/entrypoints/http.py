@@ -122,6 +122,9 @@ class ReportView(BaseModel):
     deadline: datetime | None = Field(
         description="the handling deadline (处置时限) of the work order's current assignment"
     )
+    closed_at: datetime | None = Field(
+        description="when the work order was last closed (结案); the reopening window runs from it"
+    )
     rejection_reason_code: str | None
     rejection_reason: str | None
     submitted_at: datetime
@@ -145,6 +148,7 @@ class ReportView(BaseModel):
             "work_order_id": report.work_order_id,
             "work_order_state": report.work_order_state,
             "deadline": report.deadline,
+            "closed_at": report.closed_at,
             "rejection_reason_code": report.rejection_code,
             "rejection_reason": report.rejection_reason,
             "submitted_at": report.submitted_at,

@@ -104,6 +104,7 @@ async def _submit_once(
             ),
             subject=report.id,
             sequence=1,
+            district=report.district,
         )
         await uow.commit()
     _log.info("report.submitted", report_id=report.id, category=report.category)

@@ -87,7 +87,12 @@ async def _ask_once(
         )
         await uow.requests.add(request)
         # The report's own stream: 1 was its submission, each request the next.
-        await uow.outbox.add(_event_of(request), subject=report.id, sequence=len(earlier) + 2)
+        await uow.outbox.add(
+            _event_of(request),
+            subject=report.id,
+            sequence=len(earlier) + 2,
+            district=report.district,
+        )
         await uow.commit()
     _log.info(
         "report.request_forwarded",

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from common.auth import DEVELOPMENT_SECRET
+from common.tokens import DEVELOPMENT_SECRET
 from gridloop_tools.cli.simulate.config import (
     DEFAULT_DISPATCH_URL,
     DEFAULT_LEDGER_URL,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.auth import DEVELOPMENT_SECRET, MINIMUM_SECRET_LENGTH
+from common.tokens import DEVELOPMENT_SECRET, MINIMUM_SECRET_LENGTH
 
 __all__ = [
     "DEFAULT_DISPATCH_URL",

@@ -78,13 +78,16 @@ def plan_reports(
     rng: random.Random,
     home: Mapping[str, Sequence[GridGeometry]] | None = None,
     district_of: Mapping[str, str] | None = None,
+    repeat_ratio: float = 0.0,
 ) -> list[PlannedReport]:
     """Decide every report up front: who sends it, what, and where.
 
     Exactly ``round(count * outside_ratio)`` reports lie 20–60 km outside every grid of
     ``grids``; the others lie inside a randomly chosen grid — of the rider's district when
     ``home`` (district → its grids) and ``district_of`` (rider → district) are given, else of
-    ``grids``. Reports go to riders round-robin.
+    ``grids``. About ``repeat_ratio`` of the inside reports tell again of the same problem at
+    the same place as an earlier one of the same district (what dispatch merges, 并单). Reports
+    go to riders round-robin.
     """
     if not riders:
         raise ValueError("at least one rider is needed")
@@ -93,15 +96,21 @@ def plan_reports(
     rng.shuffle(flags)
     bounds = combined_bounds(grids)
     plan: list[PlannedReport] = []
+    inside_by_district: dict[str | None, list[PlannedReport]] = {}
     for index, outside in enumerate(flags):
         rider = riders[index % len(riders)]
         district = district_of.get(rider) if district_of is not None else None
         pool = home[district] if home is not None and district is not None else grids
-        if outside:
-            lon, lat = random_point_outside(bounds, rng)
+        earlier = inside_by_district.setdefault(district, [])
+        if not outside and earlier and rng.random() < repeat_ratio:
+            seen = rng.choice(earlier)
+            category, lat, lon = seen.category, seen.lat, seen.lon
         else:
-            lon, lat = random_point_in(rng.choice(pool), rng)
-        category = rng.choice(CATEGORY_CODES)
+            if outside:
+                lon, lat = random_point_outside(bounds, rng)
+            else:
+                lon, lat = random_point_in(rng.choice(pool), rng)
+            category = rng.choice(CATEGORY_CODES)
         plan.append(
             PlannedReport(
                 index=index,
@@ -114,4 +123,6 @@ def plan_reports(
                 district=district,
             )
         )
+        if not outside:
+            earlier.append(plan[-1])
     return plan

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from common.auth import issue_token
+from common.tokens import issue_token
 from dispatch.domain.reference import Roster
 from gridloop_tools.cli.simulate.client import (
     StackClient,
