@@ -62,6 +62,14 @@ def chaos(
     replay: Annotated[
         bool, typer.Option(help="Replay every topic with fresh consumer groups at the end.")
     ] = True,
+    quiescence_timeout: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            help="Seconds to wait, after the last submission, for the system to finish; then "
+            "the checks show what is missing.",
+        ),
+    ] = 900.0,
 ) -> None:
     """Start a stack of its own and submit reports while services are SIGKILLed, the broker
     restarts and the database connections are cut; then check from every database that no
@@ -90,6 +98,7 @@ def chaos(
         data_dir=data_dir,
         keep=keep,
         replay=replay,
+        quiescence_timeout=quiescence_timeout,
     )
     started = time.monotonic()
 

@@ -209,7 +209,7 @@ async def _exercise(
             stack,
             say,
             settle=config.settle_seconds,
-            within=max(config.quiescence_timeout, config.reports * 0.3),
+            within=config.quiescence_timeout,
             trouble=lambda: keeper.error,
         )
         report.seconds["quiescence"] = time.monotonic() - mark
