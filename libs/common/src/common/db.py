@@ -71,6 +71,11 @@ def new_registry() -> registry:
     return registry()
 
 
+POSTGRES_POOL_SIZE = 20
+"""Connections per process at most; PostgreSQL's ``max_connections`` must cover 20 × the
+processes of all services (4 services × 2 replicas: 160)."""
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -90,8 +95,17 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
+    # No ping before each transaction (a round trip every time): a connection that died while
+    # pooled fails its first statement, SQLAlchemy then discards every connection pooled before
+    # the failure, and callers retry (consumers) or answer 503 (HTTP). A fixed pool, no
+    # overflow: connections are reused, never opened and closed per request under load.
     return create_async_engine(
-        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=0,
+        pool_recycle=1800,
     )
 
 
@@ -223,8 +237,8 @@ def run_migrations_online() -> None:
 def newest_first(
     statement: SelectT,
     *,
-    at: Mapped[datetime],
-    id_: Mapped[str],
+    at: Mapped[datetime] | sa.ColumnElement[datetime],
+    id_: Mapped[str] | sa.ColumnElement[str],
     after: SortKey | None,
     limit: int,
 ) -> SelectT:

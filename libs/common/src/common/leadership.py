@@ -5,6 +5,7 @@ single-process database, so its one process always leads."""
 
 from __future__ import annotations
 
+import time
 import zlib
 
 import sqlalchemy as sa
@@ -15,13 +16,17 @@ _log = structlog.get_logger("gridloop.leadership")
 
 
 class Leadership:
-    def __init__(self, engine: AsyncEngine, lock_name: str) -> None:
+    def __init__(self, engine: AsyncEngine, lock_name: str, *, recheck_after: float = 1.0) -> None:
         """``lock_name`` names the advisory lock (its CRC-32 is the key): every replica of a
-        release, and of the releases before it, must use the same name."""
+        release, and of the releases before it, must use the same name. A lock held is checked
+        (its connection still alive) at most every ``recheck_after`` seconds; in between, any
+        statement of the leader that fails makes the relay let go of the lead."""
         self._engine = engine
         self._name = lock_name
         self._key = zlib.crc32(lock_name.encode())
         self._connection: AsyncConnection | None = None
+        self._recheck_after = recheck_after
+        self._checked_at = 0.0
 
     @property
     def held(self) -> bool:
@@ -32,9 +37,12 @@ class Leadership:
         if self._engine.dialect.name != "postgresql":
             return True
         if self._connection is not None:
+            if time.monotonic() - self._checked_at < self._recheck_after:
+                return True
             try:
                 await self._connection.execute(sa.text("SELECT 1"))
                 await self._connection.commit()
+                self._checked_at = time.monotonic()
                 return True
             except Exception:
                 _log.warning("leadership.lost", name=self._name)
@@ -50,6 +58,7 @@ class Leadership:
             await connection.close()
             return False
         self._connection = connection
+        self._checked_at = time.monotonic()
         _log.info("leadership.acquired", name=self._name)
         return True
 

@@ -57,9 +57,13 @@ class FakeReports:
         found = self.rows.get(report_id)
         return dataclasses.replace(found) if found else None
 
-    async def of_work_order(self, work_order_id: str, *, for_update: bool = False) -> list[Report]:
+    async def following(
+        self, work_order_id: str, or_report_id: str | None = None, *, for_update: bool = False
+    ) -> list[Report]:
         return [
-            dataclasses.replace(r) for r in self.rows.values() if r.work_order_id == work_order_id
+            dataclasses.replace(r)
+            for r in sorted(self.rows.values(), key=lambda r: (r.submitted_at, r.id))
+            if r.work_order_id == work_order_id or r.id == or_report_id
         ]
 
     async def save(self, report: Report) -> None:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 _log = structlog.get_logger("gridloop.outbox")
 
@@ -59,19 +59,25 @@ class PublishedLog:
         self._table = table
 
     async def load(self) -> dict[Partition, int]:
-        table = self._table
         async with self._engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    sa.select(table.c.topic, table.c.partition, table.c.next_offset)
-                )
-            ).all()
+            published = await self._read(connection)
             await connection.rollback()
+        return published
+
+    async def _read(self, connection: AsyncConnection) -> dict[Partition, int]:
+        table = self._table
+        rows = (
+            await connection.execute(
+                sa.select(table.c.topic, table.c.partition, table.c.next_offset)
+            )
+        ).all()
         return {(row.topic, row.partition): row.next_offset for row in rows}
 
-    async def record(self, deliveries: Iterable[Delivery]) -> LostRecords | None:
-        """Remember the highest end offset reached per partition (one statement per partition
-        of the batch).
+    async def record(
+        self, connection: AsyncConnection, deliveries: Iterable[Delivery]
+    ) -> LostRecords | None:
+        """Remember, in ``connection``'s transaction, the highest end offset reached per
+        partition (one statement per partition of the batch).
 
         A record landing *below* the end recorded before means the partition's log started
         again: the broker lost what it held, and a producer that reconnected by itself has
@@ -86,7 +92,7 @@ class PublishedLog:
             lowest[key] = min(lowest.get(key, delivery.offset), delivery.offset)
         if not reached:
             return None
-        before = await self.load()
+        before = await self._read(connection)
         behind = {
             key: (offset, before[key])
             for key, offset in lowest.items()
@@ -94,17 +100,16 @@ class PublishedLog:
         }
         now = datetime.now(UTC)
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
-        async with self._engine.begin() as connection:
-            for (topic, partition), next_offset in reached.items():
-                statement = insert(self._table).values(
-                    topic=topic, partition=partition, next_offset=next_offset, updated_at=now
+        for (topic, partition), next_offset in reached.items():
+            statement = insert(self._table).values(
+                topic=topic, partition=partition, next_offset=next_offset, updated_at=now
+            )
+            await connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["topic", "partition"],
+                    set_={"next_offset": next_offset, "updated_at": now},
                 )
-                await connection.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["topic", "partition"],
-                        set_={"next_offset": next_offset, "updated_at": now},
-                    )
-                )
+            )
         return LostRecords(behind) if behind else None
 
     async def find_lost(self, end_offsets: EndOffsets) -> LostRecords | None:

@@ -2,12 +2,15 @@
 
 Exactly one relay per database is active: on PostgreSQL it holds a session-level advisory lock
 on a dedicated connection (other replicas stand by and take over when that connection dies);
-SQLite is a single-process database, so its one process is always the leader.
+SQLite is a single-process database, so its one process is always the leader. The leader checks
+that connection at most once a second, so for up to a second after losing it two relays may
+publish the same rows, each in order: consumers drop the repeats.
 
 Each batch of rows is handed to the producer in ``position`` order with the aggregate id as
 Kafka key, without waiting for each acknowledgement (the producer pipelines them, one request
 in flight per partition, so per-aggregate order holds); once the batch is acknowledged the
-unbroken acknowledged prefix is marked published in one statement. A crash between publishing
+unbroken acknowledged prefix is marked published in one statement, in the transaction that
+records the offsets it reached. A crash between publishing
 and marking re-publishes the same event ids; consumers drop them through ``processed_events``.
 
 The relay also checks, when it becomes leader and every ``check_interval`` seconds, that the
@@ -64,6 +67,7 @@ class OutboxRelay:
         retry_interval: float = 2.0,
         check_interval: float = 10.0,
         republish_window: timedelta = timedelta(days=14),
+        metrics_interval: float = 1.0,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
@@ -79,6 +83,8 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_interval = idle_interval
         self._retry_interval = retry_interval
+        self._metrics_interval = metrics_interval
+        self._next_metrics = 0.0
         self._wake = asyncio.Event()
         self._leadership = Leadership(engine, f"gridloop-outbox:{service}")
 
@@ -150,8 +156,7 @@ class OutboxRelay:
             published.append(row.position)
             deliveries.append(outcome)
         if published:
-            await self._mark_published(published)
-            lost = await self._published_log.record(deliveries)
+            lost = await self._mark_published(published, deliveries)
             if lost is not None:
                 await self._republish(lost)
         if failure is not None:
@@ -178,16 +183,25 @@ class OutboxRelay:
         self._paused_until = time.monotonic() + min(self._check_interval, 3.0)
         return count
 
-    async def _mark_published(self, positions: list[int]) -> None:
+    async def _mark_published(
+        self, positions: list[int], deliveries: list[Delivery]
+    ) -> LostRecords | None:
+        """Mark the rows published and record where they landed, in one transaction."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 self._outbox.update()
                 .where(self._outbox.c.position.in_(positions))
                 .values(published_at=datetime.now(UTC))
             )
+            lost = await self._published_log.record(connection, deliveries)
         self._metrics.count_published(len(positions))
+        return lost
 
     async def _update_backlog_metrics(self) -> None:
+        """The backlog gauges, read at most once per ``metrics_interval``."""
+        if time.monotonic() < self._next_metrics:
+            return
+        self._next_metrics = time.monotonic() + self._metrics_interval
         table = self._outbox
         async with self._engine.connect() as connection:
             row = (

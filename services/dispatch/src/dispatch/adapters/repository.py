@@ -201,16 +201,16 @@ class WorkOrderRepository:
 
     async def already_triaged(self, report_id: str) -> bool:
         """True if the report already became or joined a work order, or was rejected."""
-        filed = (
-            await self._session.exec(
-                select(WorkOrderRow.id).where(WorkOrderRow.report_id == report_id)
-            )
-        ).first()
-        if filed is not None:
-            return True
-        if await self._session.get(WorkOrderReportRow, report_id) is not None:
-            return True
-        return await self._session.get(RejectedReportRow, report_id) is not None
+        orders = WorkOrderRow.__table__  # type: ignore[attr-defined]
+        merged = WorkOrderReportRow.__table__  # type: ignore[attr-defined]
+        rejected = RejectedReportRow.__table__  # type: ignore[attr-defined]
+        seen = sa.union_all(
+            sa.select(sa.literal(1)).where(orders.c.report_id == report_id),
+            sa.select(sa.literal(1)).where(merged.c.report_id == report_id),
+            sa.select(sa.literal(1)).where(rejected.c.report_id == report_id),
+        )
+        connection = await self._session.connection()
+        return (await connection.execute(seen.limit(1))).first() is not None
 
     async def merge_candidates(
         self,

@@ -226,21 +226,20 @@ def on_report_rated_handler(
     async def on_report_rated(
         rated: ReportRated, meta: EventMeta, uow: AbstractDispatchUnitOfWork
     ) -> HandlerOutcome:
-        order = await uow.work_orders.get(rated.work_order_id, for_update=True)
-        if order is None:
-            _log.warning("workorder.unknown", work_order_id=rated.work_order_id)
-            return "ignored"
-        history = len(order.history)
-        try:
-            order.rate(
+        found = await _reporters_step(
+            uow,
+            rated.work_order_id,
+            lambda order: order.rate(
                 Actor(rated.reporter_id, ActorRole.REPORTER),
                 at=rated.rated_at,
                 score=rated.score,
                 comment=rated.comment,
-            )
-        except WorkOrderError as refused:
-            _log.warning("workorder.rating_refused", work_order_id=order.id, why=str(refused))
+            ),
+            refused_as="workorder.rating_refused",
+        )
+        if found is None:
             return "ignored"
+        order, history = found
         await uow.work_orders.save(order, history_before=history)
         await Announcer(uow, registry).rated(
             order, rated.rated_at, rated.reporter_id, rated.score, rated.comment
@@ -256,21 +255,20 @@ def on_reopen_requested_handler(
     async def on_reopen_requested(
         request: ReportReopenRequested, meta: EventMeta, uow: AbstractDispatchUnitOfWork
     ) -> HandlerOutcome:
-        order = await uow.work_orders.get(request.work_order_id, for_update=True)
-        if order is None:
-            _log.warning("workorder.unknown", work_order_id=request.work_order_id)
-            return "ignored"
-        history = len(order.history)
-        try:
-            order.reopen(
+        found = await _reporters_step(
+            uow,
+            request.work_order_id,
+            lambda order: order.reopen(
                 Actor(request.reporter_id, ActorRole.REPORTER),
                 at=request.requested_at,
                 reason=request.reason,
                 window=timing.reopen_window,
-            )
-        except WorkOrderError as refused:
-            _log.warning("workorder.reopen_refused", work_order_id=order.id, why=str(refused))
+            ),
+            refused_as="workorder.reopen_refused",
+        )
+        if found is None:
             return "ignored"
+        order, history = found
         announcer = Announcer(uow, registry)
         await announcer.reopened(order, request.requested_at, request.reporter_id, request.reason)
         await dispatch_order(order, registry, uow, announcer, datetime.now(UTC), redispatch=True)
@@ -278,3 +276,26 @@ def on_reopen_requested_handler(
         return "processed"
 
     return on_reopen_requested
+
+
+async def _reporters_step(
+    uow: AbstractDispatchUnitOfWork,
+    work_order_id: str,
+    step: Callable[[WorkOrder], None],
+    *,
+    refused_as: str,
+) -> tuple[WorkOrder, int] | None:
+    """A reporter's step (rating, reopening) taken on the order, locked; with the length of its
+    history before it. None, logged, if the order is unknown or its state refuses the step:
+    the reporter's request came through reporting's checks, so a refusal here is a race."""
+    order = await uow.work_orders.get(work_order_id, for_update=True)
+    if order is None:
+        _log.warning("workorder.unknown", work_order_id=work_order_id)
+        return None
+    history = len(order.history)
+    try:
+        step(order)
+    except WorkOrderError as refused:
+        _log.warning(refused_as, work_order_id=order.id, why=str(refused))
+        return None
+    return order, history

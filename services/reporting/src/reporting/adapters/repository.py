@@ -5,6 +5,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,56 +23,80 @@ from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import ReporterRequest, RequestAction
 from reporting.domain.reports import Report, ReportStatus
 
+REPORTS: sa.Table = ReportRow.__table__  # type: ignore[attr-defined]
+IDEMPOTENCY_KEYS: sa.Table = IdempotencyRow.__table__  # type: ignore[attr-defined]
+TIMELINE: sa.Table = TimelineRow.__table__  # type: ignore[attr-defined]
 
-def _to_domain(row: ReportRow) -> Report:
-    values = row.model_dump()
-    values["status"] = ReportStatus(row.status)
+
+async def _rows(session: AsyncSession, statement: sa.Select[Any]) -> Sequence[sa.Row[Any]]:
+    """The rows of a SQL statement, in the session's transaction."""
+    connection = await session.connection()
+    return (await connection.execute(statement)).all()
+
+
+async def _write(session: AsyncSession, statement: sa.Executable) -> int:
+    """Run an INSERT or UPDATE in the session's transaction; the rows it touched."""
+    connection = await session.connection()
+    return (await connection.execute(statement)).rowcount
+
+
+def _report(row: sa.Row[Any]) -> Report:
+    values = dict(row._mapping)
+    values["status"] = ReportStatus(values["status"])
     return Report(**values)
 
 
 class ReportRepository:
+    """Reports read and written with SQL statements, not ORM objects: the submission and the
+    projection of every work-order event go through here."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, report: Report) -> None:
-        self._session.add(ReportRow(**asdict(report)))
+        await _write(self._session, sa.insert(REPORTS).values(**asdict(report)))
 
     async def get(self, report_id: str, *, for_update: bool = False) -> Report | None:
-        statement = select(ReportRow).where(ReportRow.id == report_id)
+        statement = sa.select(REPORTS).where(REPORTS.c.id == report_id)
         if for_update:
             statement = statement.with_for_update()
-        row = (await self._session.exec(statement)).first()
-        return _to_domain(row) if row else None
+        rows = await _rows(self._session, statement)
+        return _report(rows[0]) if rows else None
 
-    async def of_work_order(self, work_order_id: str, *, for_update: bool = False) -> list[Report]:
+    async def following(
+        self, work_order_id: str, or_report_id: str | None = None, *, for_update: bool = False
+    ) -> list[Report]:
+        """The reports that follow the work order, in the order they were submitted, and the
+        report ``or_report_id`` whether it follows it yet or not (the order's own report, before
+        the order's first event reached it): one statement."""
+        condition = REPORTS.c.work_order_id == work_order_id
+        if or_report_id is not None:
+            condition = sa.or_(condition, REPORTS.c.id == or_report_id)
         statement = (
-            select(ReportRow)
-            .where(ReportRow.work_order_id == work_order_id)
-            .order_by(col(ReportRow.submitted_at), col(ReportRow.id))
+            sa.select(REPORTS).where(condition).order_by(REPORTS.c.submitted_at, REPORTS.c.id)
         )
         if for_update:
             statement = statement.with_for_update()
-        return [_to_domain(row) for row in (await self._session.exec(statement)).all()]
+        return [_report(row) for row in await _rows(self._session, statement)]
 
     async def save(self, report: Report) -> None:
-        row = await self._session.get(ReportRow, report.id)
-        if row is None:
+        values = asdict(report)
+        del values["id"]
+        statement = sa.update(REPORTS).where(REPORTS.c.id == report.id).values(**values)
+        if not await _write(self._session, statement):
             raise LookupError(report.id)
-        for name, value in asdict(report).items():
-            setattr(row, name, value)
-        self._session.add(row)
 
     async def list_by_reporter(
         self, reporter_id: str, *, limit: int, after: SortKey | None
     ) -> list[Report]:
         statement = newest_first(
-            select(ReportRow).where(ReportRow.reporter_id == reporter_id),
-            at=col(ReportRow.submitted_at),
-            id_=col(ReportRow.id),
+            sa.select(REPORTS).where(REPORTS.c.reporter_id == reporter_id),
+            at=REPORTS.c.submitted_at,
+            id_=REPORTS.c.id,
             after=after,
             limit=limit,
         )
-        return [_to_domain(row) for row in (await self._session.exec(statement)).all()]
+        return [_report(row) for row in await _rows(self._session, statement)]
 
 
 class IdempotencyRepository:
@@ -79,18 +104,24 @@ class IdempotencyRepository:
         self._session = session
 
     async def find(self, reporter_id: str, key: str) -> tuple[str, str] | None:
-        row = await self._session.get(IdempotencyRow, (reporter_id, key))
-        return (row.fingerprint, row.report_id) if row else None
+        rows = await _rows(
+            self._session,
+            sa.select(IDEMPOTENCY_KEYS.c.fingerprint, IDEMPOTENCY_KEYS.c.report_id).where(
+                IDEMPOTENCY_KEYS.c.reporter_id == reporter_id, IDEMPOTENCY_KEYS.c.key == key
+            ),
+        )
+        return (rows[0].fingerprint, rows[0].report_id) if rows else None
 
     async def remember(self, reporter_id: str, key: str, fingerprint: str, report_id: str) -> None:
-        self._session.add(
-            IdempotencyRow(
+        await _write(
+            self._session,
+            sa.insert(IDEMPOTENCY_KEYS).values(
                 reporter_id=reporter_id,
                 key=key,
                 fingerprint=fingerprint,
                 report_id=report_id,
                 created_at=datetime.now(UTC),
-            )
+            ),
         )
 
 
@@ -99,16 +130,14 @@ class TimelineRepository:
         self._session = session
 
     async def add(self, entry: TimelineEntry) -> None:
-        self._session.add(TimelineRow(**asdict(entry)))
+        await _write(self._session, sa.insert(TIMELINE).values(**asdict(entry)))
 
     async def of_report(self, report_id: str) -> list[TimelineEntry]:
+        columns = [column for column in TIMELINE.c if column.name != "id"]
         statement = (
-            select(TimelineRow)
-            .where(TimelineRow.report_id == report_id)
-            .order_by(col(TimelineRow.id))
+            sa.select(*columns).where(TIMELINE.c.report_id == report_id).order_by(TIMELINE.c.id)
         )
-        rows = (await self._session.exec(statement)).all()
-        return [TimelineEntry(**row.model_dump(exclude={"id"})) for row in rows]
+        return [TimelineEntry(**row._mapping) for row in await _rows(self._session, statement)]
 
 
 def _catalogue(row: CatalogueRow) -> Catalogue:

@@ -322,7 +322,7 @@ def build_router(
         else:
             submitted_counter.labels("reporting").inc()
         response.headers["Location"] = f"/v1/reports/{submission.report.id}"
-        return await detail(submission.report.id)
+        return ReportDetail.with_timeline(submission.report, submission.timeline)
 
     @router.get(
         "/reports/{report_id}",

@@ -16,6 +16,7 @@ from common.contracts.district_events import DistrictCataloguePublished
 from common.contracts.events import ReportSubmitted
 from common.messaging.ports import EventMeta, HandlerOutcome, WriteConflict
 from reporting.domain.catalogues import Catalogue, CatalogueEntry, choose_category
+from reporting.domain.progress import TimelineEntry
 from reporting.domain.reports import IdempotencyConflict, Report, SubmitReport
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
@@ -27,6 +28,8 @@ ResultT = TypeVar("ResultT")
 @dataclass(frozen=True)
 class Submission:
     report: Report
+    timeline: list[TimelineEntry]
+    """The report's steps as of the answer (a new report: submitted)."""
     replayed: bool
 
 
@@ -69,7 +72,8 @@ async def _submit_once(
                 original = await uow.reports.get(report_id)
                 if original is None:
                     raise LookupError(report_id)
-                return Submission(original, replayed=True)
+                timeline = await uow.timeline.of_report(report_id)
+                return Submission(original, timeline, replayed=True)
         catalogues = await uow.catalogues.of_districts(command.covered)
         category = choose_category(command.category, command.covered, catalogues)
         now = datetime.now(UTC)
@@ -85,8 +89,9 @@ async def _submit_once(
             submitted_at=now,
             updated_at=now,
         )
+        submitted = report.submitted_entry()
         await uow.reports.add(report)
-        await uow.timeline.add(report.submitted_entry())
+        await uow.timeline.add(submitted)
         if command.idempotency_key:
             await uow.idempotency.remember(
                 command.reporter_id, command.idempotency_key, fingerprint, report.id
@@ -108,7 +113,7 @@ async def _submit_once(
         )
         await uow.commit()
     _log.info("report.submitted", report_id=report.id, category=report.category)
-    return Submission(report, replayed=False)
+    return Submission(report, [submitted], replayed=False)
 
 
 def catalogue_of(published: DistrictCataloguePublished) -> Catalogue:

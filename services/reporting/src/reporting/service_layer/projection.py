@@ -115,10 +115,7 @@ async def on_work_order_event(
     progress = progress_of(data, meta.sequence)
     if isinstance(data, WorkOrderMerged):
         return await _merge(data, progress, uow)
-    reports = await uow.reports.of_work_order(data.work_order_id, for_update=True)
-    if all(report.id != data.report_id for report in reports):
-        filed = await uow.reports.get(data.report_id, for_update=True)
-        reports += [filed] if filed is not None else []
+    reports = await uow.reports.following(data.work_order_id, data.report_id, for_update=True)
     if not reports:
         _log.warning("report.unknown", report_id=data.report_id, work_order_id=data.work_order_id)
         return "ignored"
@@ -143,7 +140,7 @@ async def _merge(
     if report is None:
         _log.warning("report.unknown", report_id=merged.merged_report_id)
         return "ignored"
-    followers = await uow.reports.of_work_order(merged.work_order_id)
+    followers = await uow.reports.following(merged.work_order_id)
     known = next((r for r in followers if r.id != report.id and r.work_order_state), None)
     if known is not None:
         progress = replace(

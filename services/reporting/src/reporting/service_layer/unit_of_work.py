@@ -17,8 +17,11 @@ class ReportStore(Protocol):
     async def add(self, report: Report) -> None: ...
     async def get(self, report_id: str, *, for_update: bool = False) -> Report | None: ...
     async def save(self, report: Report) -> None: ...
-    async def of_work_order(self, work_order_id: str, *, for_update: bool = False) -> list[Report]:
-        """Every report that follows the work order (the filed one and those merged in)."""
+    async def following(
+        self, work_order_id: str, or_report_id: str | None = None, *, for_update: bool = False
+    ) -> list[Report]:
+        """Every report that follows the work order (the filed one and those merged in), and
+        the report ``or_report_id`` even if it does not follow it yet; in submission order."""
         ...
 
     async def list_by_reporter(
