@@ -316,7 +316,7 @@ async def _read_service_rows(service: str, uow: Any) -> None:
         assert report.status.value == "filed" and report.last_step is None  # before 0003
         closed = await uow.reports.get("rep-seed-3")
         assert closed is not None and closed.closed_at == AT and closed.deadline == AT
-        assert [r.id for r in await uow.reports.of_work_order("wo-seed-3")] == ["rep-seed-3"]
+        assert [r.id for r in await uow.reports.following("wo-seed-3")] == ["rep-seed-3"]
         [step] = await uow.timeline.of_report("rep-seed-3")
         assert (step.step, step.detail) == ("closed", "按期结案")
         catalogue = await uow.catalogues.get("370812")
