@@ -100,15 +100,23 @@ class PublishedLog:
         }
         now = datetime.now(UTC)
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(self._table)
+        upsert = statement.on_conflict_do_update(
+            index_elements=["topic", "partition"],
+            set_={
+                "next_offset": statement.excluded.next_offset,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
         for (topic, partition), next_offset in reached.items():
-            statement = insert(self._table).values(
-                topic=topic, partition=partition, next_offset=next_offset, updated_at=now
-            )
             await connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["topic", "partition"],
-                    set_={"next_offset": next_offset, "updated_at": now},
-                )
+                upsert,
+                {
+                    "topic": topic,
+                    "partition": partition,
+                    "next_offset": next_offset,
+                    "updated_at": now,
+                },
             )
         return LostRecords(behind) if behind else None
 

@@ -189,9 +189,10 @@ class OutboxRelay:
         """Mark the rows published and record where they landed, in one transaction."""
         async with self._engine.begin() as connection:
             await connection.execute(
-                self._outbox.update()
-                .where(self._outbox.c.position.in_(positions))
-                .values(published_at=datetime.now(UTC))
+                self._outbox.update().where(
+                    self._outbox.c.position.in_(sa.bindparam("positions", expanding=True))
+                ),
+                {"positions": positions, "published_at": datetime.now(UTC)},
             )
             lost = await self._published_log.record(connection, deliveries)
         self._metrics.count_published(len(positions))

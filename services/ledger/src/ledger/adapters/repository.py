@@ -14,6 +14,10 @@ from common.paging import SortKey
 from ledger.adapters.tables import AccountRow, TransferRow
 from ledger.domain.points import Account, Transfer, TransferCode, is_derived
 
+ACCOUNTS: sa.Table = AccountRow.__table__  # type: ignore[attr-defined]
+TRANSFERS: sa.Table = TransferRow.__table__  # type: ignore[attr-defined]
+_UPDATE_BALANCES = ACCOUNTS.update().where(ACCOUNTS.c.id == sa.bindparam("account_id"))
+
 
 def _account(row: AccountRow) -> Account:
     return Account(
@@ -38,23 +42,24 @@ class LedgerRepository:
         dialect = self._session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         now = datetime.now(UTC)
-        statement = insert(AccountRow).values(
-            id=account_id,
-            must_not_go_negative=must_not_go_negative,
-            debits_posted=0,
-            credits_posted=0,
-            debits_pending=0,
-            credits_pending=0,
-            version=0,
-            created_at=now,
-            updated_at=now,
-        )
-        table = AccountRow.__table__  # type: ignore[attr-defined]
+        statement = insert(ACCOUNTS)
+        connection = await self._session.connection()
         row = (
-            await self._session.exec(
+            await connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=["id"], set_={"id": statement.excluded.id}
-                ).returning(*table.c)
+                ).returning(*ACCOUNTS.c),
+                {
+                    "id": account_id,
+                    "must_not_go_negative": must_not_go_negative,
+                    "debits_posted": 0,
+                    "credits_posted": 0,
+                    "debits_pending": 0,
+                    "credits_pending": 0,
+                    "version": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
         ).one()
         return Account(
@@ -128,36 +133,38 @@ class LedgerRepository:
         """Insert the immutable transfer and store the balances the posting rule computed for
         the accounts it moved (a system account's balance is derived, never stored)."""
         now = datetime.now(UTC)
-        await self._session.exec(
-            sa.insert(TransferRow.__table__).values(  # type: ignore[attr-defined]
-                id=transfer.id,
-                debit_account_id=transfer.debit_account_id,
-                credit_account_id=transfer.credit_account_id,
-                amount=transfer.amount,
-                code=transfer.code.value,
-                rider_id=transfer.rider_id,
-                report_id=transfer.report_id,
-                work_order_id=transfer.work_order_id,
-                ledger_day=transfer.ledger_day,
-                caused_by_event_id=transfer.caused_by_event_id,
-                created_at=transfer.created_at,
-            )
+        # The values go with the execution, not into the statements (several times cheaper).
+        connection = await self._session.connection()
+        await connection.execute(
+            TRANSFERS.insert(),
+            {
+                "id": transfer.id,
+                "debit_account_id": transfer.debit_account_id,
+                "credit_account_id": transfer.credit_account_id,
+                "amount": transfer.amount,
+                "code": transfer.code.value,
+                "rider_id": transfer.rider_id,
+                "report_id": transfer.report_id,
+                "work_order_id": transfer.work_order_id,
+                "ledger_day": transfer.ledger_day,
+                "caused_by_event_id": transfer.caused_by_event_id,
+                "created_at": transfer.created_at,
+            },
         )
-        table = AccountRow.__table__  # type: ignore[attr-defined]
         for account in accounts:
             if is_derived(account.id):
                 continue
-            await self._session.exec(
-                sa.update(table)
-                .where(table.c.id == account.id)
-                .values(
-                    debits_posted=account.debits_posted,
-                    credits_posted=account.credits_posted,
-                    debits_pending=account.debits_pending,
-                    credits_pending=account.credits_pending,
-                    version=account.version,
-                    updated_at=now,
-                )
+            await connection.execute(
+                _UPDATE_BALANCES,
+                {
+                    "account_id": account.id,
+                    "debits_posted": account.debits_posted,
+                    "credits_posted": account.credits_posted,
+                    "debits_pending": account.debits_pending,
+                    "credits_pending": account.credits_pending,
+                    "version": account.version,
+                    "updated_at": now,
+                },
             )
 
     async def transfers_of(

@@ -34,10 +34,16 @@ async def _rows(session: AsyncSession, statement: sa.Select[Any]) -> Sequence[sa
     return (await connection.execute(statement)).all()
 
 
-async def _write(session: AsyncSession, statement: sa.Executable) -> int:
-    """Run an INSERT or UPDATE in the session's transaction; the rows it touched."""
+async def _write(session: AsyncSession, statement: sa.Executable, values: dict[str, Any]) -> int:
+    """Run an INSERT or UPDATE in the session's transaction with ``values`` as its parameters;
+    the rows it touched. The values go with the execution, not into the statement: a statement
+    built with literal values costs several times more CPU to run (SQLAlchemy derives its cache
+    key from every value anew)."""
     connection = await session.connection()
-    return (await connection.execute(statement)).rowcount
+    return (await connection.execute(statement, values)).rowcount
+
+
+_UPDATE_REPORT = REPORTS.update().where(REPORTS.c.id == sa.bindparam("report_id"))
 
 
 def _report(row: sa.Row[Any]) -> Report:
@@ -54,7 +60,7 @@ class ReportRepository:
         self._session = session
 
     async def add(self, report: Report) -> None:
-        await _write(self._session, sa.insert(REPORTS).values(**asdict(report)))
+        await _write(self._session, REPORTS.insert(), asdict(report))
 
     async def get(self, report_id: str, *, for_update: bool = False) -> Report | None:
         statement = sa.select(REPORTS).where(REPORTS.c.id == report_id)
@@ -81,9 +87,8 @@ class ReportRepository:
 
     async def save(self, report: Report) -> None:
         values = asdict(report)
-        del values["id"]
-        statement = sa.update(REPORTS).where(REPORTS.c.id == report.id).values(**values)
-        if not await _write(self._session, statement):
+        values["report_id"] = values.pop("id")
+        if not await _write(self._session, _UPDATE_REPORT, values):
             raise LookupError(report.id)
 
     async def list_by_reporter(
@@ -115,13 +120,14 @@ class IdempotencyRepository:
     async def remember(self, reporter_id: str, key: str, fingerprint: str, report_id: str) -> None:
         await _write(
             self._session,
-            sa.insert(IDEMPOTENCY_KEYS).values(
-                reporter_id=reporter_id,
-                key=key,
-                fingerprint=fingerprint,
-                report_id=report_id,
-                created_at=datetime.now(UTC),
-            ),
+            IDEMPOTENCY_KEYS.insert(),
+            {
+                "reporter_id": reporter_id,
+                "key": key,
+                "fingerprint": fingerprint,
+                "report_id": report_id,
+                "created_at": datetime.now(UTC),
+            },
         )
 
 
@@ -130,7 +136,7 @@ class TimelineRepository:
         self._session = session
 
     async def add(self, entry: TimelineEntry) -> None:
-        await _write(self._session, sa.insert(TIMELINE).values(**asdict(entry)))
+        await _write(self._session, TIMELINE.insert(), asdict(entry))
 
     async def of_report(self, report_id: str) -> list[TimelineEntry]:
         columns = [column for column in TIMELINE.c if column.name != "id"]
