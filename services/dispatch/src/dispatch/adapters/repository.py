@@ -142,6 +142,39 @@ class ReferenceRepository:
         return {(district, kind): revision for district, kind, revision in rows}
 
 
+# The statements triage runs for every report, built once: their values go with each
+# execution (a statement built with literal values costs several times more CPU to run).
+_ORDERS: sa.Table = WorkOrderRow.__table__  # type: ignore[attr-defined]
+_MERGED: sa.Table = WorkOrderReportRow.__table__  # type: ignore[attr-defined]
+_REJECTED: sa.Table = RejectedReportRow.__table__  # type: ignore[attr-defined]
+_OPEN_STATE_VALUES = [state.value for state in OPEN_STATES]
+_TRIAGED = sa.union_all(
+    sa.select(sa.literal(1)).where(_ORDERS.c.report_id == sa.bindparam("report_id")),
+    sa.select(sa.literal(1)).where(_MERGED.c.report_id == sa.bindparam("report_id")),
+    sa.select(sa.literal(1)).where(_REJECTED.c.report_id == sa.bindparam("report_id")),
+).limit(1)
+_MERGE_CANDIDATES = (
+    sa.select(_ORDERS.c.id, _ORDERS.c.lat, _ORDERS.c.lon, _ORDERS.c.filed_at)
+    .where(
+        _ORDERS.c.district == sa.bindparam("district"),
+        _ORDERS.c.category_group == sa.bindparam("category_group"),
+        _ORDERS.c.status.in_(_OPEN_STATE_VALUES),
+        _ORDERS.c.filed_at >= sa.bindparam("since"),
+        _ORDERS.c.lat.between(sa.bindparam("south"), sa.bindparam("north")),
+        _ORDERS.c.lon.between(sa.bindparam("west"), sa.bindparam("east")),
+    )
+    .order_by(_ORDERS.c.filed_at, _ORDERS.c.id)
+)
+_OPEN_COUNTS = (
+    sa.select(_ORDERS.c.assignee_id, sa.func.count())
+    .where(
+        _ORDERS.c.assignee_id.in_(sa.bindparam("assignees", expanding=True)),
+        _ORDERS.c.status.in_(_OPEN_STATE_VALUES),
+    )
+    .group_by(_ORDERS.c.assignee_id)
+)
+
+
 class WorkOrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -201,16 +234,9 @@ class WorkOrderRepository:
 
     async def already_triaged(self, report_id: str) -> bool:
         """True if the report already became or joined a work order, or was rejected."""
-        orders = WorkOrderRow.__table__  # type: ignore[attr-defined]
-        merged = WorkOrderReportRow.__table__  # type: ignore[attr-defined]
-        rejected = RejectedReportRow.__table__  # type: ignore[attr-defined]
-        seen = sa.union_all(
-            sa.select(sa.literal(1)).where(orders.c.report_id == report_id),
-            sa.select(sa.literal(1)).where(merged.c.report_id == report_id),
-            sa.select(sa.literal(1)).where(rejected.c.report_id == report_id),
-        )
         connection = await self._session.connection()
-        return (await connection.execute(seen.limit(1))).first() is not None
+        found = await connection.execute(_TRIAGED, {"report_id": report_id})
+        return found.first() is not None
 
     async def merge_candidates(
         self,
@@ -221,35 +247,26 @@ class WorkOrderRepository:
         lat_range: tuple[float, float],
         lon_range: tuple[float, float],
     ) -> list[MergeCandidate]:
-        rows = (
-            await self._session.exec(
-                select(WorkOrderRow.id, WorkOrderRow.lat, WorkOrderRow.lon, WorkOrderRow.filed_at)
-                .where(
-                    WorkOrderRow.district == district,
-                    WorkOrderRow.category_group == category_group,
-                    col(WorkOrderRow.status).in_([s.value for s in OPEN_STATES]),
-                    WorkOrderRow.filed_at >= since,
-                    col(WorkOrderRow.lat).between(*lat_range),
-                    col(WorkOrderRow.lon).between(*lon_range),
-                )
-                .order_by(col(WorkOrderRow.filed_at), col(WorkOrderRow.id))
-            )
-        ).all()
-        return [MergeCandidate(id_, lat, lon, filed_at) for id_, lat, lon, filed_at in rows]
+        connection = await self._session.connection()
+        rows = await connection.execute(
+            _MERGE_CANDIDATES,
+            {
+                "district": district,
+                "category_group": category_group,
+                "since": since,
+                "south": lat_range[0],
+                "north": lat_range[1],
+                "west": lon_range[0],
+                "east": lon_range[1],
+            },
+        )
+        return [MergeCandidate(row.id, row.lat, row.lon, row.filed_at) for row in rows]
 
     async def open_counts(self, assignee_ids: Sequence[str]) -> dict[str, int]:
         if not assignee_ids:
             return {}
-        rows = (
-            await self._session.exec(
-                select(WorkOrderRow.assignee_id, sa.func.count())
-                .where(
-                    col(WorkOrderRow.assignee_id).in_(list(assignee_ids)),
-                    col(WorkOrderRow.status).in_([s.value for s in OPEN_STATES]),
-                )
-                .group_by(WorkOrderRow.assignee_id)
-            )
-        ).all()
+        connection = await self._session.connection()
+        rows = await connection.execute(_OPEN_COUNTS, {"assignees": list(assignee_ids)})
         return {assignee: int(count) for assignee, count in rows if assignee}
 
     async def due_for_scan(
