@@ -57,6 +57,16 @@ class PublishedLog:
     def __init__(self, engine: AsyncEngine, table: sa.Table) -> None:
         self._engine = engine
         self._table = table
+        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(table)
+        # Built once; each partition's values go with its execution.
+        self._upsert = statement.on_conflict_do_update(
+            index_elements=["topic", "partition"],
+            set_={
+                "next_offset": statement.excluded.next_offset,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
 
     async def load(self) -> dict[Partition, int]:
         async with self._engine.connect() as connection:
@@ -99,18 +109,9 @@ class PublishedLog:
             if key in before and offset < before[key]
         }
         now = datetime.now(UTC)
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(self._table)
-        upsert = statement.on_conflict_do_update(
-            index_elements=["topic", "partition"],
-            set_={
-                "next_offset": statement.excluded.next_offset,
-                "updated_at": statement.excluded.updated_at,
-            },
-        )
         for (topic, partition), next_offset in reached.items():
             await connection.execute(
-                upsert,
+                self._upsert,
                 {
                     "topic": topic,
                     "partition": partition,

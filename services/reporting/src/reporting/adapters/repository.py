@@ -28,10 +28,12 @@ IDEMPOTENCY_KEYS: sa.Table = IdempotencyRow.__table__  # type: ignore[attr-defin
 TIMELINE: sa.Table = TimelineRow.__table__  # type: ignore[attr-defined]
 
 
-async def _rows(session: AsyncSession, statement: sa.Select[Any]) -> Sequence[sa.Row[Any]]:
+async def _rows(
+    session: AsyncSession, statement: sa.Select[Any], values: dict[str, Any] | None = None
+) -> Sequence[sa.Row[Any]]:
     """The rows of a SQL statement, in the session's transaction."""
     connection = await session.connection()
-    return (await connection.execute(statement)).all()
+    return (await connection.execute(statement, values)).all()
 
 
 async def _write(session: AsyncSession, statement: sa.Executable, values: dict[str, Any]) -> int:
@@ -43,7 +45,25 @@ async def _write(session: AsyncSession, statement: sa.Executable, values: dict[s
     return (await connection.execute(statement, values)).rowcount
 
 
+# The statements of every submission and every projected event, built once.
 _UPDATE_REPORT = REPORTS.update().where(REPORTS.c.id == sa.bindparam("report_id"))
+_REPORT = sa.select(REPORTS).where(REPORTS.c.id == sa.bindparam("report_id"))
+_FOLLOWING = (
+    sa.select(REPORTS)
+    .where(
+        sa.or_(
+            REPORTS.c.work_order_id == sa.bindparam("work_order_id"),
+            REPORTS.c.id == sa.bindparam("report_id"),
+        )
+    )
+    .order_by(REPORTS.c.submitted_at, REPORTS.c.id)
+)
+_REPORT_LOCKED = _REPORT.with_for_update()
+_FOLLOWING_LOCKED = _FOLLOWING.with_for_update()
+_IDEMPOTENCY_KEY = sa.select(IDEMPOTENCY_KEYS.c.fingerprint, IDEMPOTENCY_KEYS.c.report_id).where(
+    IDEMPOTENCY_KEYS.c.reporter_id == sa.bindparam("reporter_id"),
+    IDEMPOTENCY_KEYS.c.key == sa.bindparam("key"),
+)
 
 
 def _report(row: sa.Row[Any]) -> Report:
@@ -63,10 +83,8 @@ class ReportRepository:
         await _write(self._session, REPORTS.insert(), asdict(report))
 
     async def get(self, report_id: str, *, for_update: bool = False) -> Report | None:
-        statement = sa.select(REPORTS).where(REPORTS.c.id == report_id)
-        if for_update:
-            statement = statement.with_for_update()
-        rows = await _rows(self._session, statement)
+        statement = _REPORT_LOCKED if for_update else _REPORT
+        rows = await _rows(self._session, statement, {"report_id": report_id})
         return _report(rows[0]) if rows else None
 
     async def following(
@@ -75,15 +93,9 @@ class ReportRepository:
         """The reports that follow the work order, in the order they were submitted, and the
         report ``or_report_id`` whether it follows it yet or not (the order's own report, before
         the order's first event reached it): one statement."""
-        condition = REPORTS.c.work_order_id == work_order_id
-        if or_report_id is not None:
-            condition = sa.or_(condition, REPORTS.c.id == or_report_id)
-        statement = (
-            sa.select(REPORTS).where(condition).order_by(REPORTS.c.submitted_at, REPORTS.c.id)
-        )
-        if for_update:
-            statement = statement.with_for_update()
-        return [_report(row) for row in await _rows(self._session, statement)]
+        statement = _FOLLOWING_LOCKED if for_update else _FOLLOWING
+        values = {"work_order_id": work_order_id, "report_id": or_report_id}
+        return [_report(row) for row in await _rows(self._session, statement, values)]
 
     async def save(self, report: Report) -> None:
         values = asdict(report)
@@ -110,10 +122,7 @@ class IdempotencyRepository:
 
     async def find(self, reporter_id: str, key: str) -> tuple[str, str] | None:
         rows = await _rows(
-            self._session,
-            sa.select(IDEMPOTENCY_KEYS.c.fingerprint, IDEMPOTENCY_KEYS.c.report_id).where(
-                IDEMPOTENCY_KEYS.c.reporter_id == reporter_id, IDEMPOTENCY_KEYS.c.key == key
-            ),
+            self._session, _IDEMPOTENCY_KEY, {"reporter_id": reporter_id, "key": key}
         )
         return (rows[0].fingerprint, rows[0].report_id) if rows else None
 
