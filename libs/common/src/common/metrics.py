@@ -122,6 +122,7 @@ class ConsumerMetrics:
             ["service", "consumer"],
             registry=registry,
         )
+        self._consumed: dict[tuple[str, str, str], Counter] = {}
         self.waiting = Gauge(
             "gridloop_consumer_waiting_for_infrastructure",
             "1 while a consumer holds its partition waiting for an unreachable database",
@@ -138,7 +139,11 @@ class ConsumerMetrics:
         self.waiting.labels(self.service, consumer).set(0)
 
     def count(self, consumer: str, event_type: str, outcome: str) -> None:
-        self.events_consumed.labels(self.service, consumer, event_type, outcome).inc()
+        key = (consumer, event_type, outcome)
+        counter = self._consumed.get(key)
+        if counter is None:  # labels() validates and locks on every call: once per series
+            counter = self._consumed[key] = self.events_consumed.labels(self.service, *key)
+        counter.inc()
 
     def observe_duration(self, consumer: str, seconds: float) -> None:
         self.event_duration.labels(self.service, consumer).observe(seconds)

@@ -147,6 +147,7 @@ class ReferenceRepository:
 _ORDERS: sa.Table = WorkOrderRow.__table__  # type: ignore[attr-defined]
 _MERGED: sa.Table = WorkOrderReportRow.__table__  # type: ignore[attr-defined]
 _REJECTED: sa.Table = RejectedReportRow.__table__  # type: ignore[attr-defined]
+_HISTORY: sa.Table = WorkOrderHistoryRow.__table__  # type: ignore[attr-defined]
 _OPEN_STATE_VALUES = [state.value for state in OPEN_STATES]
 _TRIAGED = sa.union_all(
     sa.select(sa.literal(1)).where(_ORDERS.c.report_id == sa.bindparam("report_id")),
@@ -180,7 +181,8 @@ class WorkOrderRepository:
         self._session = session
 
     async def add(self, order: WorkOrder) -> None:
-        self._session.add(WorkOrderRow(id=order.id, **_values(order)))
+        connection = await self._session.connection()
+        await connection.execute(_ORDERS.insert(), {"id": order.id, **_values(order)})
         await self._write_history(order, already=0)
         for report in order.attached:
             await self._attach(order.id, report)
@@ -380,31 +382,38 @@ class WorkOrderRepository:
     # --- internals ---------------------------------------------------------------------------
 
     async def _attach(self, work_order_id: str, report: AttachedReport) -> None:
-        self._session.add(
-            WorkOrderReportRow(
-                report_id=report.report_id,
-                work_order_id=work_order_id,
-                reporter_id=report.reporter_id,
-                distance_m=report.distance_m,
-                attached_at=report.attached_at,
-            )
+        connection = await self._session.connection()
+        await connection.execute(
+            _MERGED.insert(),
+            {
+                "report_id": report.report_id,
+                "work_order_id": work_order_id,
+                "reporter_id": report.reporter_id,
+                "distance_m": report.distance_m,
+                "attached_at": report.attached_at,
+            },
         )
 
     async def _write_history(self, order: WorkOrder, *, already: int) -> None:
-        for step in order.history[already:]:
-            self._session.add(
-                WorkOrderHistoryRow(
-                    work_order_id=order.id,
-                    from_status=step.from_state.value if step.from_state else None,
-                    to_status=step.to_state.value,
-                    action=step.action,
-                    actor=step.actor,
-                    actor_role=step.actor_role,
-                    reason=step.reason[:500],
-                    evidence=json.dumps(list(step.evidence)) if step.evidence else None,
-                    at=step.at,
-                )
-            )
+        """The order's steps from ``already`` on, written at once (the order's row is written
+        first: :meth:`add` inserts it at once, :meth:`save` updates a row that exists)."""
+        steps = [
+            {
+                "work_order_id": order.id,
+                "from_status": step.from_state.value if step.from_state else None,
+                "to_status": step.to_state.value,
+                "action": step.action,
+                "actor": step.actor,
+                "actor_role": step.actor_role,
+                "reason": step.reason[:500],
+                "evidence": json.dumps(list(step.evidence)) if step.evidence else None,
+                "at": step.at,
+            }
+            for step in order.history[already:]
+        ]
+        if steps:
+            connection = await self._session.connection()
+            await connection.execute(_HISTORY.insert(), steps)
 
     async def _with_children(
         self, rows: Sequence[WorkOrderRow], *, history: bool = True
