@@ -22,6 +22,10 @@ def _app() -> FastAPI:
     async def connection_reset() -> None:
         raise ConnectionResetError("reset by peer")
 
+    @app.get("/pool-exhausted")
+    async def pool_exhausted() -> None:
+        raise sa.exc.TimeoutError("QueuePool limit of size 20 overflow 0 reached")
+
     @app.get("/bug")
     async def bug() -> None:
         raise KeyError("secret-detail")
@@ -33,7 +37,7 @@ def test_an_unreachable_database_is_a_503_answered_without_reraising() -> None:
     # raise_server_exceptions: an error answered only by the outermost middleware is re-raised
     # to the server (which logs a traceback); this client would raise it here.
     client = TestClient(_app(), raise_server_exceptions=True)
-    for path in ("/database-away", "/connection-reset"):
+    for path in ("/database-away", "/connection-reset", "/pool-exhausted"):
         response = client.get(path)
         assert response.status_code == 503, path
         assert response.headers["content-type"] == "application/problem+json"

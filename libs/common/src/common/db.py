@@ -62,7 +62,8 @@ def is_unavailable(error: BaseException) -> bool:
         | OSError
         | sa.exc.OperationalError
         | sa.exc.InterfaceError
-        | sa.exc.DisconnectionError,
+        | sa.exc.DisconnectionError
+        | sa.exc.TimeoutError,  # no pooled connection came free in time
     )
 
 

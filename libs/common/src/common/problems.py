@@ -185,6 +185,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
     sa.exc.DBAPIError,
     sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,
     OSError,
 )
 
