@@ -39,6 +39,8 @@ class TransferRow(LedgerTable, table=True):
     __table_args__ = (
         sa.CheckConstraint("amount > 0", name="ck_transfers_positive"),
         sa.Index("ix_transfers_rider_day", "rider_id", "ledger_day"),
+        # A rider's statement newest first, a page at a time, without sorting it all.
+        sa.Index("ix_transfers_rider_newest", "rider_id", "created_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=200)
