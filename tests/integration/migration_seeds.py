@@ -291,7 +291,7 @@ def _unit_of_work(service: str, engine: AsyncEngine) -> Any:
         session_factory(engine),
         outbox_table=tables.MESSAGING.outbox,
         processed_events_table=tables.MESSAGING.processed_events,
-        source="/seed",
+        service=service,
         district="370812",
     )
 

@@ -93,8 +93,9 @@ class ReadEvent:
 def read_with_the_sdk(bootstrap: str, topics: Iterable[Topic] = EVENT_TOPICS) -> list[ReadEvent]:
     """Every record the services published on ``topics``, as another city system reads it
     (librdkafka, then the CloudEvents SDK's Kafka binding), each checked as it is read:
-    structured mode without ``ce_`` headers, the key as the subject, the value valid against
-    its published schema. Records other tests injected by hand are passed over."""
+    structured mode without ``ce_`` headers, the key as the subject, the source naming the
+    event's district, the value valid against its published schema. Records other tests
+    injected by hand are passed over."""
     schemas = _schemas()
     events: list[ReadEvent] = []
     for topic in topics:
@@ -110,6 +111,8 @@ def read_with_the_sdk(bootstrap: str, topics: Iterable[Topic] = EVENT_TOPICS) ->
             assert attributes["specversion"] == "1.0"
             key = message.key or b""
             assert attributes["subject"] == (key.decode() if isinstance(key, bytes) else key)
+            # The source names the event's own district, whichever district a service is in.
+            assert attributes["source"].startswith(f"/gridloop/{attributes['district']}/")
             jsonschema.validate(json.loads(message.value), schemas[attributes["type"]])
             events.append(
                 ReadEvent(

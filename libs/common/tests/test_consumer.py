@@ -89,7 +89,7 @@ class Harness:
                 sessions,
                 outbox_table=schema.outbox,
                 processed_events_table=schema.processed_events,
-                source="/t",
+                service="test",
                 district="370812",
             ),
             handlers=dict([handles(ReportSubmitted, handler)]),

@@ -67,7 +67,7 @@ async def write_events(schema: MessagingSchema, subjects: list[str]) -> list[str
             sessions,
             outbox_table=schema.outbox,
             processed_events_table=schema.processed_events,
-            source="/test",
+            service="test",
             district="370812",
         )
         async with uow:

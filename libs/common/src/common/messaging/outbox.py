@@ -24,12 +24,13 @@ class OutboxWriter:
         session: AsyncSession,
         table: sa.Table,
         *,
-        source: str,
+        service: str,
         district: str,
     ) -> None:
+        """``district``: the events' district unless the event added or its cause names one."""
         self._session = session
         self._table = table
-        self._source = source
+        self._service = service
         self._district = district
         self._causation: EventMeta | None = None
         self._rows: list[dict[str, Any]] = []
@@ -44,11 +45,12 @@ class OutboxWriter:
     ) -> CloudEvent:
         cause = self._causation
         correlation = cause.correlationid if cause else current_correlation_id()
+        district = district or (cause.district if cause else self._district)
         event = CloudEvent(
             type=data.event_type,
-            source=self._source,
+            source=f"/gridloop/{district}/{self._service}",
             subject=subject,
-            district=district or (cause.district if cause else self._district),
+            district=district,
             correlationid=correlation or new_correlation_id(),
             causationid=cause.id if cause else None,
             sequence=sequence,

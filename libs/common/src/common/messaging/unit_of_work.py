@@ -34,21 +34,21 @@ class SqlUnitOfWork:
         *,
         outbox_table: sa.Table,
         processed_events_table: sa.Table,
-        source: str,
+        service: str,
         district: str,
         on_events_committed: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._outbox_table = outbox_table
         self._processed_events_table = processed_events_table
-        self._source = source
+        self._service = service
         self._district = district
         self._on_events_committed = on_events_committed
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
         self.outbox = OutboxWriter(
-            self.session, self._outbox_table, source=self._source, district=self._district
+            self.session, self._outbox_table, service=self._service, district=self._district
         )
         self.processed_events = ProcessedEvents(self.session, self._processed_events_table)
         self._after_commit: list[Callable[[], None]] = []

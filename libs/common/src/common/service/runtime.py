@@ -82,7 +82,7 @@ class ServiceRuntime:
                 self.sessions,
                 outbox_table=self.messaging.outbox,
                 processed_events_table=self.messaging.processed_events,
-                source=f"/gridloop/{self.settings.district}/{self.name}",
+                service=self.name,
                 district=self.settings.district,
                 on_events_committed=self.relay.wake,
             )
