@@ -91,8 +91,8 @@ class LoadDriver:
             limits=httpx.Limits(
                 max_connections=limit,
                 max_keepalive_connections=limit,
-                # Below uvicorn's 5 s keep-alive: a connection idle while its rider's loop
-                # closes is not reused just as the server closes it (a ReadError).
+                # Well below the services' keep-alive (75 s; a stack of an older release: 5 s):
+                # an idle connection is never reused just as the server closes it.
                 keepalive_expiry=KEEPALIVE_SECONDS,
             ),
             transport=self.transport,

@@ -123,5 +123,9 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         http="httptools",
         log_config=None,
         access_log=False,
+        # Longer than the idle timeout of the proxies and clients in front (ingress-nginx keeps
+        # upstream connections 60 s): uvicorn's default of 5 s closes connections they are
+        # about to reuse, and their next request fails with a reset.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=10,
     )
