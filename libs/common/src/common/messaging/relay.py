@@ -10,8 +10,8 @@ Each batch of rows is handed to the producer in ``position`` order with the aggr
 Kafka key, without waiting for each acknowledgement (the producer pipelines them, one request
 in flight per partition, so per-aggregate order holds); once the batch is acknowledged the
 unbroken acknowledged prefix is marked published in one statement, in the transaction that
-records the offsets it reached. A crash between publishing
-and marking re-publishes the same event ids; consumers drop them through ``processed_events``.
+records the offsets it reached. A crash between publishing and marking re-publishes the same
+event ids; consumers drop them through ``processed_events``.
 
 The relay also checks, when it becomes leader and every ``check_interval`` seconds, that the
 broker still holds what it published, and notices at once when an acknowledged record lands
