@@ -14,7 +14,7 @@ from reporting.adapters.tables import MESSAGING
 from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
 from reporting.config import ReportingSettings
 from reporting.entrypoints.consumers import status_projection
-from reporting.entrypoints.http import build_router
+from reporting.entrypoints.http import SubmissionMetrics, build_router
 
 SERVICE = "reporting"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -38,9 +38,25 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         registry=runtime.metrics.registry,
     )
     submitted.labels(SERVICE)
+    metrics = SubmissionMetrics(
+        submitted=submitted,
+        limited=Counter(
+            "gridloop_reports_limited_total",
+            "Reports refused because the rider reached a limit (429), by window",
+            ["window"],
+            registry=runtime.metrics.registry,
+        ),
+        duplicates=Counter(
+            "gridloop_reports_duplicate_total",
+            "Reports answered with the rider's earlier report of the same problem",
+            registry=runtime.metrics.registry,
+        ),
+    )
+    for window in ("an hour", "a day"):
+        metrics.limited.labels(window)
     return create_service_app(
         runtime,
         title="gridloop reporting",
         description="Riders submit 随手拍 reports and follow their status.",
-        routers=[build_router(unit_of_work, submitted, settings.reopen_window)],
+        routers=[build_router(unit_of_work, metrics, settings.reopen_window, settings.limits_in)],
     )

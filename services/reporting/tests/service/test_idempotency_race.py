@@ -1,6 +1,7 @@
-"""Concurrent retries with one Idempotency-Key file one report and forward one rating, and
-concurrent ratings with different keys forward one, on PostgreSQL where the requests really
-run in parallel (SQLite serialises writers)."""
+"""Concurrent retries with one Idempotency-Key file one report and forward one rating,
+concurrent ratings with different keys forward one, and a rider's concurrent reports keep
+to their limits, on PostgreSQL where the requests really run in parallel (SQLite serialises
+writers)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from reporting.config import ReportingSettings
 
 TOKEN = issue_token(DEVELOPMENT_SECRET, role="rider", subject="r-race", district="370812")
 RIDER = {"Authorization": f"Bearer {TOKEN}"}
-BODY = {"category": "0101", "lat": 35.55, "lon": 116.83, "text": "楼道杂物"}
+BODY: dict[str, Any] = {"category": "0101", "lat": 35.55, "lon": 116.83, "text": "楼道杂物"}
 
 
 @pytest.fixture()
@@ -38,7 +39,10 @@ def postgres_url() -> Iterator[str]:
 async def app(
     postgres_url: str, serve: Callable[[FastAPI, str], Awaitable[None]]
 ) -> AsyncIterator[FastAPI]:
-    application = create_app(ReportingSettings(database_url=postgres_url, migrate_on_start=False))
+    settings = ReportingSettings(
+        database_url=postgres_url, migrate_on_start=False, rider_reports_per_hour=3
+    )
+    application = create_app(settings)
     await serve(application, "370812")
     yield application
     await application.state.runtime.engine.dispose()
@@ -110,3 +114,25 @@ async def test_parallel_ratings_with_different_keys_forward_one(
     responses = await all_at_once(client, f"/v1/reports/{report_id}/rate", requests)
     assert sorted(r.status_code for r in responses) == [202] + [409] * 7
     assert await forwarded(app, "gridloop.report.rated") == 1
+
+
+async def test_parallel_reports_of_one_rider_keep_to_the_hourly_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    requests = [
+        ({**BODY, "lat": BODY["lat"] + n * 0.001}, {**RIDER, "Idempotency-Key": f"limit-{n}"})
+        for n in range(10)
+    ]
+    responses = await all_at_once(client, "/v1/reports", requests)
+    assert sorted(r.status_code for r in responses) == [201] * 3 + [429] * 7
+    listed = await client.get("/v1/reports", headers=RIDER)
+    assert len(listed.json()["items"]) == 3
+
+
+async def test_parallel_reports_of_one_problem_file_one(client: httpx.AsyncClient) -> None:
+    requests = [(BODY, {**RIDER, "Idempotency-Key": f"same-{n}"}) for n in range(6)]
+    responses = await all_at_once(client, "/v1/reports", requests)
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    listed = await client.get("/v1/reports", headers=RIDER)
+    assert len(listed.json()["items"]) == 1

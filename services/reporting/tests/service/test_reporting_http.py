@@ -193,7 +193,7 @@ async def test_a_rider_covering_several_districts_reports_for_them_all(
 async def test_a_list_shows_only_the_callers_reports(client: httpx.AsyncClient, auth: Auth) -> None:
     await submit(client, auth(subject="rider-1"))
     await submit(client, auth(subject="rider-2"))
-    await submit(client, auth(subject="rider-2"), {**REPORT, "text": "第二条"})
+    await submit(client, auth(subject="rider-2"), {**REPORT, "category": "0102"})
     mine = (await client.get("/v1/reports", headers=auth(subject="rider-2"))).json()["items"]
     assert len(mine) == 2
     assert {item["reporter_id"] for item in mine} == {"rider-2"}

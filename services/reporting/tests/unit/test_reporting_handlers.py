@@ -27,6 +27,7 @@ from reporting.domain.errors import (
     ReportNotFound,
     UnknownCategory,
 )
+from reporting.domain.limits import EarlierReport, SubmissionLimits
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import (
     AskAboutReport,
@@ -71,6 +72,13 @@ class FakeReports:
             raise LookupError(report.id)
         self.rows[report.id] = dataclasses.replace(report)
 
+    async def recent_of(self, reporter_id: str, *, since: datetime) -> list[EarlierReport]:
+        return [
+            EarlierReport(r.id, r.category, r.lat, r.lon, r.submitted_at)
+            for r in self.rows.values()
+            if r.reporter_id == reporter_id and r.submitted_at > since
+        ]
+
     async def list_by_reporter(
         self, reporter_id: str, *, limit: int, after: SortKey | None
     ) -> list[Report]:
@@ -78,6 +86,14 @@ class FakeReports:
         return newest_first_page(
             mine, lambda r: SortKey(r.submitted_at, r.id), after=after, limit=limit
         )
+
+
+class FakeReporters:
+    def __init__(self) -> None:
+        self.held: list[str] = []
+
+    async def hold(self, reporter_id: str, at: datetime) -> None:
+        self.held.append(reporter_id)
 
 
 class FakeIdempotency:
@@ -141,6 +157,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         super().__init__()
         self.reports = FakeReports()
         self.idempotency = FakeIdempotency()
+        self.reporters = FakeReporters()
         self.timeline = FakeTimeline()
         self.catalogues = FakeCatalogues()
         self.requests = FakeRequests()
@@ -239,6 +256,24 @@ async def test_submit_without_a_key_remembers_nothing(uow: FakeUnitOfWork) -> No
     assert uow.idempotency.keys == {}
     assert len(uow.reports.rows) == 2
     assert len(uow.outbox.events) == 2
+
+
+async def test_with_limits_the_reporter_is_held_and_a_repeat_answers_the_earlier_report(
+    uow: FakeUnitOfWork,
+) -> None:
+    limits = SubmissionLimits()
+    first = await handlers.submit_report(
+        submit_command(idempotency_key=None, limits=limits), _typed(uow), new_id=lambda: "rep-1"
+    )
+    fresh(uow)
+    again = await handlers.submit_report(
+        submit_command(idempotency_key=None, limits=limits), _typed(uow), new_id=lambda: "rep-2"
+    )
+    assert uow.reporters.held == ["rider-1", "rider-1"]
+    assert again.duplicate and not again.replayed
+    assert again.report.id == first.report.id == "rep-1"
+    assert set(uow.reports.rows) == {"rep-1"}
+    assert uow.outbox.events == []
 
 
 async def test_same_key_and_body_returns_the_original(uow: FakeUnitOfWork) -> None:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,10 +18,12 @@ from reporting.adapters.tables import (
     CatalogueRow,
     IdempotencyRow,
     ReporterRequestRow,
+    ReporterRow,
     ReportRow,
     TimelineRow,
 )
 from reporting.domain.catalogues import Catalogue, CatalogueEntry
+from reporting.domain.limits import EarlierReport
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import ReporterRequest, RequestAction
 from reporting.domain.reports import Report, ReportStatus
@@ -26,6 +31,7 @@ from reporting.domain.reports import Report, ReportStatus
 REPORTS: sa.Table = ReportRow.__table__  # type: ignore[attr-defined]
 IDEMPOTENCY_KEYS: sa.Table = IdempotencyRow.__table__  # type: ignore[attr-defined]
 TIMELINE: sa.Table = TimelineRow.__table__  # type: ignore[attr-defined]
+REPORTERS: sa.Table = ReporterRow.__table__  # type: ignore[attr-defined]
 
 
 async def _rows(
@@ -66,6 +72,28 @@ _IDEMPOTENCY_KEY = sa.select(IDEMPOTENCY_KEYS.c.fingerprint, IDEMPOTENCY_KEYS.c.
 )
 
 
+_RECENT_OF_REPORTER = sa.select(
+    REPORTS.c.id, REPORTS.c.category, REPORTS.c.lat, REPORTS.c.lon, REPORTS.c.submitted_at
+).where(
+    REPORTS.c.reporter_id == sa.bindparam("reporter_id"),
+    REPORTS.c.submitted_at > sa.bindparam("since"),
+)
+
+
+@functools.cache
+def _hold_reporter(dialect: str) -> sa.Insert:
+    """Insert the reporter's row or, if it is there, update it: either way the row stays
+    locked until the transaction ends (SQLite's writers take turns anyway)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(REPORTERS).values(
+        reporter_id=sa.bindparam("reporter_id"), last_submitted_at=sa.bindparam("at")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[REPORTERS.c.reporter_id],
+        set_={"last_submitted_at": statement.excluded.last_submitted_at},
+    )
+
+
 def _report(row: sa.Row[Any]) -> Report:
     values = dict(row._mapping)
     values["status"] = ReportStatus(values["status"])
@@ -103,6 +131,11 @@ class ReportRepository:
         if not await _write(self._session, _UPDATE_REPORT, values):
             raise LookupError(report.id)
 
+    async def recent_of(self, reporter_id: str, *, since: datetime) -> list[EarlierReport]:
+        values = {"reporter_id": reporter_id, "since": since}
+        rows = await _rows(self._session, _RECENT_OF_REPORTER, values)
+        return [EarlierReport(**row._mapping) for row in rows]
+
     async def list_by_reporter(
         self, reporter_id: str, *, limit: int, after: SortKey | None
     ) -> list[Report]:
@@ -114,6 +147,16 @@ class ReportRepository:
             limit=limit,
         )
         return [_report(row) for row in await _rows(self._session, statement)]
+
+
+class ReporterRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def hold(self, reporter_id: str, at: datetime) -> None:
+        connection = await self._session.connection()
+        statement = _hold_reporter(connection.dialect.name)
+        await connection.execute(statement, {"reporter_id": reporter_id, "at": at})
 
 
 class IdempotencyRepository:

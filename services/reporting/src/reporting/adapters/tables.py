@@ -43,6 +43,15 @@ class ReportRow(ReportingTable, table=True):
     updated_at: datetime = Field(sa_type=UtcDateTime())
 
 
+class ReporterRow(ReportingTable, table=True):
+    """A reporter, held (row-locked) while a submission is checked against their limits."""
+
+    __tablename__ = "reporters"
+
+    reporter_id: str = Field(primary_key=True, max_length=128)
+    last_submitted_at: datetime = Field(sa_type=UtcDateTime())
+
+
 class IdempotencyRow(ReportingTable, table=True):
     __tablename__ = "idempotency_keys"
 

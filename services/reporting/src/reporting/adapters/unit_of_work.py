@@ -4,6 +4,7 @@ from common.messaging.unit_of_work import SqlUnitOfWork
 from reporting.adapters.repository import (
     CatalogueRepository,
     IdempotencyRepository,
+    ReporterRepository,
     ReporterRequestRepository,
     ReportRepository,
     TimelineRepository,
@@ -12,6 +13,7 @@ from reporting.adapters.repository import (
 
 class SqlReportingUnitOfWork(SqlUnitOfWork):
     reports: ReportRepository
+    reporters: ReporterRepository
     idempotency: IdempotencyRepository
     timeline: TimelineRepository
     catalogues: CatalogueRepository
@@ -19,6 +21,7 @@ class SqlReportingUnitOfWork(SqlUnitOfWork):
 
     def _open(self) -> None:
         self.reports = ReportRepository(self.session)
+        self.reporters = ReporterRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
         self.timeline = TimelineRepository(self.session)
         self.catalogues = CatalogueRepository(self.session)

@@ -16,6 +16,7 @@ from reporting.domain.errors import (
     ReportError,
     UnknownCategory,
 )
+from reporting.domain.limits import SubmissionLimits
 from reporting.domain.progress import STATE_STEPS, Progress, Step, TimelineEntry
 
 MAX_TEXT_LENGTH = 500
@@ -73,6 +74,9 @@ class SubmitReport:
     idempotency_key: str | None = None
     districts: tuple[str, ...] = ()
     """Every district the rider's token covers, home first (``district`` alone if empty)."""
+    limits: SubmissionLimits | None = None
+    """The reporter's limits in the district; None for a reporter that has none (a partner
+    system filing for many residents)."""
 
     @property
     def covered(self) -> tuple[str, ...]:

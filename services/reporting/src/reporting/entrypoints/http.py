@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -23,6 +25,7 @@ from reporting.domain.errors import (
     ReportNotFound,
     UnknownCategory,
 )
+from reporting.domain.limits import SubmissionLimits, TooManyReports
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import (
     AskAboutReport,
@@ -257,10 +260,19 @@ ASKING: dict[str, Any] = {
 """What the rating and the reopening routes answer."""
 
 
+@dataclass(frozen=True)
+class SubmissionMetrics:
+    submitted: Counter
+    limited: Counter
+    """By window: an hour, a day."""
+    duplicates: Counter
+
+
 def build_router(
     unit_of_work: Callable[[], AbstractReportingUnitOfWork],
-    submitted_counter: Counter,
+    metrics: SubmissionMetrics,
     reopen_window: timedelta,
+    limits_in: Callable[[str], SubmissionLimits],
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -277,7 +289,18 @@ def build_router(
         status_code=201,
         response_model=ReportDetail,
         summary="Submit a report (随手拍上报)",
+        description="A new report is answered 201. The same rider reporting the same category "
+        "within a few metres and minutes of an earlier report of theirs is answered 200 with "
+        "that report and the header `Duplicate-Of`: nothing new is filed.",
         responses={
+            200: {
+                "description": "The rider's earlier report of the same problem.",
+                "model": ReportDetail,
+            },
+            429: {
+                "description": "The rider reached a limit on reports an hour or a day; "
+                "`Retry-After` says in how many seconds the next one is accepted."
+            },
             403: {
                 "description": "The token's role may not report, or none of the districts it "
                 "covers is served here yet (no category catalogue)."
@@ -300,6 +323,7 @@ def build_router(
             lon=body.lon,
             text=body.text,
             idempotency_key=idempotency_key,
+            limits=limits_in(principal.district),
         )
         try:
             submission = await handlers.submit_report(command, unit_of_work())
@@ -317,10 +341,20 @@ def build_router(
             ) from error
         except IdempotencyConflict as error:
             raise Problem(409, "Idempotency-Key reused", str(error)) from error
+        except TooManyReports as error:
+            metrics.limited.labels(error.window).inc()
+            seconds = math.ceil(error.retry_after.total_seconds())
+            raise Problem(
+                429, "Too many reports", str(error), headers={"Retry-After": str(seconds)}
+            ) from error
         if submission.replayed:
             response.headers["Idempotent-Replayed"] = "true"
+        elif submission.duplicate:
+            response.status_code = 200
+            response.headers["Duplicate-Of"] = submission.report.id
+            metrics.duplicates.inc()
         else:
-            submitted_counter.labels("reporting").inc()
+            metrics.submitted.labels("reporting").inc()
         response.headers["Location"] = f"/v1/reports/{submission.report.id}"
         return ReportDetail.with_timeline(submission.report, submission.timeline)
 

@@ -16,6 +16,7 @@ from common.contracts.district_events import DistrictCataloguePublished
 from common.contracts.events import ReportSubmitted
 from common.messaging.ports import EventMeta, HandlerOutcome, WriteConflict
 from reporting.domain.catalogues import Catalogue, CatalogueEntry, choose_category
+from reporting.domain.limits import SubmissionLimits, check_rate, same_problem
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reports import IdempotencyConflict, Report, SubmitReport
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
@@ -31,6 +32,8 @@ class Submission:
     timeline: list[TimelineEntry]
     """The report's steps as of the answer (a new report: submitted)."""
     replayed: bool
+    duplicate: bool = False
+    """The answer is the reporter's earlier report of the same problem (nothing was filed)."""
 
 
 async def once_per_key(attempt: Callable[[], Awaitable[ResultT]], key: str | None) -> ResultT:
@@ -77,6 +80,10 @@ async def _submit_once(
         catalogues = await uow.catalogues.of_districts(command.covered)
         category = choose_category(command.category, command.covered, catalogues)
         now = datetime.now(UTC)
+        if command.limits is not None:
+            earlier = await _within_limits(command, command.limits, uow, now)
+            if earlier is not None:
+                return earlier
         report = Report(
             id=new_id(),
             reporter_id=command.reporter_id,
@@ -114,6 +121,36 @@ async def _submit_once(
         await uow.commit()
     _log.info("report.submitted", report_id=report.id, category=report.category)
     return Submission(report, [submitted], replayed=False)
+
+
+async def _within_limits(
+    command: SubmitReport,
+    limits: SubmissionLimits,
+    uow: AbstractReportingUnitOfWork,
+    now: datetime,
+) -> Submission | None:
+    """The reporter's earlier report of the same problem, if there is one; else raise
+    ``TooManyReports`` if one more report would exceed the reporter's limits. The reporter is
+    held first, so their concurrent submissions are counted one after another."""
+    await uow.reporters.hold(command.reporter_id, now)
+    earlier = await uow.reports.recent_of(command.reporter_id, since=now - limits.lookback)
+    duplicate = same_problem(
+        limits, earlier, category=command.category, lat=command.lat, lon=command.lon, now=now
+    )
+    if duplicate is None:
+        check_rate(limits, earlier, now=now)
+        return None
+    original = await uow.reports.get(duplicate.id)
+    if original is None:
+        raise LookupError(duplicate.id)
+    timeline = await uow.timeline.of_report(original.id)
+    if command.idempotency_key:
+        await uow.idempotency.remember(
+            command.reporter_id, command.idempotency_key, command.fingerprint(), original.id
+        )
+    await uow.commit()
+    _log.info("report.duplicate", report_id=original.id, category=original.category)
+    return Submission(original, timeline, replayed=False, duplicate=True)
 
 
 def catalogue_of(published: DistrictCataloguePublished) -> Catalogue:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
 from common.paging import SortKey
 from reporting.domain.catalogues import Catalogue
+from reporting.domain.limits import EarlierReport
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import ReporterRequest
 from reporting.domain.reports import Report
@@ -24,10 +26,21 @@ class ReportStore(Protocol):
         the report ``or_report_id`` even if it does not follow it yet; in submission order."""
         ...
 
+    async def recent_of(self, reporter_id: str, *, since: datetime) -> list[EarlierReport]:
+        """The reporter's reports submitted after ``since``."""
+        ...
+
     async def list_by_reporter(
         self, reporter_id: str, *, limit: int, after: SortKey | None
     ) -> list[Report]:
         """Newest first (ties by id, descending), below ``after``; at most ``limit``."""
+        ...
+
+
+class ReporterStore(Protocol):
+    async def hold(self, reporter_id: str, at: datetime) -> None:
+        """Hold the reporter until the transaction ends: another transaction holding them
+        waits (their submissions are checked against the limits one at a time)."""
         ...
 
 
@@ -66,6 +79,8 @@ class RequestStore(Protocol):
 class AbstractReportingUnitOfWork(AbstractUnitOfWork, Protocol):
     @property
     def reports(self) -> ReportStore: ...
+    @property
+    def reporters(self) -> ReporterStore: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
     @property
