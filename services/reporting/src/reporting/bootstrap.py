@@ -30,6 +30,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         status_projection(unit_of_work, runtime.publish, runtime.metrics.consumers),
         Topic.WORKORDERS,
         Topic.DISTRICTS,
+        Topic.POINTS,
     )
     submitted = Counter(
         "gridloop_reports_submitted_total",

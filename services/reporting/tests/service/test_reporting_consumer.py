@@ -20,6 +20,7 @@ from gridloop_tools.testing.builders import (
     as_event,
     district_catalogue_published,
     keyed_event,
+    notification_delivered,
     points_awarded,
     published_category,
     report_rejected,
@@ -169,9 +170,35 @@ async def test_an_event_for_an_unknown_report_is_ignored(
 async def test_other_event_types_on_the_topic_are_skipped(
     client: httpx.AsyncClient, deliver: Deliver, dead_letters: list[DeadLetter]
 ) -> None:
-    await deliver(as_event(points_awarded(report_id="r", rider_id="rider-1")))
+    await deliver(as_event(notification_delivered()))
     assert dead_letters == []
     assert await consumed(client, "other", "ignored") == 1.0
+
+
+async def test_points_paid_for_a_report_show_on_its_timeline_once(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    report_id = await new_report(client, auth)
+    await deliver(filed(report_id))
+    award = as_event(points_awarded(report_id=report_id, work_order_id="wo-0001"))
+    await deliver(award, Topic.POINTS)
+    await deliver(award, Topic.POINTS)
+    timeline = (await view(client, auth, report_id))["timeline"]
+    assert [(step["step"], step["label"]) for step in timeline][-1] == (
+        "points_awarded",
+        "获得积分",
+    )
+    assert [step["step"] for step in timeline].count("points_awarded") == 1
+    assert timeline[-1]["detail"] == "+10 积分（上报被立案）"
+    assert await consumed(client, "gridloop.points.awarded", "duplicate") == 1.0
+
+
+async def test_points_for_an_unknown_report_are_ignored(
+    client: httpx.AsyncClient, deliver: Deliver, dead_letters: list[DeadLetter]
+) -> None:
+    await deliver(as_event(points_awarded(report_id="no-such-report")), Topic.POINTS)
+    assert dead_letters == []
+    assert await consumed(client, "gridloop.points.awarded", "ignored") == 1.0
 
 
 async def test_an_envelope_that_is_not_a_cloud_event_goes_to_dead_letter(

@@ -32,6 +32,7 @@ class Step(StrEnum):
     SLA_WARNING = "sla_warning"
     OVERDUE = "overdue"
     ESCALATED = "escalated"
+    POINTS_AWARDED = "points_awarded"
 
 
 STEP_LABELS: dict[Step, str] = {
@@ -52,6 +53,7 @@ STEP_LABELS: dict[Step, str] = {
     Step.MERGED: "已并单",
     Step.OVERDUE: "已超时",
     Step.ESCALATED: "已督办",
+    Step.POINTS_AWARDED: "获得积分",
 }
 """The timeline's words for each step. The 80 % warning is the assignee's business and makes
 no timeline row."""
@@ -129,3 +131,22 @@ class Progress:
             work_order_id=self.work_order_id,
             detail=self.detail,
         )
+
+
+POINT_RULES = {"report_accepted": "上报被立案"}
+"""What each of the ledger's rules pays for, in the reporter's words."""
+
+
+def points_entry(
+    report_id: str, *, amount: int, rule: str, at: datetime, work_order_id: str | None
+) -> TimelineEntry:
+    """The timeline row of points paid for a report."""
+    reason = POINT_RULES.get(rule, rule)
+    return TimelineEntry(
+        report_id=report_id,
+        step=Step.POINTS_AWARDED.value,
+        label=STEP_LABELS[Step.POINTS_AWARDED],
+        at=at,
+        work_order_id=work_order_id,
+        detail=f"+{amount} 积分（{reason}）",
+    )

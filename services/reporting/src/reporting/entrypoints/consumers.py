@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.contracts.district_events import DistrictCataloguePublished
-from common.contracts.events import ReportRejected
+from common.contracts.events import PointsAwarded, ReportRejected
 from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
@@ -18,8 +18,9 @@ def status_projection(
     dead_letter: DeadLetterPublish,
     metrics: ConsumerMetrics,
 ) -> EventConsumer[Any]:
-    """Keeps the reporter-facing status in step with the work-order topic, and each district's
-    category catalogue with the districts topic."""
+    """Keeps the reporter-facing status in step with the work-order topic (and the points
+    paid for each report on its timeline), and each district's category catalogue with the
+    districts topic."""
     return EventConsumer(
         name=CONSUMER_NAME,
         service="reporting",
@@ -31,6 +32,7 @@ def status_projection(
                     for model in projection.FOLLOWED_EVENTS
                 ),
                 handles(ReportRejected, projection.on_report_rejected),
+                handles(PointsAwarded, projection.on_points_awarded),
                 handles(DistrictCataloguePublished, handlers.on_catalogue_published),
             ]
         ),

@@ -9,7 +9,7 @@ from functools import partial
 
 import structlog
 
-from common.contracts.events import ReportRejected, WorkOrderFiled
+from common.contracts.events import PointsAwarded, ReportRejected, WorkOrderFiled
 from common.contracts.workorder_events import (
     WORKORDER_EVENT_MODELS,
     WorkOrderClaimed,
@@ -30,7 +30,7 @@ from common.contracts.workorder_events import (
     WorkOrderVoided,
 )
 from common.messaging.ports import EventMeta, HandlerOutcome
-from reporting.domain.progress import Progress, Step
+from reporting.domain.progress import Progress, Step, points_entry
 from reporting.domain.reports import Report
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
@@ -178,4 +178,23 @@ async def on_report_rejected(
     await uow.reports.save(report)
     await uow.timeline.add(report.rejected_entry())
     _log.debug("report.rejected", report_id=report.id, reason=rejected.reason_code.value)
+    return "processed"
+
+
+async def on_points_awarded(
+    awarded: PointsAwarded, meta: EventMeta, uow: AbstractReportingUnitOfWork
+) -> HandlerOutcome:
+    """Points paid for a report show on its timeline (the consumer applies each event once)."""
+    report = await uow.reports.get(awarded.report_id)
+    if report is None or report.reporter_id != awarded.rider_id:
+        _log.warning("report.unknown", report_id=awarded.report_id)
+        return "ignored"
+    entry = points_entry(
+        report.id,
+        amount=awarded.amount,
+        rule=awarded.rule,
+        at=awarded.awarded_at,
+        work_order_id=awarded.work_order_id,
+    )
+    await uow.timeline.add(entry)
     return "processed"
