@@ -74,6 +74,12 @@ def test_a_small_run_closes_every_loop_and_counts_it(tmp_path: Path) -> None:
     assert run["anchor"] is None  # SQLite: no PostgreSQL anchor
 
 
+def test_a_plan_over_a_riders_hourly_limit_is_refused_with_the_riders_it_needs() -> None:
+    with pytest.raises(BenchError, match="use --riders 334 or more"):
+        BenchConfig(reports=9_980, warmup=20, riders=300).validate()
+    BenchConfig(reports=9_980, warmup=20, riders=334).validate()
+
+
 def test_replicas_on_sqlite_are_refused_before_anything_starts(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match="needs PostgreSQL"):
         BenchConfig(replicas=2, backend=Backend.SQLITE).validate()

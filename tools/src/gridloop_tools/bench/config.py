@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +26,10 @@ class Backend(StrEnum):
     """A database per service created on a PostgreSQL server for the run, dropped after."""
     EXTERNAL = "external"
     """A stack already running: its reporting URL and its broker are given."""
+
+
+RIDER_REPORTS_PER_HOUR = 30
+"""Reporting's default limit on one rider's reports in an hour; the plan keeps under it."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,16 @@ class BenchConfig:
             problems.append("--rate must not be negative")
         if self.replicas < 1:
             problems.append("--replicas must be at least 1")
+        per_rider = math.ceil((self.warmup + self.reports) / self.riders) if self.riders else 0
+        if self.riders < 1:
+            problems.append("--riders must be at least 1")
+        elif per_rider > RIDER_REPORTS_PER_HOUR:
+            needed = math.ceil((self.warmup + self.reports) / RIDER_REPORTS_PER_HOUR)
+            problems.append(
+                f"{self.riders} riders would each submit up to {per_rider} reports, more than "
+                f"the {RIDER_REPORTS_PER_HOUR} an hour reporting allows one rider "
+                f"(REPORTING_RIDER_REPORTS_PER_HOUR): use --riders {needed} or more"
+            )
         if self.replicas > 1 and self.backend is Backend.SQLITE:
             problems.append(
                 f"--replicas {self.replicas} needs PostgreSQL (--postgres): SQLite is a "
