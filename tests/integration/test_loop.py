@@ -29,8 +29,13 @@ def test_report_inside_the_district_is_filed_pays_ten_points_and_tells_the_rider
     assert report["grid_id"].startswith("370812-")
     assert report["work_order_id"].startswith("wo-")
     assert (report["work_order_state"], bool(report["deadline"])) == ("dispatched", True)
-    assert [step["step"] for step in report["timeline"]] == ["submitted", "filed", "dispatched"]
+    order_steps = [s["step"] for s in report["timeline"] if s["step"] != "points_awarded"]
+    assert order_steps == ["submitted", "filed", "dispatched"]
     assert eventually(lambda: rider.balance() == 10)
+    paid = eventually(
+        lambda: [s for s in rider.report(report_id)["timeline"] if s["step"] == "points_awarded"]
+    )
+    assert [(s["label"], s["detail"]) for s in paid] == [("获得积分", "+10 积分（上报被立案）")]
     messages = eventually(lambda: len(m := rider.inbox()) == 3 and m)
     assert {m["template"] for m in messages} == {
         "report_filed",
