@@ -17,6 +17,7 @@ from gridloop_tools.testing.builders import (
     district_catalogue_published,
     keyed_event,
     published_category,
+    report_rejected,
 )
 from gridloop_tools.testing.service_fixtures import Auth, Deliver, assert_problem
 from gridloop_tools.testing.service_suite import metric_sample
@@ -188,6 +189,21 @@ async def test_a_rider_covering_several_districts_reports_for_them_all(
         "370811",
         "370899",
     ]
+
+
+async def test_a_list_keeps_only_the_statuses_asked_for(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    rider = auth(subject="rider-s")
+    kept = (await submit(client, rider)).json()["id"]
+    rejected = (await submit(client, rider, {**REPORT, "category": "0102"})).json()["id"]
+    await deliver(keyed_event(report_rejected(report_id=rejected, reporter_id="rider-s")))
+    listed = await client.get("/v1/reports?mine&status=submitted", headers=rider)
+    assert [item["id"] for item in listed.json()["items"]] == [kept]
+    both = await client.get("/v1/reports?status=submitted&status=rejected", headers=rider)
+    assert [item["id"] for item in both.json()["items"]] == [rejected, kept]
+    wrong = await client.get("/v1/reports?status=lost", headers=rider)
+    assert_problem(wrong, 422)
 
 
 async def test_a_list_shows_only_the_callers_reports(client: httpx.AsyncClient, auth: Auth) -> None:

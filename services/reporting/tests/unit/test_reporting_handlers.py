@@ -80,9 +80,18 @@ class FakeReports:
         ]
 
     async def list_by_reporter(
-        self, reporter_id: str, *, limit: int, after: SortKey | None
+        self,
+        reporter_id: str,
+        *,
+        limit: int,
+        after: SortKey | None,
+        statuses: Sequence[ReportStatus] = (),
     ) -> list[Report]:
-        mine = [r for r in self.rows.values() if r.reporter_id == reporter_id]
+        mine = [
+            r
+            for r in self.rows.values()
+            if r.reporter_id == reporter_id and (not statuses or r.status in statuses)
+        ]
         return newest_first_page(
             mine, lambda r: SortKey(r.submitted_at, r.id), after=after, limit=limit
         )

@@ -137,10 +137,18 @@ class ReportRepository:
         return [EarlierReport(**row._mapping) for row in rows]
 
     async def list_by_reporter(
-        self, reporter_id: str, *, limit: int, after: SortKey | None
+        self,
+        reporter_id: str,
+        *,
+        limit: int,
+        after: SortKey | None,
+        statuses: Sequence[ReportStatus] = (),
     ) -> list[Report]:
+        mine = sa.select(REPORTS).where(REPORTS.c.reporter_id == reporter_id)
+        if statuses:
+            mine = mine.where(REPORTS.c.status.in_([status.value for status in statuses]))
         statement = newest_first(
-            sa.select(REPORTS).where(REPORTS.c.reporter_id == reporter_id),
+            mine,
             at=REPORTS.c.submitted_at,
             id_=REPORTS.c.id,
             after=after,

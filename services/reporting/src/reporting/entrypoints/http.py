@@ -33,7 +33,7 @@ from reporting.domain.reporter_requests import (
     RequestAction,
     RequestRefused,
 )
-from reporting.domain.reports import MAX_TEXT_LENGTH, Report, SubmitReport
+from reporting.domain.reports import MAX_TEXT_LENGTH, Report, ReportStatus, SubmitReport
 from reporting.service_layer import handlers
 from reporting.service_layer.reporter_requests import Asked, ask_about_report
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
@@ -374,11 +374,25 @@ def build_router(
             raise not_found("report", report_id)
         return found
 
-    @router.get("/reports", response_model=ReportList, summary="The caller's own reports")
-    async def list_reports(principal: Rider, page: Page) -> ReportList:
+    @router.get(
+        "/reports",
+        response_model=ReportList,
+        summary="The caller's own reports, newest first",
+        description="The rider's own reports (`?mine` may be given; the list is always the "
+        "caller's), newest first, a page at a time; `status` (repeatable) keeps only reports "
+        "in one of those statuses.",
+    )
+    async def list_reports(
+        principal: Rider,
+        page: Page,
+        status: Annotated[
+            list[ReportStatus] | None,
+            Query(description="keep only reports in this status; repeat for several"),
+        ] = None,
+    ) -> ReportList:
         async with unit_of_work() as uow:
             fetched = await uow.reports.list_by_reporter(
-                principal.subject, limit=page.fetch, after=page.after
+                principal.subject, limit=page.fetch, after=page.after, statuses=status or ()
             )
         return ReportList.of(
             page, fetched, key=lambda r: SortKey(r.submitted_at, r.id), view=ReportView.of

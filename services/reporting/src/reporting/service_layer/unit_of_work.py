@@ -12,7 +12,7 @@ from reporting.domain.catalogues import Catalogue
 from reporting.domain.limits import EarlierReport
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import ReporterRequest
-from reporting.domain.reports import Report
+from reporting.domain.reports import Report, ReportStatus
 
 
 class ReportStore(Protocol):
@@ -31,9 +31,15 @@ class ReportStore(Protocol):
         ...
 
     async def list_by_reporter(
-        self, reporter_id: str, *, limit: int, after: SortKey | None
+        self,
+        reporter_id: str,
+        *,
+        limit: int,
+        after: SortKey | None,
+        statuses: Sequence[ReportStatus] = (),
     ) -> list[Report]:
-        """Newest first (ties by id, descending), below ``after``; at most ``limit``."""
+        """Newest first (ties by id, descending), below ``after``; at most ``limit``; only
+        those in one of ``statuses`` if any are given."""
         ...
 
 
