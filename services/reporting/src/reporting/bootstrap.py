@@ -44,17 +44,19 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         limited=Counter(
             "gridloop_reports_limited_total",
             "Reports refused because the rider reached a limit (429), by window",
-            ["window"],
+            ["service", "window"],
             registry=runtime.metrics.registry,
         ),
         duplicates=Counter(
             "gridloop_reports_duplicate_total",
             "Reports answered with the rider's earlier report of the same problem",
+            ["service"],
             registry=runtime.metrics.registry,
         ),
     )
     for window in ("an hour", "a day"):
-        metrics.limited.labels(window)
+        metrics.limited.labels(SERVICE, window)
+    metrics.duplicates.labels(SERVICE)
     return create_service_app(
         runtime,
         title="gridloop reporting",

@@ -80,7 +80,12 @@ async def test_a_rider_over_the_hourly_limit_is_answered_429_with_retry_after(
     listed = (await client.get("/v1/reports", headers=rider)).json()["items"]
     assert len(listed) == 2
     metrics = (await client.get("/metrics")).text
-    assert metric_sample(metrics, "gridloop_reports_limited_total", window="an hour") == 1.0
+    assert (
+        metric_sample(
+            metrics, "gridloop_reports_limited_total", service="reporting", window="an hour"
+        )
+        == 1.0
+    )
 
 
 async def test_a_district_sets_its_own_limits(limited_app: Start, auth: Auth) -> None:
@@ -110,7 +115,7 @@ async def test_the_same_problem_twice_is_answered_with_the_earlier_report(
     listed = (await client.get("/v1/reports", headers=rider)).json()["items"]
     assert [item["id"] for item in listed] == [first.json()["id"]]
     metrics = (await client.get("/metrics")).text
-    assert metric_sample(metrics, "gridloop_reports_duplicate_total") == 1.0
+    assert metric_sample(metrics, "gridloop_reports_duplicate_total", service="reporting") == 1.0
     assert metric_sample(metrics, "gridloop_reports_submitted_total", service="reporting") == 1.0
 
 

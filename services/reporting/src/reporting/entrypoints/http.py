@@ -342,7 +342,7 @@ def build_router(
         except IdempotencyConflict as error:
             raise Problem(409, "Idempotency-Key reused", str(error)) from error
         except TooManyReports as error:
-            metrics.limited.labels(error.window).inc()
+            metrics.limited.labels("reporting", error.window).inc()
             seconds = math.ceil(error.retry_after.total_seconds())
             raise Problem(
                 429, "Too many reports", str(error), headers={"Retry-After": str(seconds)}
@@ -352,7 +352,7 @@ def build_router(
         elif submission.duplicate:
             response.status_code = 200
             response.headers["Duplicate-Of"] = submission.report.id
-            metrics.duplicates.inc()
+            metrics.duplicates.labels("reporting").inc()
         else:
             metrics.submitted.labels("reporting").inc()
         response.headers["Location"] = f"/v1/reports/{submission.report.id}"
