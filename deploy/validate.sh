@@ -78,6 +78,10 @@ METRICS = {
     "gridloop_workorder_alerts_total", "gridloop_workorder_transitions_total",
     "gridloop_workorders_open", "gridloop_workorders_overdue",
     "gridloop_workorder_scanner_last_run_timestamp_seconds",
+    # intake (reporting; withdrawals: dispatch)
+    "gridloop_reports_limited_total", "gridloop_reports_duplicate_total",
+    "gridloop_photos_uploaded_total", "gridloop_photo_bytes_stored_total",
+    "gridloop_open311_requests_total", "gridloop_withdrawals_total",
 }
 GRAFANA_VARS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
                 "${__rate_interval}": "5m", "${__interval}": "1m", "${__range}": "1h"}
