@@ -230,7 +230,8 @@ def build_open311_router(unit_of_work: UnitOfWork, requests_total: Counter) -> A
 
     async def catalogue_for(request: Request) -> Catalogue:
         served = await partners.served_catalogues(unit_of_work())
-        district = served_jurisdiction(_parameters(request).get("jurisdiction_id"), served)
+        requested = _parameters(request).get("jurisdiction_id", "").strip() or None
+        district = served_jurisdiction(requested, served)
         return served[district]
 
     @router.get("/discovery.json", name="discovery")
@@ -275,7 +276,8 @@ def build_open311_router(unit_of_work: UnitOfWork, requests_total: Counter) -> A
         values = await _form(request)
         key = await partners.authenticate(values.get("api_key"), unit_of_work())
         served = await partners.served_catalogues(unit_of_work())
-        catalogue = served.get(_district_of(key, values.get("jurisdiction_id"), served))
+        requested = values.get("jurisdiction_id", "").strip() or None
+        catalogue = served.get(_district_of(key, requested, served))
         if catalogue is None:
             raise open311_not_found(f"jurisdiction {key.district} is not served here yet")
         report = await partners.file_request(key, new_request(values), catalogue, unit_of_work())
