@@ -10,11 +10,13 @@ from prometheus_client import Counter
 from common.contracts.topics import Topic
 from common.service.http_app import create_service_app
 from common.service.runtime import ServiceRuntime
+from reporting.adapters.open311_repository import SqlOpen311UnitOfWork
 from reporting.adapters.tables import MESSAGING
 from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
 from reporting.config import ReportingSettings
 from reporting.entrypoints.consumers import status_projection
 from reporting.entrypoints.http import SubmissionMetrics, build_router
+from reporting.entrypoints.open311 import build_open311_admin_router, build_open311_router
 
 SERVICE = "reporting"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -57,9 +59,21 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     for window in ("an hour", "a day"):
         metrics.limited.labels(SERVICE, window)
     metrics.duplicates.labels(SERVICE)
+    open311_unit_of_work = runtime.unit_of_work_factory(SqlOpen311UnitOfWork)
+    open311_requests = Counter(
+        "gridloop_open311_requests_total",
+        "Open311 GeoReport v2 requests, by operation and outcome",
+        ["service", "operation", "outcome"],
+        registry=runtime.metrics.registry,
+    )
     return create_service_app(
         runtime,
         title="gridloop reporting",
-        description="Riders submit 随手拍 reports and follow their status.",
-        routers=[build_router(unit_of_work, metrics, settings.reopen_window, settings.limits_in)],
+        description="Riders submit 随手拍 reports and follow their status; partner systems "
+        "file and follow requests through Open311 GeoReport v2 at /open311/v2.",
+        routers=[
+            build_router(unit_of_work, metrics, settings.reopen_window, settings.limits_in),
+            build_open311_admin_router(open311_unit_of_work),
+            build_open311_router(open311_unit_of_work, open311_requests),
+        ],
     )

@@ -52,15 +52,22 @@ async def submit_report(
     uow: AbstractReportingUnitOfWork,
     *,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    alongside: Callable[[Report], Awaitable[None]] | None = None,
 ) -> Submission:
     """Check the category against the catalogues of the districts the rider's token covers,
     store the report and queue ``report.submitted``; a retried request with the same
-    Idempotency-Key returns the original report instead of filing a second one."""
-    return await once_per_key(lambda: _submit_once(command, uow, new_id), command.idempotency_key)
+    Idempotency-Key returns the original report instead of filing a second one.
+    ``alongside`` stores what a caller keeps with a new report, in the same transaction."""
+    return await once_per_key(
+        lambda: _submit_once(command, uow, new_id, alongside), command.idempotency_key
+    )
 
 
 async def _submit_once(
-    command: SubmitReport, uow: AbstractReportingUnitOfWork, new_id: Callable[[], str]
+    command: SubmitReport,
+    uow: AbstractReportingUnitOfWork,
+    new_id: Callable[[], str],
+    alongside: Callable[[Report], Awaitable[None]] | None = None,
 ) -> Submission:
     fingerprint = command.fingerprint()
     async with uow:
@@ -99,6 +106,8 @@ async def _submit_once(
         submitted = report.submitted_entry()
         await uow.reports.add(report)
         await uow.timeline.add(submitted)
+        if alongside is not None:
+            await alongside(report)
         if command.idempotency_key:
             await uow.idempotency.remember(
                 command.reporter_id, command.idempotency_key, fingerprint, report.id
