@@ -181,13 +181,16 @@ def test_plan_reports_repeats_a_share_of_inside_reports_at_the_same_place() -> N
         rng=random.Random(9),
         repeat_ratio=0.2,
     )
-    seen: set[tuple[str, float, float]] = set()
+    told_by: dict[tuple[str, float, float], set[str]] = {}
     repeats = 0
     for report in plan:
         problem = (report.category, report.lat, report.lon)
-        repeats += problem in seen
+        if problem in told_by:
+            repeats += 1
+            # others': the same rider's repeat would be answered with their own report
+            assert report.rider_id not in told_by[problem]
         if not report.outside:
-            seen.add(problem)
+            told_by.setdefault(problem, set()).add(report.rider_id)
     assert 20 <= repeats <= 60  # about a fifth of the 180 inside reports
     assert sum(report.outside for report in plan) == 20
 

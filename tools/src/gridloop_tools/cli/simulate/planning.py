@@ -86,8 +86,9 @@ def plan_reports(
     ``grids``; the others lie inside a randomly chosen grid — of the rider's district when
     ``home`` (district → its grids) and ``district_of`` (rider → district) are given, else of
     ``grids``. About ``repeat_ratio`` of the inside reports tell again of the same problem at
-    the same place as an earlier one of the same district (what dispatch merges, 并单). Reports
-    go to riders round-robin.
+    the same place as another rider's earlier one of the same district (what dispatch merges,
+    并单; the same rider's would be answered with their earlier report). Reports go to riders
+    round-robin.
     """
     if not riders:
         raise ValueError("at least one rider is needed")
@@ -97,13 +98,17 @@ def plan_reports(
     bounds = combined_bounds(grids)
     plan: list[PlannedReport] = []
     inside_by_district: dict[str | None, list[PlannedReport]] = {}
+    # The problems each rider has told of: a rider never repeats their own.
+    told_by: dict[str, set[tuple[str, float, float]]] = {}
     for index, outside in enumerate(flags):
         rider = riders[index % len(riders)]
         district = district_of.get(rider) if district_of is not None else None
         pool = home[district] if home is not None and district is not None else grids
         earlier = inside_by_district.setdefault(district, [])
-        if not outside and earlier and rng.random() < repeat_ratio:
-            seen = rng.choice(earlier)
+        told = told_by.setdefault(rider, set())
+        others = [r for r in earlier if (r.category, r.lat, r.lon) not in told]
+        if not outside and others and rng.random() < repeat_ratio:
+            seen = rng.choice(others)
             category, lat, lon = seen.category, seen.lat, seen.lon
         else:
             if outside:
@@ -125,4 +130,5 @@ def plan_reports(
         )
         if not outside:
             earlier.append(plan[-1])
+            told.add((plan[-1].category, plan[-1].lat, plan[-1].lon))
     return plan
