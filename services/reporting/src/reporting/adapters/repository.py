@@ -19,6 +19,7 @@ from reporting.adapters.tables import (
     TimelineRow,
 )
 from reporting.domain.catalogues import Catalogue, CatalogueEntry
+from reporting.domain.photos import PhotoReference
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import ReporterRequest, RequestAction
 from reporting.domain.reports import Report, ReportStatus
@@ -69,6 +70,7 @@ _IDEMPOTENCY_KEY = sa.select(IDEMPOTENCY_KEYS.c.fingerprint, IDEMPOTENCY_KEYS.c.
 def _report(row: sa.Row[Any]) -> Report:
     values = dict(row._mapping)
     values["status"] = ReportStatus(values["status"])
+    values["photos"] = tuple(PhotoReference(**photo) for photo in values["photos"] or ())
     return Report(**values)
 
 

@@ -16,6 +16,7 @@ from reporting.domain.errors import (
     ReportError,
     UnknownCategory,
 )
+from reporting.domain.photos import PhotoReference
 from reporting.domain.progress import STATE_STEPS, Progress, Step, TimelineEntry
 
 MAX_TEXT_LENGTH = 500
@@ -73,6 +74,10 @@ class SubmitReport:
     idempotency_key: str | None = None
     districts: tuple[str, ...] = ()
     """Every district the rider's token covers, home first (``district`` alone if empty)."""
+    photo_ids: tuple[str, ...] = ()
+    """Photos the rider uploaded before (POST /v1/photos), at most three."""
+    captured_at: datetime | None = None
+    """When the rider took the report, if it was sent later (offline capture)."""
 
     @property
     def covered(self) -> tuple[str, ...]:
@@ -80,10 +85,11 @@ class SubmitReport:
 
     def fingerprint(self) -> str:
         """Identifies the request's content, to tell a retry from a reuse of the same key."""
-        body = json.dumps(
-            [self.category, round(self.lat, 7), round(self.lon, 7), self.text],
-            ensure_ascii=False,
-        )
+        content: list[object] = [self.category, round(self.lat, 7), round(self.lon, 7), self.text]
+        if self.photo_ids or self.captured_at:
+            captured = self.captured_at.isoformat() if self.captured_at else None
+            content += [list(self.photo_ids), captured]
+        body = json.dumps(content, ensure_ascii=False)
         return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -111,6 +117,14 @@ class Report:
     last_sequence: int = 0
     """The sequence of the last event of the report's work order applied to it."""
     last_step: str | None = None
+    captured_at: datetime | None = None
+    """When the rider took the report, if it was sent later (offline capture)."""
+    photos: tuple[PhotoReference, ...] = ()
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the problem was seen: when the report was captured, else submitted."""
+        return self.captured_at or self.submitted_at
 
     @property
     def status_label(self) -> str:

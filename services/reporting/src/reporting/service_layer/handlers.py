@@ -6,16 +6,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 import structlog
 
 from common.contracts.district_events import DistrictCataloguePublished
+from common.contracts.events import PhotoReference as PublishedPhoto
 from common.contracts.events import ReportSubmitted
 from common.messaging.ports import EventMeta, HandlerOutcome, WriteConflict
 from reporting.domain.catalogues import Catalogue, CatalogueEntry, choose_category
+from reporting.domain.photos import (
+    DEFAULT_CAPTURE_WINDOW,
+    CaptureWindow,
+    InvalidReportField,
+    usable_photos,
+)
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reports import IdempotencyConflict, Report, SubmitReport
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
@@ -49,15 +56,22 @@ async def submit_report(
     uow: AbstractReportingUnitOfWork,
     *,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    capture_window: CaptureWindow = DEFAULT_CAPTURE_WINDOW,
 ) -> Submission:
     """Check the category against the catalogues of the districts the rider's token covers,
-    store the report and queue ``report.submitted``; a retried request with the same
+    the photos (the rider's own; at least one if the category requires it) and the capture
+    time, store the report and queue ``report.submitted``; a retried request with the same
     Idempotency-Key returns the original report instead of filing a second one."""
-    return await once_per_key(lambda: _submit_once(command, uow, new_id), command.idempotency_key)
+    return await once_per_key(
+        lambda: _submit_once(command, uow, new_id, capture_window), command.idempotency_key
+    )
 
 
 async def _submit_once(
-    command: SubmitReport, uow: AbstractReportingUnitOfWork, new_id: Callable[[], str]
+    command: SubmitReport,
+    uow: AbstractReportingUnitOfWork,
+    new_id: Callable[[], str],
+    capture_window: CaptureWindow,
 ) -> Submission:
     fingerprint = command.fingerprint()
     async with uow:
@@ -77,6 +91,22 @@ async def _submit_once(
         catalogues = await uow.catalogues.of_districts(command.covered)
         category = choose_category(command.category, command.covered, catalogues)
         now = datetime.now(UTC)
+        capture_window.check(command.captured_at, now)
+        photos = (
+            usable_photos(
+                command.photo_ids,
+                await uow.photos.get_many(command.photo_ids),
+                command.reporter_id,
+            )
+            if command.photo_ids
+            else ()
+        )
+        if category.photo_required and not photos:
+            raise InvalidReportField(
+                "photo_ids",
+                f"a report of category '{category.code}' ({category.name}) needs at least "
+                "one photo",
+            )
         report = Report(
             id=new_id(),
             reporter_id=command.reporter_id,
@@ -88,9 +118,13 @@ async def _submit_once(
             text=command.text,
             submitted_at=now,
             updated_at=now,
+            captured_at=command.captured_at,
+            photos=photos,
         )
         submitted = report.submitted_entry()
         await uow.reports.add(report)
+        if photos:
+            await uow.photos.attach(report.id, [photo.id for photo in photos])
         await uow.timeline.add(submitted)
         if command.idempotency_key:
             await uow.idempotency.remember(
@@ -106,6 +140,8 @@ async def _submit_once(
                 text=report.text,
                 submitted_at=report.submitted_at,
                 reporter_districts=list(command.covered),
+                photos=[PublishedPhoto.model_validate(asdict(photo)) for photo in photos],
+                captured_at=report.captured_at,
             ),
             subject=report.id,
             sequence=1,
