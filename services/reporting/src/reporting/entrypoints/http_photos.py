@@ -220,7 +220,7 @@ def build_multipart_report_router(submit: SubmitEndpoint, uploads: PhotoUploads)
         idempotency_key: IdempotencyKey = None,
     ) -> ReportDetail:
         async with request.form(
-            max_files=MAX_PHOTOS_PER_REPORT, max_fields=len(_REPORT_FIELDS)
+            max_files=MAX_PHOTOS_PER_REPORT, max_fields=len(_REPORT_FIELDS) + 5
         ) as form:
             fields = {
                 name: value for name in _REPORT_FIELDS if isinstance(value := form.get(name), str)
