@@ -8,6 +8,7 @@ import hashlib
 import io
 import resource
 import struct
+import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, PngImagePlugin
 
 from common.auth import issue_token
 from gridloop_tools.testing.service_fixtures import Auth, assert_problem, serving
@@ -333,3 +334,38 @@ async def test_an_image_over_the_pixel_limit_is_refused_before_decoding(
     response = await upload(client, auth(), png_bomb(8000), content_type="image/png")
     body = assert_problem(response, 422, "declares 8000×8000 pixels, more than 40000000")
     assert body["reason"] == "refused_pixels"
+
+
+async def test_over_pillows_own_bomb_threshold_is_refused_too(
+    client: httpx.AsyncClient, auth: Auth, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where Pillow would only warn of a decompression bomb, the service refuses."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        response = await upload(client, auth(), jpeg((100, 80)))
+    body = assert_problem(response, 422, "more than 5000")
+    assert body["reason"] == "refused_pixels"
+
+
+@pytest.mark.parametrize("kind", ["PNG", "WEBP"])
+async def test_png_and_webp_metadata_is_stripped(
+    client: httpx.AsyncClient, auth: Auth, kind: str
+) -> None:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "gridloop-test-camera"
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] = "N"
+    buffer = io.BytesIO()
+    extra: dict[str, Any] = {"exif": exif, "xmp": b"<x:xmpmeta>gridloop-test-xmp</x:xmpmeta>"}
+    if kind == "PNG":
+        text = PngImagePlugin.PngInfo()
+        text.add_text("Comment", "gridloop-test-comment")
+        extra["pnginfo"] = text
+    Image.new("RGB", (30, 30), (1, 2, 3)).save(buffer, kind, **extra)
+    sent = buffer.getvalue()
+    assert b"gridloop-test-camera" in sent
+    photo = (await upload(client, auth(), sent)).json()
+    kept = (await client.get(photo["url"], headers=auth())).content
+    for marker in (b"gridloop-test-camera", b"gridloop-test-xmp", b"gridloop-test-comment"):
+        assert marker not in kept
+    assert not Image.open(io.BytesIO(kept)).getexif()

@@ -54,10 +54,9 @@ def prepare_image(upload: bytes, limits: PhotoLimits) -> PreparedImage:
         raise _unreadable() from error
     with image:
         width, height = image.size
-        if width * height > limits.max_pixels:
-            raise _pixels_refused(
-                f"the image declares {width}×{height} pixels, more than {limits.max_pixels}"
-            )
+        most = _most_pixels(limits)
+        if width * height > most:
+            raise _pixels_refused(f"the image declares {width}×{height} pixels, more than {most}")
         photo_format = PhotoFormat(str(image.format))
         try:
             image.load()
@@ -79,6 +78,13 @@ def prepare_image(upload: bytes, limits: PhotoLimits) -> PreparedImage:
         thumbnail=thumbnail,
         thumbnail_media_type=THUMBNAIL_MEDIA_TYPE,
     )
+
+
+def _most_pixels(limits: PhotoLimits) -> int:
+    """The service's limit, or Pillow's bomb threshold if that is lower (where Pillow would
+    only warn, the service refuses)."""
+    pillow = Image.MAX_IMAGE_PIXELS
+    return min(limits.max_pixels, pillow) if pillow else limits.max_pixels
 
 
 def _encode(image: Image.Image, photo_format: PhotoFormat) -> bytes:
