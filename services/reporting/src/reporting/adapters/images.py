@@ -68,8 +68,11 @@ def prepare_image(upload: bytes, limits: PhotoLimits) -> PreparedImage:
     # Nothing of the upload's metadata reaches the encoder: a fresh info, and no exif, icc or
     # xmp argument.
     upright.info = {}
-    data = _encode(upright, photo_format)
-    thumbnail = _thumbnail(upright)
+    try:
+        data = _encode(upright, photo_format)
+        thumbnail = _thumbnail(upright)
+    except (OSError, ValueError) as error:  # a pixel layout the encoder does not take
+        raise _unreadable() from error
     return PreparedImage(
         data=data,
         format=photo_format,
