@@ -157,6 +157,55 @@ SEEDS: dict[str, dict[str, list[tuple[str, dict[str, Any]]]]] = {
                 },
             ),
         ],
+        "0005": [
+            (
+                "reports",
+                {
+                    "id": "rep-seed-5",
+                    "reporter_id": "rider-seed",
+                    "district": "370812",
+                    "category": "0501",
+                    "category_name": "私拉电线/飞线充电",
+                    "lat": 35.55,
+                    "lon": 116.83,
+                    "text": "飞线充电",
+                    "status": "submitted",
+                    "last_sequence": 0,
+                    "submitted_at": AT,
+                    "updated_at": AT,
+                    "captured_at": AT,
+                    "photos": [
+                        {
+                            "id": "photo-seed-5",
+                            "content_hash": "a" * 64,
+                            "size": 2048,
+                            "media_type": "image/jpeg",
+                        }
+                    ],
+                },
+            ),
+            (
+                "photos",
+                {
+                    "id": "photo-seed-5",
+                    "uploader_id": "rider-seed",
+                    "district": "370812",
+                    "content_hash": "a" * 64,
+                    "size": 2048,
+                    "media_type": "image/jpeg",
+                    "width": 640,
+                    "height": 480,
+                    "thumbnail_hash": "b" * 64,
+                    "thumbnail_size": 512,
+                    "thumbnail_media_type": "image/webp",
+                    "created_at": AT,
+                },
+            ),
+            (
+                "report_photos",
+                {"report_id": "rep-seed-5", "photo_id": "photo-seed-5", "position": 0},
+            ),
+        ],
     },
     "dispatch": {
         "0001": [
@@ -324,6 +373,14 @@ async def _read_service_rows(service: str, uow: Any) -> None:
         [rating] = await uow.requests.of_report("rep-seed-3")
         assert (rating.action.value, rating.score) == ("rate", 5)
         assert await uow.requests.by_key("rider-seed", "key-seed-rate") == rating
+        assert closed.photos == () and closed.captured_at is None  # before 0005
+        with_photo = await uow.reports.get("rep-seed-5")
+        assert with_photo is not None and with_photo.captured_at == AT
+        assert [p.id for p in with_photo.photos] == ["photo-seed-5"]
+        photo = await uow.photos.get("photo-seed-5")
+        assert photo is not None and (photo.width, photo.height) == (640, 480)
+        [referrer] = await uow.photos.referrers("photo-seed-5")
+        assert (referrer.reporter_id, referrer.district) == ("rider-seed", "370812")
     elif service == "dispatch":
         order = await uow.work_orders.get("wo-seed-1")
         assert order is not None and [step.to_state for step in order.history] == ["filed"]

@@ -5,6 +5,7 @@ test tokens (370812) served: its category catalogue stored as dispatch publishes
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -20,6 +21,16 @@ from reporting.config import ReportingSettings
 from reporting.service_layer.handlers import catalogue_of
 
 CoveringAuth = Callable[..., dict[str, str]]
+
+
+@pytest.fixture(autouse=True)
+def _photos_in_the_test_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Photos uploaded by a test are kept under its own temporary directory."""
+    photo_dir = tmp_path / "photos"
+    monkeypatch.setenv("REPORTING_PHOTO_DIR", str(photo_dir))
+    for name in ("REPORTING_PHOTO_S3_BUCKET", "REPORTING_PHOTO_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return photo_dir
 
 
 @pytest.fixture(scope="session")

@@ -115,6 +115,7 @@ async def test_the_districts_served_and_their_catalogues_are_public(
         "handle_limit": "4 工作时",
         "needs_review": False,
         "active": True,
+        "photo_required": False,
     }
     assert_problem(await client.get("/v1/districts/370813/categories"), 404, "370813")
 

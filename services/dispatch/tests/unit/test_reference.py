@@ -240,6 +240,30 @@ async def test_loading_a_catalogue_stores_it_makes_it_current_and_publishes_it(
     assert not by_code["0801"].active  # every category, active or not
 
 
+async def test_a_category_may_require_a_photo_and_is_published_so(
+    database: FakeDispatchDatabase, registry: DistrictRegistry
+) -> None:
+    document = categories_document(YANZHOU)
+    document["categories"] = [
+        {**row, "photo_required": True} if row["code"] == "0501" else row
+        for row in document["categories"]
+    ]
+    await reference.load_document(YANZHOU, CATEGORIES, document, database.unit_of_work(), registry)
+    assert registry.catalogue(YANZHOU).categories["0501"].photo_required
+    assert not registry.catalogue(YANZHOU).categories["0101"].photo_required  # the default
+    ((published, _, _),) = database.events
+    assert isinstance(published, DistrictCataloguePublished)
+    by_code = {c.code: c for c in published.categories}
+    assert by_code["0501"].photo_required and not by_code["0101"].photo_required
+
+
+def test_photo_required_is_a_flag() -> None:
+    rows = [{**category("0501", "飞线充电"), "photo_required": "yes"}]
+    with pytest.raises(ReferenceDataError) as refused:
+        parse_catalogue(YANZHOU, {"categories": rows})
+    assert problems_of(refused) == ["categories[0] (0501): photo_required must be true or false"]
+
+
 async def test_loading_again_counts_the_revision_up(
     database: FakeDispatchDatabase, registry: DistrictRegistry
 ) -> None:

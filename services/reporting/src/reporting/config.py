@@ -1,10 +1,12 @@
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
 from common.service.settings import ServiceSettings
 from reporting.domain.limits import SubmissionLimits
+from reporting.domain.photos import CaptureWindow, PhotoLimits
 
 
 class ReporterLimits(BaseModel):
@@ -35,6 +37,25 @@ class ReportingSettings(ServiceSettings):
     their earlier reports is answered with that report (``REPORTING_DUPLICATE_RADIUS_M``,
     ``REPORTING_DUPLICATE_WINDOW_MINUTES``; 0 turns it off)."""
 
+    photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    """The largest photo upload in bytes (``REPORTING_PHOTO_MAX_BYTES``)."""
+    photo_max_pixels: int = Field(default=40_000_000, ge=1)
+    """The most pixels a photo's header may declare (``REPORTING_PHOTO_MAX_PIXELS``)."""
+    photo_dir: Path = Path("./data/photos")
+    """Where photo files are kept unless a bucket is set (``REPORTING_PHOTO_DIR``)."""
+    photo_s3_bucket: str | None = None
+    """Keep photos in this S3-compatible bucket instead (``REPORTING_PHOTO_S3_BUCKET``)."""
+    photo_s3_endpoint_url: str | None = None
+    """The S3 endpoint (MinIO, Ceph…); AWS's when unset (``REPORTING_PHOTO_S3_ENDPOINT_URL``)."""
+    photo_s3_region: str | None = None
+    """The bucket's region (``REPORTING_PHOTO_S3_REGION``)."""
+    captured_max_age_hours: float = Field(default=72, gt=0)
+    """How long after its capture an offline report is still accepted
+    (``REPORTING_CAPTURED_MAX_AGE_HOURS``)."""
+    clock_skew_seconds: float = Field(default=300, ge=0)
+    """How far ahead of the server's clock a report's capture time may be
+    (``REPORTING_CLOCK_SKEW_SECONDS``)."""
+
     @property
     def reopen_window(self) -> timedelta:
         return timedelta(days=self.reopen_window_days)
@@ -47,4 +68,15 @@ class ReportingSettings(ServiceSettings):
             per_day=own.per_day if own else self.rider_reports_per_day,
             duplicate_radius_m=self.duplicate_radius_m,
             duplicate_window=timedelta(minutes=self.duplicate_window_minutes),
+        )
+
+    @property
+    def photo_limits(self) -> PhotoLimits:
+        return PhotoLimits(max_bytes=self.photo_max_bytes, max_pixels=self.photo_max_pixels)
+
+    @property
+    def capture_window(self) -> CaptureWindow:
+        return CaptureWindow(
+            max_age=timedelta(hours=self.captured_max_age_hours),
+            clock_skew=timedelta(seconds=self.clock_skew_seconds),
         )

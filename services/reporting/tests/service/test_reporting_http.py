@@ -80,6 +80,7 @@ async def test_categories_without_a_token_lists_every_district_labelled(
         "priority": "urgent",
         "handle_limit": "4 工作时",
         "active": True,
+        "photo_required": False,
     }
     assert catalogues[1]["revision"] == 1
 

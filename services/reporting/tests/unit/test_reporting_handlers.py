@@ -28,6 +28,7 @@ from reporting.domain.errors import (
     UnknownCategory,
 )
 from reporting.domain.limits import EarlierReport, SubmissionLimits
+from reporting.domain.photos import Photo, Referrer
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import (
     AskAboutReport,
@@ -161,6 +162,37 @@ class FakeRequests:
         )
 
 
+class FakePhotos:
+    def __init__(self) -> None:
+        self.stored: dict[str, Photo] = {}
+        self.attached: dict[str, list[str]] = {}
+
+    async def add(self, photo: Photo) -> None:
+        self.stored[photo.id] = photo
+
+    async def get(self, photo_id: str) -> Photo | None:
+        return self.stored.get(photo_id)
+
+    async def get_many(self, photo_ids: Sequence[str]) -> dict[str, Photo]:
+        return {i: self.stored[i] for i in photo_ids if i in self.stored}
+
+    async def by_uploader_and_hash(self, uploader_id: str, content_hash: str) -> Photo | None:
+        return next(
+            (
+                p
+                for p in self.stored.values()
+                if (p.uploader_id, p.content_hash) == (uploader_id, content_hash)
+            ),
+            None,
+        )
+
+    async def attach(self, report_id: str, photo_ids: Sequence[str]) -> None:
+        self.attached[report_id] = list(photo_ids)
+
+    async def referrers(self, photo_id: str) -> list[Referrer]:
+        return []
+
+
 class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__()
@@ -170,6 +202,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.timeline = FakeTimeline()
         self.catalogues = FakeCatalogues()
         self.requests = FakeRequests()
+        self.photos = FakePhotos()
 
 
 def _typed(uow: FakeUnitOfWork) -> AbstractReportingUnitOfWork:

@@ -22,6 +22,8 @@ class PublishedCategory(BaseModel):
     handle_limit: str
     """The handling time limit in words, e.g. ``4 工作时``."""
     active: bool = True
+    photo_required: bool = False
+    """Whether a report of this category must carry at least one photo."""
 
 
 class DistrictCataloguePublished(EventData):

@@ -9,12 +9,24 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.contracts.base import EventData
 from common.contracts.district_events import DistrictCataloguePublished
 from common.contracts.topics import Topic
 from common.contracts.workorder_events import WORKORDER_EVENT_MODELS
+
+
+class PhotoReference(BaseModel):
+    """A photo of a report, as reporting keeps it (the bytes are fetched over HTTP:
+    ``GET /v1/photos/{id}`` on reporting, for those allowed to see it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the bytes, hex")
+    size: int = Field(ge=0, description="bytes")
+    media_type: str = Field(description="image/jpeg, image/png or image/webp")
 
 
 class ReportSubmitted(EventData):
@@ -33,6 +45,10 @@ class ReportSubmitted(EventData):
     reporter_districts: list[str] = Field(default_factory=list)
     """The districts the reporter's token covers (the envelope's ``district`` is their home);
     dispatch files the report only in one of them."""
+    photos: list[PhotoReference] = Field(default_factory=list)
+    """The report's photos (0–3), metadata stripped; references only, never the bytes."""
+    captured_at: AwareDatetime | None = None
+    """When the rider took the report, if it was sent later (offline capture)."""
 
 
 class WorkOrderFiled(EventData):

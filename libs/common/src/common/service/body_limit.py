@@ -4,7 +4,9 @@
 the limit of its route is answered 413 at once, before any of the body is read; a body sent
 without a length (chunked) is counted as the app reads it, and the read that crosses the limit
 ends the request with 413 without reading the rest. Each service has a default limit
-(``<PREFIX>MAX_BODY_BYTES``); a route that needs more says so with :func:`allow_body_bytes`.
+(``<PREFIX>MAX_BODY_BYTES``); a route that needs more says so with :func:`allow_body_bytes`,
+for every body it takes or only for bodies of one media type (an upload in
+``multipart/form-data`` beside the same route's JSON, which keeps the default).
 """
 
 from __future__ import annotations
@@ -28,14 +30,17 @@ _LIMIT_ATTRIBUTE = "__gridloop_max_body_bytes__"
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 
-def allow_body_bytes(max_bytes: int) -> Callable[[EndpointT], EndpointT]:
+def allow_body_bytes(
+    max_bytes: int, *, media_type: str | None = None
+) -> Callable[[EndpointT], EndpointT]:
     """Decorate a route's endpoint (below ``@router.put(...)``) to let it take bodies of up to
-    ``max_bytes`` instead of the service default."""
+    ``max_bytes`` instead of the service default — of any media type, or only those whose
+    ``Content-Type`` is ``media_type`` (e.g. ``multipart/form-data``)."""
     if max_bytes < 1:
         raise ValueError("a body limit is at least one byte")
 
     def mark(endpoint: EndpointT) -> EndpointT:
-        setattr(endpoint, _LIMIT_ATTRIBUTE, max_bytes)
+        setattr(endpoint, _LIMIT_ATTRIBUTE, (max_bytes, media_type))
         return endpoint
 
     return mark
@@ -55,6 +60,14 @@ class RouteBodyLimit:
     path: re.Pattern[str]
     path_template: str
     max_bytes: int
+    media_type: str | None = None
+    """The limit holds only for bodies of this media type (any if None)."""
+
+    def applies_to(self, content_type: str | None) -> bool:
+        if self.media_type is None:
+            return True
+        declared = (content_type or "").split(";", 1)[0].strip().lower()
+        return declared == self.media_type
 
 
 def route_body_limits(routers: Iterable[APIRouter]) -> list[RouteBodyLimit]:
@@ -64,7 +77,8 @@ def route_body_limits(routers: Iterable[APIRouter]) -> list[RouteBodyLimit]:
             methods=frozenset(route.methods or ()),
             path=route.path_regex,
             path_template=route.path,
-            max_bytes=getattr(route.endpoint, _LIMIT_ATTRIBUTE),
+            max_bytes=getattr(route.endpoint, _LIMIT_ATTRIBUTE)[0],
+            media_type=getattr(route.endpoint, _LIMIT_ATTRIBUTE)[1],
         )
         for router in routers
         for route in router.routes
@@ -79,15 +93,24 @@ class BodyLimits:
         self.default = default
         self.routes = tuple(routes)
 
-    def for_request(self, method: str, path: str) -> int:
+    def for_request(self, method: str, path: str, content_type: str | None = None) -> int:
         for route in self.routes:
-            if method in route.methods and route.path.fullmatch(path):
+            if (
+                method in route.methods
+                and route.path.fullmatch(path)
+                and route.applies_to(content_type)
+            ):
                 return route.max_bytes
         return self.default
 
     def for_operation(self, method: str, path_template: str) -> int:
+        """The limit an operation documents: that of bodies of any media type."""
         for route in self.routes:
-            if method in route.methods and route.path_template == path_template:
+            if (
+                method in route.methods
+                and route.path_template == path_template
+                and route.media_type is None
+            ):
                 return route.max_bytes
         return self.default
 
@@ -103,7 +126,8 @@ class RequestBodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = self.limits.for_request(scope["method"], scope["path"])
+        content_type = Headers(scope=scope).get("content-type")
+        max_bytes = self.limits.for_request(scope["method"], scope["path"], content_type)
         declared = _content_length(scope)
         if declared is not None and declared > max_bytes:
             await _refuse(scope, receive, send, max_bytes)

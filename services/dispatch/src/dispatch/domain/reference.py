@@ -67,6 +67,8 @@ class CategoryRule:
     owner: CategoryOwner
     needs_review: bool = False
     active: bool = True
+    photo_required: bool = False
+    """Whether a report of this category must carry at least one photo (reporting checks)."""
 
 
 @dataclass(frozen=True)
@@ -333,6 +335,7 @@ def _category(row: dict[str, Any]) -> CategoryRule:
         owner=owner,
         needs_review=_flag(row, "needs_review", default=False),
         active=_flag(row, "active", default=True),
+        photo_required=_flag(row, "photo_required", default=False),
     )
 
 

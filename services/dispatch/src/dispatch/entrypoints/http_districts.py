@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from common.auth import Principal, Role, require_roles
 from common.problems import Problem, not_found
@@ -51,6 +51,7 @@ class CategoryView(BaseModel):
     handle_limit: str
     needs_review: bool
     active: bool
+    photo_required: bool = Field(description="whether a report of it must carry a photo")
 
 
 class DistrictView(BaseModel):
@@ -119,6 +120,7 @@ def build_districts_router(
                 handle_limit=rule.handle_limit.describe(),
                 needs_review=rule.needs_review,
                 active=rule.active,
+                photo_required=rule.photo_required,
             )
             for rule in sorted(catalogue.categories.values(), key=lambda r: r.code)
         ]

@@ -100,6 +100,7 @@ def published(
                 priority=rule.priority.value,
                 handle_limit=rule.handle_limit.describe(),
                 active=rule.active,
+                photo_required=rule.photo_required,
             )
             for rule in sorted(catalogue.categories.values(), key=lambda r: r.code)
         ],

@@ -24,6 +24,7 @@ from reporting.adapters.tables import (
 )
 from reporting.domain.catalogues import Catalogue, CatalogueEntry
 from reporting.domain.limits import EarlierReport
+from reporting.domain.photos import PhotoReference
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import ReporterRequest, RequestAction
 from reporting.domain.reports import Report, ReportStatus
@@ -97,6 +98,7 @@ def _hold_reporter(dialect: str) -> sa.Insert:
 def _report(row: sa.Row[Any]) -> Report:
     values = dict(row._mapping)
     values["status"] = ReportStatus(values["status"])
+    values["photos"] = tuple(PhotoReference(**photo) for photo in values["photos"] or ())
     return Report(**values)
 
 

@@ -41,6 +41,9 @@ class ReportRow(ReportingTable, table=True):
     last_step: str | None = Field(default=None, max_length=20)
     submitted_at: datetime = Field(sa_type=UtcDateTime())
     updated_at: datetime = Field(sa_type=UtcDateTime())
+    captured_at: datetime | None = Field(default=None, sa_type=UtcDateTime())
+    photos: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON())
+    """The references of the report's photos (id, content_hash, size, media_type)."""
 
 
 class ReporterRow(ReportingTable, table=True):
@@ -109,6 +112,38 @@ class ReporterRequestRow(ReportingTable, table=True):
     requested_at: datetime = Field(sa_type=UtcDateTime())
     idempotency_key: str | None = Field(default=None, max_length=128)
     fingerprint: str | None = Field(default=None, max_length=64)
+
+
+class PhotoRow(ReportingTable, table=True):
+    """A photo uploaded by a rider or staff; its bytes are kept by content hash elsewhere."""
+
+    __tablename__ = "photos"
+    __table_args__ = (
+        sa.UniqueConstraint("uploader_id", "content_hash", name="uq_photos_uploader_hash"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    uploader_id: str = Field(max_length=128)
+    district: str = Field(max_length=6)
+    content_hash: str = Field(max_length=64, index=True)
+    size: int
+    media_type: str = Field(max_length=20)
+    width: int
+    height: int
+    thumbnail_hash: str = Field(max_length=64)
+    thumbnail_size: int
+    thumbnail_media_type: str = Field(max_length=20)
+    created_at: datetime = Field(sa_type=UtcDateTime())
+
+
+class ReportPhotoRow(ReportingTable, table=True):
+    """A photo a report references, to tell who may see the photo."""
+
+    __tablename__ = "report_photos"
+
+    report_id: str = Field(primary_key=True, max_length=64)
+    photo_id: str = Field(primary_key=True, max_length=64, index=True)
+    position: int
 
 
 MESSAGING = messaging_tables(ReportingTable.metadata)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from common.messaging.unit_of_work import SqlUnitOfWork
+from reporting.adapters.photo_repository import PhotoRepository
 from reporting.adapters.repository import (
     CatalogueRepository,
     IdempotencyRepository,
@@ -18,6 +19,7 @@ class SqlReportingUnitOfWork(SqlUnitOfWork):
     timeline: TimelineRepository
     catalogues: CatalogueRepository
     requests: ReporterRequestRepository
+    photos: PhotoRepository
 
     def _open(self) -> None:
         self.reports = ReportRepository(self.session)
@@ -26,3 +28,4 @@ class SqlReportingUnitOfWork(SqlUnitOfWork):
         self.timeline = TimelineRepository(self.session)
         self.catalogues = CatalogueRepository(self.session)
         self.requests = ReporterRequestRepository(self.session)
+        self.photos = PhotoRepository(self.session)

@@ -20,6 +20,7 @@ class CatalogueEntry:
     priority: str
     handle_limit: str
     active: bool = True
+    photo_required: bool = False
 
     @classmethod
     def of(cls, values: Mapping[str, object]) -> CatalogueEntry:

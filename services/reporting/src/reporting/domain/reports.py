@@ -17,6 +17,7 @@ from reporting.domain.errors import (
     UnknownCategory,
 )
 from reporting.domain.limits import SubmissionLimits
+from reporting.domain.photos import PhotoReference
 from reporting.domain.progress import STATE_STEPS, Progress, Step, TimelineEntry
 
 MAX_TEXT_LENGTH = 500
@@ -77,6 +78,10 @@ class SubmitReport:
     limits: SubmissionLimits | None = None
     """The reporter's limits in the district; None for a reporter that has none (a partner
     system filing for many residents)."""
+    photo_ids: tuple[str, ...] = ()
+    """Photos the rider uploaded before (POST /v1/photos), at most three."""
+    captured_at: datetime | None = None
+    """When the rider took the report, if it was sent later (offline capture)."""
 
     @property
     def covered(self) -> tuple[str, ...]:
@@ -84,10 +89,11 @@ class SubmitReport:
 
     def fingerprint(self) -> str:
         """Identifies the request's content, to tell a retry from a reuse of the same key."""
-        body = json.dumps(
-            [self.category, round(self.lat, 7), round(self.lon, 7), self.text],
-            ensure_ascii=False,
-        )
+        content: list[object] = [self.category, round(self.lat, 7), round(self.lon, 7), self.text]
+        if self.photo_ids or self.captured_at:
+            captured = self.captured_at.isoformat() if self.captured_at else None
+            content += [list(self.photo_ids), captured]
+        body = json.dumps(content, ensure_ascii=False)
         return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -115,6 +121,14 @@ class Report:
     last_sequence: int = 0
     """The sequence of the last event of the report's work order applied to it."""
     last_step: str | None = None
+    captured_at: datetime | None = None
+    """When the rider took the report, if it was sent later (offline capture)."""
+    photos: tuple[PhotoReference, ...] = ()
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the problem was seen: when the report was captured, else submitted."""
+        return self.captured_at or self.submitted_at
 
     @property
     def status_label(self) -> str:

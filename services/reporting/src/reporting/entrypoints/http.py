@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from common.auth import Principal, Role, current_principal, optional_principal, require_roles
 from common.paging import SortKey
@@ -26,6 +26,12 @@ from reporting.domain.errors import (
     UnknownCategory,
 )
 from reporting.domain.limits import SubmissionLimits, TooManyReports
+from reporting.domain.photos import (
+    DEFAULT_CAPTURE_WINDOW,
+    MAX_PHOTOS_PER_REPORT,
+    CaptureWindow,
+    InvalidReportField,
+)
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import (
     AskAboutReport,
@@ -34,6 +40,7 @@ from reporting.domain.reporter_requests import (
     RequestRefused,
 )
 from reporting.domain.reports import MAX_TEXT_LENGTH, Report, ReportStatus, SubmitReport
+from reporting.entrypoints.photo_views import MULTIPART_REPORT_DOC, ReportPhotoView
 from reporting.service_layer import handlers
 from reporting.service_layer.reporter_requests import Asked, ask_about_report
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
@@ -77,6 +84,24 @@ class SubmitReportRequest(RequestModel):
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="WGS84 latitude")
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="WGS84 longitude")
     text: str = Field(min_length=1, max_length=MAX_TEXT_LENGTH)
+    photo_ids: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_PHOTOS_PER_REPORT,
+        description="ids of photos the rider uploaded (POST /v1/photos), each once",
+    )
+    captured_at: AwareDatetime | None = Field(
+        default=None,
+        strict=False,
+        description="when the report was taken, if it is sent later (offline capture); "
+        "with a UTC offset",
+    )
+
+    @field_validator("photo_ids")
+    @classmethod
+    def _each_photo_once(cls, photo_ids: list[str]) -> list[str]:
+        if len(set(photo_ids)) != len(photo_ids):
+            raise ValueError("each photo at most once")
+        return photo_ids
 
 
 class RateRequest(RequestModel):
@@ -132,6 +157,9 @@ class ReportView(BaseModel):
     rejection_reason: str | None
     submitted_at: datetime
     updated_at: datetime
+    captured_at: datetime | None = Field(description="when the report was taken, if sent later")
+    occurred_at: datetime = Field(description="captured_at, else submitted_at")
+    photos: list[ReportPhotoView]
 
     @classmethod
     def fields_of(cls, report: Report) -> dict[str, object]:
@@ -156,6 +184,9 @@ class ReportView(BaseModel):
             "rejection_reason": report.rejection_reason,
             "submitted_at": report.submitted_at,
             "updated_at": report.updated_at,
+            "captured_at": report.captured_at,
+            "occurred_at": report.occurred_at,
+            "photos": [ReportPhotoView.of(photo) for photo in report.photos],
         }
 
     @classmethod
@@ -198,6 +229,7 @@ class CategoryView(BaseModel):
     priority: str
     handle_limit: str = Field(description="the handling time limit in words, e.g. 4 工作时")
     active: bool = Field(description="whether it may be reported now")
+    photo_required: bool = Field(description="whether a report of it needs a photo")
 
 
 class DistrictCatalogueView(BaseModel):
@@ -273,6 +305,7 @@ def build_router(
     metrics: SubmissionMetrics,
     reopen_window: timedelta,
     limits_in: Callable[[str], SubmissionLimits],
+    capture_window: CaptureWindow = DEFAULT_CAPTURE_WINDOW,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -307,6 +340,7 @@ def build_router(
             },
             409: {"description": "The Idempotency-Key was already used for another report."},
         },
+        openapi_extra=MULTIPART_REPORT_DOC,
     )
     async def submit(
         body: SubmitReportRequest,
@@ -324,9 +358,13 @@ def build_router(
             text=body.text,
             idempotency_key=idempotency_key,
             limits=limits_in(principal.district),
+            photo_ids=tuple(body.photo_ids),
+            captured_at=body.captured_at,
         )
         try:
-            submission = await handlers.submit_report(command, unit_of_work())
+            submission = await handlers.submit_report(
+                command, unit_of_work(), capture_window=capture_window
+            )
         except DistrictNotServed as error:
             raise Problem(403, "District not served", str(error)) from error
         except (UnknownCategory, InactiveCategory) as error:
@@ -338,6 +376,13 @@ def build_router(
                 title,
                 str(error),
                 extra={"errors": [{"field": "category", "message": str(error)}]},
+            ) from error
+        except InvalidReportField as error:
+            raise Problem(
+                422,
+                "Invalid report",
+                str(error),
+                extra={"errors": [{"field": error.field, "message": str(error)}]},
             ) from error
         except IdempotencyConflict as error:
             raise Problem(409, "Idempotency-Key reused", str(error)) from error

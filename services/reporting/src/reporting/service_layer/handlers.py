@@ -6,17 +6,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
 import structlog
 
 from common.contracts.district_events import DistrictCataloguePublished
+from common.contracts.events import PhotoReference as PublishedPhoto
 from common.contracts.events import ReportSubmitted
 from common.messaging.ports import EventMeta, HandlerOutcome, WriteConflict
 from reporting.domain.catalogues import Catalogue, CatalogueEntry, choose_category
 from reporting.domain.limits import SubmissionLimits, check_rate, same_problem
+from reporting.domain.photos import (
+    DEFAULT_CAPTURE_WINDOW,
+    CaptureWindow,
+    InvalidReportField,
+    usable_photos,
+)
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reports import IdempotencyConflict, Report, SubmitReport
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
@@ -52,14 +59,18 @@ async def submit_report(
     uow: AbstractReportingUnitOfWork,
     *,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    capture_window: CaptureWindow = DEFAULT_CAPTURE_WINDOW,
     alongside: Callable[[Report], Awaitable[None]] | None = None,
 ) -> Submission:
     """Check the category against the catalogues of the districts the rider's token covers,
-    store the report and queue ``report.submitted``; a retried request with the same
-    Idempotency-Key returns the original report instead of filing a second one.
+    the photos (the rider's own; at least one if the category requires it), the capture time
+    and the reporter's limits, store the report and queue ``report.submitted``; a retried
+    request with the same Idempotency-Key returns the original report instead of filing a
+    second one, and the reporter's report of the same problem moments ago answers for this one.
     ``alongside`` stores what a caller keeps with a new report, in the same transaction."""
     return await once_per_key(
-        lambda: _submit_once(command, uow, new_id, alongside), command.idempotency_key
+        lambda: _submit_once(command, uow, new_id, capture_window, alongside),
+        command.idempotency_key,
     )
 
 
@@ -67,6 +78,7 @@ async def _submit_once(
     command: SubmitReport,
     uow: AbstractReportingUnitOfWork,
     new_id: Callable[[], str],
+    capture_window: CaptureWindow,
     alongside: Callable[[Report], Awaitable[None]] | None = None,
 ) -> Submission:
     fingerprint = command.fingerprint()
@@ -87,6 +99,22 @@ async def _submit_once(
         catalogues = await uow.catalogues.of_districts(command.covered)
         category = choose_category(command.category, command.covered, catalogues)
         now = datetime.now(UTC)
+        capture_window.check(command.captured_at, now)
+        photos = (
+            usable_photos(
+                command.photo_ids,
+                await uow.photos.get_many(command.photo_ids),
+                command.reporter_id,
+            )
+            if command.photo_ids
+            else ()
+        )
+        if category.photo_required and not photos:
+            raise InvalidReportField(
+                "photo_ids",
+                f"a report of category '{category.code}' ({category.name}) needs at least "
+                "one photo",
+            )
         if command.limits is not None:
             earlier = await _within_limits(command, command.limits, uow, now)
             if earlier is not None:
@@ -102,9 +130,13 @@ async def _submit_once(
             text=command.text,
             submitted_at=now,
             updated_at=now,
+            captured_at=command.captured_at,
+            photos=photos,
         )
         submitted = report.submitted_entry()
         await uow.reports.add(report)
+        if photos:
+            await uow.photos.attach(report.id, [photo.id for photo in photos])
         await uow.timeline.add(submitted)
         if alongside is not None:
             await alongside(report)
@@ -122,6 +154,8 @@ async def _submit_once(
                 text=report.text,
                 submitted_at=report.submitted_at,
                 reporter_districts=list(command.covered),
+                photos=[PublishedPhoto.model_validate(asdict(photo)) for photo in photos],
+                captured_at=report.captured_at,
             ),
             subject=report.id,
             sequence=1,
