@@ -15,6 +15,7 @@ from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
 from reporting.config import ReportingSettings
 from reporting.entrypoints.consumers import status_projection
 from reporting.entrypoints.http import build_router
+from reporting.entrypoints.http_withdrawal import build_withdrawal_router
 
 SERVICE = "reporting"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -42,5 +43,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         runtime,
         title="gridloop reporting",
         description="Riders submit 随手拍 reports and follow their status.",
-        routers=[build_router(unit_of_work, submitted, settings.reopen_window)],
+        routers=[
+            build_router(unit_of_work, submitted, settings.reopen_window),
+            build_withdrawal_router(unit_of_work),
+        ],
     )

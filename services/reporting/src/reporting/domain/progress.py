@@ -32,6 +32,7 @@ class Step(StrEnum):
     SLA_WARNING = "sla_warning"
     OVERDUE = "overdue"
     ESCALATED = "escalated"
+    WITHDRAWN = "withdrawn"
 
 
 STEP_LABELS: dict[Step, str] = {
@@ -52,6 +53,7 @@ STEP_LABELS: dict[Step, str] = {
     Step.MERGED: "已并单",
     Step.OVERDUE: "已超时",
     Step.ESCALATED: "已督办",
+    Step.WITHDRAWN: "撤回",
 }
 """The timeline's words for each step. The 80 % warning is the assignee's business and makes
 no timeline row."""
