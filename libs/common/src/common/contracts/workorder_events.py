@@ -149,7 +149,7 @@ class VoidReason(StrEnum):
 class WorkOrderVoided(WorkOrderEvent):
     """The order was voided (作废): by a supervisor, e.g. as a false report, or because its only
     reporter withdrew the report before it was claimed (``reason_code``
-    ``withdrawn_by_reporter``, ``voided_by`` ``system``)."""
+    ``withdrawn_by_reporter``, ``voided_by`` the reporter's id)."""
 
     event_type: ClassVar[str] = "gridloop.workorder.voided"
 
