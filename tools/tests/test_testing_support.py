@@ -37,6 +37,7 @@ BUILDERS: dict[str, Callable[[], EventData]] = {
     "gridloop.workorder.escalated": builders.work_order_escalated,
     "gridloop.report.rated": builders.report_rated,
     "gridloop.report.reopen_requested": builders.report_reopen_requested,
+    "gridloop.report.withdrawn": builders.report_withdrawn,
     "gridloop.district.catalogue_published": builders.district_catalogue_published,
 }
 
@@ -72,6 +73,7 @@ def test_an_event_is_keyed_by_its_aggregate(data: EventData, subject: str) -> No
         (builders.work_order_merged(work_order_id="wo-9"), "wo-9"),
         (builders.report_rated(report_id="rep-7"), "rep-7"),
         (builders.report_reopen_requested(report_id="rep-7"), "rep-7"),
+        (builders.report_withdrawn(report_id="rep-7"), "rep-7"),
         (builders.district_catalogue_published(district="370811"), "370811"),
         (builders.work_order_filed(report_id="rep-7"), "wo-rep-7"),
         (builders.points_awarded(rider_id="rider-7"), "rider-7"),

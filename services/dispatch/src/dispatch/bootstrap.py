@@ -28,6 +28,7 @@ from dispatch.adapters.transition_counting import (
 from dispatch.adapters.unit_of_work import SqlDispatchUnitOfWork
 from dispatch.config import DispatchSettings
 from dispatch.domain.triage import RejectionCode
+from dispatch.domain.withdrawal import WithdrawalOutcome
 from dispatch.entrypoints.consumers import reports_consumer
 from dispatch.entrypoints.http_districts import build_districts_router
 from dispatch.entrypoints.http_stats import build_stats_router
@@ -73,6 +74,15 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
         ["service", "district", "kind", "level"],
         registry=runtime.metrics.registry,
     )
+    withdrawals = Counter(
+        "gridloop_withdrawals_total",
+        "Reports withdrawn by their reporters (撤回), by what it did to the work order",
+        ["service", "outcome"],
+        registry=runtime.metrics.registry,
+    )
+    for outcome in WithdrawalOutcome:
+        if outcome is not WithdrawalOutcome.ALREADY:
+            withdrawals.labels(SERVICE, outcome.value)
     work_order_metrics = WorkOrderMetrics(SERVICE, runtime.metrics.registry, alerts=alerts)
     unit_of_work = counting_transitions(
         runtime.unit_of_work_factory(TransitionCountingUnitOfWork),
@@ -154,6 +164,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
             runtime.publish,
             runtime.metrics.consumers,
             count_triage,
+            lambda outcome: withdrawals.labels(SERVICE, outcome).inc(),
         ),
         Topic.REPORTS,
     )

@@ -255,6 +255,8 @@ def attempt(wo: WorkOrder, action: Action, actor: Actor, assignee: Assignee) -> 
         wo.reopen(actor, at=at, reason="未解决", window=timedelta(days=7))
     elif action is Action.RATE:
         wo.rate(actor, at=at, score=4)
+    elif action is Action.WITHDRAW:
+        wo.void_withdrawn(actor, at=at, reason="上报人已撤回")
     else:
         wo.void(actor, at=at, reason="虚假上报")
 

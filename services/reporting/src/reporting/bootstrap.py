@@ -25,6 +25,7 @@ from reporting.entrypoints.http_photos import (
     build_photo_router,
     submit_endpoint,
 )
+from reporting.entrypoints.http_withdrawal import build_withdrawal_router
 from reporting.entrypoints.open311 import build_open311_admin_router, build_open311_router
 from reporting.service_layer.photos import PhotoBlobStore, PhotoService
 
@@ -97,6 +98,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
             # Before the JSON route of POST /v1/reports: it takes only multipart requests.
             build_multipart_report_router(submit_endpoint(reports), uploads),
             reports,
+            build_withdrawal_router(unit_of_work),
             build_photo_router(uploads),
             build_open311_admin_router(open311_unit_of_work),
             build_open311_router(open311_unit_of_work, open311_requests),

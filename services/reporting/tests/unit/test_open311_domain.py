@@ -23,6 +23,7 @@ CLOSED = {
     ReportStatus.RATED,
     ReportStatus.REJECTED,
     ReportStatus.VOIDED,
+    ReportStatus.WITHDRAWN,
 }
 
 
@@ -34,7 +35,7 @@ def test_every_report_status_reads_open_or_closed(status: ReportStatus) -> None:
 
 def test_merged_reads_open_and_withdrawn_closed() -> None:
     assert open311_status(ReportStatus.MERGED) is Open311Status.OPEN
-    assert open311_status("withdrawn") is Open311Status.CLOSED
+    assert open311_status(ReportStatus.WITHDRAWN) is Open311Status.CLOSED
 
 
 def test_without_dates_the_window_is_the_last_90_days() -> None:

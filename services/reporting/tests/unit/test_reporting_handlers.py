@@ -75,7 +75,7 @@ class FakeReports:
 
     async def recent_of(self, reporter_id: str, *, since: datetime) -> list[EarlierReport]:
         return [
-            EarlierReport(r.id, r.category, r.lat, r.lon, r.submitted_at)
+            EarlierReport(r.id, r.category, r.lat, r.lon, r.submitted_at, r.status.value)
             for r in self.rows.values()
             if r.reporter_id == reporter_id and r.submitted_at > since
         ]

@@ -63,6 +63,14 @@ def test_the_same_problem_is_the_newest_report_of_the_category_in_radius_and_win
     assert same_problem(LIMITS, reports, category="0103", lat=35.55, lon=116.83, now=NOW) is None
 
 
+def test_a_withdrawn_report_is_not_the_same_problem_but_counts_against_the_limits() -> None:
+    withdrawn = EarlierReport("r-w", "0101", 35.55, 116.83, NOW - timedelta(minutes=1), "withdrawn")
+    found = same_problem(LIMITS, [withdrawn], category="0101", lat=35.55, lon=116.83, now=NOW)
+    assert found is None
+    with pytest.raises(TooManyReports):
+        check_rate(LIMITS, [withdrawn, earlier(2), earlier(3)], now=NOW)
+
+
 def test_distance_is_metres_on_the_ground() -> None:
     assert distance_m(35.55, 116.83, 35.55 + 30 / 111_195.0, 116.83) == pytest.approx(30, abs=0.1)
     assert distance_m(35.55, 116.83, 35.55, 116.83 + 0.001) == pytest.approx(90.6, abs=0.5)

@@ -33,6 +33,7 @@ from common.contracts.workorder_events import (
     EscalationReason,
     ReportRated,
     ReportReopenRequested,
+    ReportWithdrawn,
     WorkOrderClaimed,
     WorkOrderClosed,
     WorkOrderDispatched,
@@ -434,6 +435,13 @@ def report_reopen_requested(**changes: Any) -> ReportReopenRequested:
     )
 
 
+def report_withdrawn(**changes: Any) -> ReportWithdrawn:
+    """``rider-1`` withdraws ``rep-1`` (撤回)."""
+    report_id = changes.pop("report_id", "rep-1")
+    defaults = {"report_id": report_id, "reporter_id": "rider-1", "reason": "看错了"}
+    return _built(ReportWithdrawn, changes, {**defaults, "withdrawn_at": AT})
+
+
 def published_category(
     code: str = "0101", *, active: bool = True, handle_limit: str = "4 工作时"
 ) -> PublishedCategory:
@@ -481,7 +489,7 @@ def subject_of(data: EventData) -> str:
     match data:
         case WorkOrderEvent():
             return data.work_order_id
-        case ReportRated() | ReportReopenRequested():
+        case ReportRated() | ReportReopenRequested() | ReportWithdrawn():
             return data.report_id
         case DistrictCataloguePublished():
             return data.district

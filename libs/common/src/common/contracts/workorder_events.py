@@ -139,14 +139,25 @@ class WorkOrderReopened(WorkOrderEvent):
     reopened_at: AwareDatetime
 
 
+class VoidReason(StrEnum):
+    """Why an order was voided, where a code says more than the free-text reason."""
+
+    WITHDRAWN_BY_REPORTER = "withdrawn_by_reporter"
+    """Its only reporter withdrew the report (撤回) before anyone claimed the order."""
+
+
 class WorkOrderVoided(WorkOrderEvent):
-    """A supervisor voided the order (作废), e.g. as a false report."""
+    """The order was voided (作废): by a supervisor, e.g. as a false report, or because its only
+    reporter withdrew the report before it was claimed (``reason_code``
+    ``withdrawn_by_reporter``, ``voided_by`` the reporter's id)."""
 
     event_type: ClassVar[str] = "gridloop.workorder.voided"
 
     report_ids: list[str] = Field(default_factory=list)
     voided_by: str
     reason: str
+    reason_code: VoidReason | None = None
+    """None for a supervisor's void (the reason is in ``reason``)."""
     voided_at: AwareDatetime
 
 
@@ -239,6 +250,21 @@ class ReportReopenRequested(EventData):
     requested_at: AwareDatetime
 
 
+class ReportWithdrawn(EventData):
+    """A reporter withdrew their report (撤回) before it was accepted as a case. Key: report
+    id (so it follows the report's ``gridloop.report.submitted`` on the same partition).
+    Dispatch voids the report's order if nobody else needs it and nobody has claimed it yet,
+    or detaches the report from the case it was merged into; a case already claimed goes on."""
+
+    event_type: ClassVar[str] = "gridloop.report.withdrawn"
+    topic: ClassVar[Topic] = Topic.REPORTS
+
+    report_id: str
+    reporter_id: str
+    reason: str = ""
+    withdrawn_at: AwareDatetime
+
+
 WORKORDER_EVENT_MODELS: tuple[type[EventData], ...] = (
     WorkOrderReviewRequested,
     WorkOrderDispatched,
@@ -257,4 +283,5 @@ WORKORDER_EVENT_MODELS: tuple[type[EventData], ...] = (
     WorkOrderEscalated,
     ReportRated,
     ReportReopenRequested,
+    ReportWithdrawn,
 )

@@ -208,6 +208,8 @@ class WorkOrderRepository:
         for report in order.attached:
             if report.report_id not in known:
                 await self._attach(order.id, report)
+            elif report.detached_at is not None:
+                await self._detach(report)
 
     async def get(self, work_order_id: str, *, for_update: bool = False) -> WorkOrder | None:
         statement = select(WorkOrderRow).where(WorkOrderRow.id == work_order_id)
@@ -391,7 +393,16 @@ class WorkOrderRepository:
                 "reporter_id": report.reporter_id,
                 "distance_m": report.distance_m,
                 "attached_at": report.attached_at,
+                "detached_at": report.detached_at,
             },
+        )
+
+    async def _detach(self, report: AttachedReport) -> None:
+        connection = await self._session.connection()
+        await connection.execute(
+            _MERGED.update()
+            .where(_MERGED.c.report_id == report.report_id, _MERGED.c.detached_at.is_(None))
+            .values(detached_at=report.detached_at)
         )
 
     async def _write_history(self, order: WorkOrder, *, already: int) -> None:
@@ -431,7 +442,11 @@ class WorkOrderRepository:
             ).all():
                 attached[report.work_order_id].append(
                     AttachedReport(
-                        report.report_id, report.reporter_id, report.attached_at, report.distance_m
+                        report.report_id,
+                        report.reporter_id,
+                        report.attached_at,
+                        report.distance_m,
+                        report.detached_at,
                     )
                 )
             if history:

@@ -94,6 +94,8 @@ class WorkOrderReportRow(DispatchTable, table=True):
     reporter_id: str = Field(max_length=128)
     distance_m: float
     attached_at: datetime = Field(sa_type=TIMESTAMP)
+    detached_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
+    """When its reporter withdrew it (撤回): it no longer follows the order."""
 
 
 class WorkOrderHistoryRow(DispatchTable, table=True):

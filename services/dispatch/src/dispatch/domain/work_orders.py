@@ -10,6 +10,7 @@ States and who moves an order between them (docs/workflow.md draws the whole dia
     dispatched, claimed  --return (assignee)--> returned
     closed  --reopen (reporter, within the window)--> reopened | --rate (reporter)--> rated
     any open state  --void (supervisor)--> voided
+    pending_review, filed, dispatched  --withdraw (its only reporter, 撤回)--> voided
 
 Every transition checks who may do it and from which state, appends a history row (who, when,
 why, evidence) and bumps the order's ``version`` — the ``sequence`` of the event it becomes.
@@ -94,6 +95,8 @@ class Action(StrEnum):
     REOPEN = "reopen"
     RATE = "rate"
     VOID = "void"
+    WITHDRAW = "withdraw"
+    """Its only reporter withdrew the report (撤回): the order is voided."""
 
 
 class ActorRole(StrEnum):
@@ -106,6 +109,10 @@ class ActorRole(StrEnum):
 
 
 _S = WorkOrderState
+WITHDRAWABLE_STATES = _WITHDRAWABLE = frozenset({_S.PENDING_REVIEW, _S.FILED, _S.DISPATCHED})
+"""States in which nobody has claimed the order yet: its only reporter's withdrawal (撤回) of
+the report voids it."""
+
 TRANSITIONS: dict[Action, tuple[frozenset[WorkOrderState], frozenset[ActorRole]]] = {
     Action.ACCEPT: (frozenset({_S.PENDING_REVIEW}), frozenset({ActorRole.SUPERVISOR})),
     Action.REJECT: (frozenset({_S.PENDING_REVIEW}), frozenset({ActorRole.SUPERVISOR})),
@@ -120,6 +127,7 @@ TRANSITIONS: dict[Action, tuple[frozenset[WorkOrderState], frozenset[ActorRole]]
     Action.REOPEN: (frozenset({_S.CLOSED}), frozenset({ActorRole.REPORTER})),
     Action.RATE: (frozenset({_S.CLOSED}), frozenset({ActorRole.REPORTER})),
     Action.VOID: (OPEN_STATES, frozenset({ActorRole.SUPERVISOR})),
+    Action.WITHDRAW: (_WITHDRAWABLE, frozenset({ActorRole.REPORTER})),
 }
 """For each action: the states it may start from and who may take it."""
 
@@ -197,6 +205,12 @@ class AttachedReport:
     reporter_id: str
     attached_at: datetime
     distance_m: float = 0.0
+    detached_at: datetime | None = None
+    """When its reporter withdrew it (撤回): it no longer follows the order."""
+
+    @property
+    def following(self) -> bool:
+        return self.detached_at is None
 
 
 @dataclass
@@ -280,14 +294,20 @@ class WorkOrder:
     # --- who is involved --------------------------------------------------------------------
 
     @property
+    def merged_reports(self) -> list[AttachedReport]:
+        """The reports merged in (并单) that still follow the order (not withdrawn)."""
+        return [report for report in self.attached if report.following]
+
+    @property
     def report_ids(self) -> list[str]:
-        return [self.report_id, *(r.report_id for r in self.attached)]
+        return [self.report_id, *(r.report_id for r in self.merged_reports)]
 
     @property
     def reporters(self) -> list[str]:
-        """The original reporter and every reporter merged in, each once, in order."""
+        """The original reporter and every reporter merged in (and not withdrawn), each once,
+        in order."""
         seen = [self.reporter_id]
-        for report in self.attached:
+        for report in self.merged_reports:
             if report.reporter_id not in seen:
                 seen.append(report.reporter_id)
         return seen
@@ -386,6 +406,27 @@ class WorkOrder:
         _require_reason(reason, Action.VOID)
         self._move(Action.VOID, WorkOrderState.VOIDED, actor, at, reason)
         self.assignee = None
+
+    def void_withdrawn(self, actor: Actor, *, at: datetime, reason: str) -> None:
+        """作废 because the order's only reporter withdrew the report (撤回) before anyone
+        claimed it."""
+        if actor.role is ActorRole.REPORTER and actor.id != self.reporter_id:
+            raise NotAllowed("only the order's own reporter withdraws it")
+        if self.merged_reports:
+            raise NotAllowed("other reports were merged into this order: it goes on for them")
+        self._move(Action.WITHDRAW, WorkOrderState.VOIDED, actor, at, reason)
+        self.assignee = None
+
+    def detach(self, report_id: str, *, at: datetime) -> bool:
+        """A report merged into this order (并单) was withdrawn: its reporter no longer follows
+        the order. False if it is not a merged report of this order, or was detached already.
+        Nothing is announced (the order's next events simply no longer name the reporter), so
+        the version stays."""
+        for index, report in enumerate(self.attached):
+            if report.report_id == report_id and report.following:
+                self.attached[index] = replace(report, detached_at=at)
+                return True
+        return False
 
     def attach(
         self, report_id: str, reporter_id: str, *, at: datetime, distance_m: float = 0.0

@@ -52,6 +52,9 @@ class AttachedReportView(BaseModel):
     reporter_id: str
     distance_m: float
     attached_at: datetime
+    detached_at: datetime | None = Field(
+        default=None, description="when its reporter withdrew it (撤回); it no longer follows"
+    )
 
 
 class AssigneeView(BaseModel):

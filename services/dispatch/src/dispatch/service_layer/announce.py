@@ -12,6 +12,7 @@ from common.contracts.events import WorkOrderFiled
 from common.contracts.workorder_events import (
     AssigneeKind,
     EscalationReason,
+    VoidReason,
     WorkOrderClaimed,
     WorkOrderClosed,
     WorkOrderDispatched,
@@ -170,13 +171,21 @@ class Announcer:
     async def reopened(self, order: WorkOrder, at: datetime, by: str, reason: str) -> None:
         await self.emit(order, WorkOrderReopened, reopened_by=by, reason=reason, reopened_at=at)
 
-    async def voided(self, order: WorkOrder, at: datetime, by: str, reason: str) -> None:
+    async def voided(
+        self,
+        order: WorkOrder,
+        at: datetime,
+        by: str,
+        reason: str,
+        reason_code: VoidReason | None = None,
+    ) -> None:
         await self.emit(
             order,
             WorkOrderVoided,
             report_ids=order.report_ids,
             voided_by=by,
             reason=reason,
+            reason_code=reason_code,
             voided_at=at,
         )
 

@@ -194,7 +194,7 @@ async def _apply(
         )
         # Every report in the order is refused: the original and those merged into it (并单).
         reports = [(order.report_id, order.reporter_id)]
-        reports += [(merged.report_id, merged.reporter_id) for merged in order.attached]
+        reports += [(merged.report_id, merged.reporter_id) for merged in order.merged_reports]
         for report_id, reporter_id in reports:
             await reject(_as_report(order, report_id, reporter_id), decision, uow, at)
 

@@ -74,7 +74,12 @@ _IDEMPOTENCY_KEY = sa.select(IDEMPOTENCY_KEYS.c.fingerprint, IDEMPOTENCY_KEYS.c.
 
 
 _RECENT_OF_REPORTER = sa.select(
-    REPORTS.c.id, REPORTS.c.category, REPORTS.c.lat, REPORTS.c.lon, REPORTS.c.submitted_at
+    REPORTS.c.id,
+    REPORTS.c.category,
+    REPORTS.c.lat,
+    REPORTS.c.lon,
+    REPORTS.c.submitted_at,
+    REPORTS.c.status,
 ).where(
     REPORTS.c.reporter_id == sa.bindparam("reporter_id"),
     REPORTS.c.submitted_at > sa.bindparam("since"),

@@ -93,7 +93,7 @@ class CatalogueRow(ReportingTable, table=True):
 
 
 class ReporterRequestRow(ReportingTable, table=True):
-    """A rating or a reopening a reporter asked for, as forwarded to dispatch."""
+    """A rating, a reopening or a withdrawal a reporter asked for, as forwarded to dispatch."""
 
     __tablename__ = "reporter_requests"
     __table_args__ = (
@@ -105,7 +105,7 @@ class ReporterRequestRow(ReportingTable, table=True):
     id: str = Field(primary_key=True, max_length=64)
     report_id: str = Field(index=True, max_length=64)
     reporter_id: str = Field(max_length=128)
-    work_order_id: str = Field(max_length=64)
+    work_order_id: str | None = Field(default=None, max_length=64)
     action: str = Field(max_length=10)
     score: int | None = None
     text: str = Field(max_length=500)

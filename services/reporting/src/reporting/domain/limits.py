@@ -12,6 +12,9 @@ from datetime import datetime, timedelta
 from reporting.domain.errors import ReportError
 
 EARTH_RADIUS_M = 6_371_008.8
+WITHDRAWN = "withdrawn"
+"""The status of a report its reporter took back: it counts against the limits, but a new
+report of the same problem is not answered with it."""
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
@@ -41,6 +44,11 @@ class EarlierReport:
     lat: float
     lon: float
     submitted_at: datetime
+    status: str = "submitted"
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.status == WITHDRAWN
 
 
 class TooManyReports(ReportError):
@@ -75,12 +83,14 @@ def same_problem(
     lon: float,
     now: datetime,
 ) -> EarlierReport | None:
-    """The newest earlier report of the same category within the radius and the window."""
+    """The newest earlier report of the same category within the radius and the window (not
+    one the reporter withdrew)."""
     since = now - limits.duplicate_window
     candidates = [
         report
         for report in earlier
         if report.category == category
+        and not report.withdrawn
         and report.submitted_at >= since
         and distance_m(report.lat, report.lon, lat, lon) <= limits.duplicate_radius_m
     ]

@@ -33,6 +33,7 @@ class Step(StrEnum):
     OVERDUE = "overdue"
     ESCALATED = "escalated"
     POINTS_AWARDED = "points_awarded"
+    WITHDRAWN = "withdrawn"
 
 
 STEP_LABELS: dict[Step, str] = {
@@ -54,6 +55,7 @@ STEP_LABELS: dict[Step, str] = {
     Step.OVERDUE: "已超时",
     Step.ESCALATED: "已督办",
     Step.POINTS_AWARDED: "获得积分",
+    Step.WITHDRAWN: "撤回",
 }
 """The timeline's words for each step. The 80 % warning is the assignee's business and makes
 no timeline row."""

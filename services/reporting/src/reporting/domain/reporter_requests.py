@@ -1,6 +1,7 @@
 """What a reporter may ask of their report's closed work order: rate it (评价, once) or have it
 handled again (发回重办, within a window of the closing). Reporting checks what it can see and
-forwards the request to dispatch, which has the last word."""
+forwards the request to dispatch, which has the last word. (A withdrawal before triage, 撤回,
+is stored as a request too: :mod:`reporting.domain.withdrawal`.)"""
 
 from __future__ import annotations
 
@@ -18,9 +19,14 @@ from reporting.domain.reports import Report, ReportStatus
 class RequestAction(StrEnum):
     RATE = "rate"
     REOPEN = "reopen"
+    WITHDRAW = "withdraw"
 
 
-_DONE = {RequestAction.RATE: "rated", RequestAction.REOPEN: "reopened"}
+_DONE = {
+    RequestAction.RATE: "rated",
+    RequestAction.REOPEN: "reopened",
+    RequestAction.WITHDRAW: "withdrawn",
+}
 
 
 class RequestRefused(ReportError):
@@ -58,7 +64,8 @@ class ReporterRequest:
     id: str
     report_id: str
     reporter_id: str
-    work_order_id: str
+    work_order_id: str | None
+    """None for a withdrawal of a report not yet filed as (or merged into) an order."""
     action: RequestAction
     text: str
     score: int | None

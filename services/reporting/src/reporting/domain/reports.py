@@ -18,7 +18,7 @@ from reporting.domain.errors import (
 )
 from reporting.domain.limits import SubmissionLimits
 from reporting.domain.photos import PhotoReference
-from reporting.domain.progress import STATE_STEPS, Progress, Step, TimelineEntry
+from reporting.domain.progress import STATE_STEPS, STEP_LABELS, Progress, Step, TimelineEntry
 
 MAX_TEXT_LENGTH = 500
 
@@ -37,6 +37,7 @@ class ReportStatus(StrEnum):
     RATED = "rated"
     VOIDED = "voided"
     MERGED = "merged"
+    WITHDRAWN = "withdrawn"
 
 
 STATUS_LABELS = {
@@ -53,6 +54,7 @@ STATUS_LABELS = {
     ReportStatus.RATED: "已评价",
     ReportStatus.VOIDED: "已作废",
     ReportStatus.MERGED: "已并单，与已受理的工单合并处理",
+    ReportStatus.WITHDRAWN: "已撤回",
 }
 
 STATUS_STEPS = (STATE_STEPS - {Step.RETURNED}) | {Step.MERGED}
@@ -60,6 +62,16 @@ STATUS_STEPS = (STATE_STEPS - {Step.RETURNED}) | {Step.MERGED}
 returned, the time-limit alerts) leave it as it was and show only on the timeline."""
 
 _REJECTABLE = frozenset({ReportStatus.SUBMITTED, ReportStatus.PENDING_REVIEW})
+
+WITHDRAWABLE = frozenset({ReportStatus.SUBMITTED, ReportStatus.PENDING_REVIEW})
+"""The statuses in which the reporter may still withdraw the report (撤回): not yet accepted
+as a case."""
+
+KEPT_AFTER_WITHDRAWAL = frozenset({Step.PENDING_REVIEW, Step.FILED, Step.DISPATCHED, Step.VOIDED})
+"""Steps of the report's own order that leave a withdrawn report withdrawn (they show on the
+timeline only): dispatch triaged the report before the withdrawal reached it, and voids the
+order when it does. A claim or anything after it means the case went on (a grid worker was on
+it already), and the report shows it."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,8 @@ class Report:
         already shows that step or a later one, was rejected, or belongs to another order."""
         if self.status is ReportStatus.REJECTED:
             return False
+        if self.status is ReportStatus.WITHDRAWN and progress.step is Step.MERGED:
+            return self._merged_after_withdrawal(progress)
         if self.work_order_id is not None:
             if self.work_order_id != progress.work_order_id:
                 return False
@@ -152,7 +166,10 @@ class Report:
         self.work_order_id = progress.work_order_id
         self.last_sequence = progress.sequence
         self.last_step = progress.step.value
-        if progress.step in STATUS_STEPS:
+        withdrawn = self.status is ReportStatus.WITHDRAWN
+        if progress.step in STATUS_STEPS and not (
+            withdrawn and progress.step in KEPT_AFTER_WITHDRAWAL
+        ):
             self.status = ReportStatus(progress.step.value)
         self.work_order_state = progress.state_after or self.work_order_state
         self.deadline = progress.deadline or self.deadline
@@ -163,6 +180,30 @@ class Report:
             self.closed_at = progress.at
         self.updated_at = progress.at
         return True
+
+    def _merged_after_withdrawal(self, progress: Progress) -> bool:
+        """Dispatch merged the report into another reporter's case (并单) before the
+        withdrawal reached it; it detaches the report from that case when it does. The report
+        stays withdrawn and does not follow that case: the timeline shows the merge once."""
+        if self.last_step == Step.MERGED.value:
+            return False
+        self.last_step = Step.MERGED.value
+        self.updated_at = progress.at
+        return True
+
+    def withdraw(self, *, at: datetime, reason: str) -> TimelineEntry:
+        """撤回 by the reporter; the caller has checked the status allows it."""
+        self.status = ReportStatus.WITHDRAWN
+        self.last_step = Step.WITHDRAWN.value
+        self.updated_at = at
+        return TimelineEntry(
+            self.id,
+            Step.WITHDRAWN.value,
+            STEP_LABELS[Step.WITHDRAWN],
+            at,
+            work_order_id=self.work_order_id,
+            detail=reason or None,
+        )
 
     def mark_rejected(self, *, code: str, reason: str, at: datetime) -> bool:
         """Apply 不予立案 (at triage, or after review); False if the report is past that."""
@@ -191,6 +232,7 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "STATUS_LABELS",
     "STATUS_STEPS",
+    "WITHDRAWABLE",
     "DistrictNotServed",
     "IdempotencyConflict",
     "InactiveCategory",

@@ -140,7 +140,7 @@ class ReportView(BaseModel):
     text: str
     status: str = Field(
         description="submitted, rejected, pending_review, filed, dispatched, claimed, resolved, "
-        "rework, closed, reopened, rated, voided or merged"
+        "rework, closed, reopened, rated, voided, merged or withdrawn"
     )
     status_label: str
     grid_id: str | None
@@ -268,7 +268,7 @@ class RequestView(BaseModel):
         return cls(
             id=request.id,
             report_id=request.report_id,
-            work_order_id=request.work_order_id,
+            work_order_id=request.work_order_id or "",  # a rating or reopening names one
             action=request.action.value,
             score=request.score,
             comment=request.text if rating else None,

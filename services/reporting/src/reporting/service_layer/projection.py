@@ -31,7 +31,7 @@ from common.contracts.workorder_events import (
 )
 from common.messaging.ports import EventMeta, HandlerOutcome
 from reporting.domain.progress import Progress, Step, points_entry
-from reporting.domain.reports import Report
+from reporting.domain.reports import Report, ReportStatus
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
 _log = structlog.get_logger("gridloop.reporting")
@@ -140,6 +140,10 @@ async def _merge(
     if report is None:
         _log.warning("report.unknown", report_id=merged.merged_report_id)
         return "ignored"
+    if report.status is ReportStatus.WITHDRAWN:
+        # Dispatch detaches a withdrawn report from the case: it does not follow it.
+        withdrawn = replace(progress, detail="已撤回，不再跟进该工单")
+        return "processed" if await _apply(report, withdrawn, uow) else "stale"
     followers = await uow.reports.following(merged.work_order_id)
     known = next((r for r in followers if r.id != report.id and r.work_order_state), None)
     if known is not None:
