@@ -23,7 +23,6 @@ from reporting.entrypoints.http_photos import (
     PhotoUploads,
     build_multipart_report_router,
     build_photo_router,
-    submit_endpoint,
 )
 from reporting.entrypoints.http_withdrawal import build_withdrawal_router
 from reporting.entrypoints.open311 import build_open311_admin_router, build_open311_router
@@ -96,8 +95,8 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         "file and follow requests through Open311 GeoReport v2 at /open311/v2.",
         routers=[
             # Before the JSON route of POST /v1/reports: it takes only multipart requests.
-            build_multipart_report_router(submit_endpoint(reports), uploads),
-            reports,
+            build_multipart_report_router(reports.submit, uploads),
+            reports.router,
             build_withdrawal_router(unit_of_work),
             build_photo_router(uploads),
             build_open311_admin_router(open311_unit_of_work),
@@ -122,14 +121,15 @@ def photo_metrics(runtime: ServiceRuntime) -> PhotoMetrics:
         "gridloop_photos_uploaded_total",
         "Photo uploads by outcome (stored, deduplicated, refused_type, refused_size, "
         "refused_pixels)",
-        ["outcome"],
+        ["service", "outcome"],
         registry=runtime.metrics.registry,
     )
     for outcome in ("stored", "deduplicated", "refused_type", "refused_size", "refused_pixels"):
-        uploaded.labels(outcome)
+        uploaded.labels(SERVICE, outcome)
     bytes_stored = Counter(
         "gridloop_photo_bytes_stored_total",
         "Bytes of photos stored (new content only; thumbnails not counted)",
+        ["service"],
         registry=runtime.metrics.registry,
     )
-    return PhotoMetrics(uploaded, bytes_stored)
+    return PhotoMetrics(uploaded, bytes_stored.labels(SERVICE))

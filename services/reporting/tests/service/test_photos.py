@@ -109,7 +109,9 @@ def stored_files(photo_dir: Path) -> list[Path]:
 
 
 def uploads_counted(metrics: str, outcome: str) -> float | None:
-    return metric_sample(metrics, "gridloop_photos_uploaded_total", outcome=outcome)
+    return metric_sample(
+        metrics, "gridloop_photos_uploaded_total", service="reporting", outcome=outcome
+    )
 
 
 # --- what is kept of an upload ------------------------------------------------------------------
@@ -289,7 +291,7 @@ async def test_the_same_picture_is_stored_once(
     metrics = (await client.get("/metrics")).text
     assert uploads_counted(metrics, "stored") == 1.0
     assert uploads_counted(metrics, "deduplicated") == 2.0
-    stored_bytes = metric_sample(metrics, "gridloop_photo_bytes_stored_total")
+    stored_bytes = metric_sample(metrics, "gridloop_photo_bytes_stored_total", service="reporting")
     assert stored_bytes == first.json()["size"]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -300,13 +300,20 @@ class SubmissionMetrics:
     duplicates: Counter
 
 
+@dataclass(frozen=True)
+class ReportsApi:
+    router: APIRouter
+    submit: Callable[..., Awaitable[ReportDetail]]
+    """The endpoint of ``POST /v1/reports`` (the multipart form of the route ends in it)."""
+
+
 def build_router(
     unit_of_work: Callable[[], AbstractReportingUnitOfWork],
     metrics: SubmissionMetrics,
     reopen_window: timedelta,
     limits_in: Callable[[str], SubmissionLimits],
     capture_window: CaptureWindow = DEFAULT_CAPTURE_WINDOW,
-) -> APIRouter:
+) -> ReportsApi:
     router = APIRouter(prefix="/v1", tags=["reports"])
 
     async def detail(report_id: str) -> ReportDetail:
@@ -522,4 +529,4 @@ def build_router(
         order = wanted or sorted(stored)
         return [DistrictCatalogueView.of(stored[d]) for d in order if d in stored]
 
-    return router
+    return ReportsApi(router, submit)

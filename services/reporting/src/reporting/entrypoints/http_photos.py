@@ -41,6 +41,7 @@ Caller = Annotated[Principal, Depends(current_principal)]
 Rider = Annotated[Principal, require_roles(Role.RIDER)]
 SubmitEndpoint = Callable[..., Awaitable[ReportDetail]]
 
+SERVICE = "reporting"
 MULTIPART = "multipart/form-data"
 MULTIPART_ALLOWANCE = 64 * 1024
 """Room in a multipart body for its boundaries, part headers and form fields."""
@@ -56,9 +57,9 @@ _REPORT_FIELDS = ("category", "lat", "lon", "text", "captured_at")
 @dataclass(frozen=True)
 class PhotoMetrics:
     uploaded: Counter
-    """``gridloop_photos_uploaded_total{outcome}``"""
+    """``gridloop_photos_uploaded_total{service, outcome}``"""
     bytes_stored: Counter
-    """``gridloop_photo_bytes_stored_total``"""
+    """``gridloop_photo_bytes_stored_total`` of this service (the labelled child)"""
 
 
 class MultipartRoute(APIRoute):
@@ -112,9 +113,9 @@ class PhotoUploads:
                 unit_of_work=self.unit_of_work,
             )
         except PhotoRefused as error:
-            self.metrics.uploaded.labels(error.reason.value).inc()
+            self.metrics.uploaded.labels(SERVICE, error.reason.value).inc()
             raise _refused(error, field) from error
-        self.metrics.uploaded.labels(uploaded.outcome.value).inc()
+        self.metrics.uploaded.labels(SERVICE, uploaded.outcome.value).inc()
         if uploaded.outcome is UploadOutcome.STORED:
             self.metrics.bytes_stored.inc(uploaded.photo.size)
         return uploaded
@@ -252,16 +253,3 @@ def _invalid(field: str, message: str) -> Problem:
         f"{field}: {message}",
         extra={"errors": [{"field": field, "message": message}]},
     )
-
-
-def submit_endpoint(router: APIRouter) -> SubmitEndpoint:
-    """The endpoint of POST /v1/reports in ``router`` (the JSON route)."""
-    for route in router.routes:
-        if (
-            isinstance(route, APIRoute)
-            and route.path == "/v1/reports"
-            and "POST" in (route.methods or ())
-        ):
-            endpoint: SubmitEndpoint = route.endpoint
-            return endpoint
-    raise LookupError("POST /v1/reports")
