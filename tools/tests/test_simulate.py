@@ -340,6 +340,7 @@ def fast_config(grids_file: Path | None, **changes: Any) -> SimulationConfig:
         retry_backoff=0.001,
         balance_settle_seconds=2.0,
         balance_settle_interval=0.1,  # well above the fake pipeline's 0.02 s steps
+        intake=False,  # the fake stack has no photos, withdrawals or Open311
     )
     return replace(config, **changes)
 

@@ -139,3 +139,26 @@ def test_the_readme_walkthrough_works_as_written(stack: RunningLauncher) -> None
     assert balance.get("rider_id") == "r-001" or balance.get("status") == 404, balance
     districts = json.loads(lines[-1])
     assert {d["code"] for d in districts} == {"370811", "370812"}
+
+
+def test_simulate_tours_the_whole_intake_of_each_district(stack: RunningLauncher) -> None:
+    """`gridloop simulate` against the stack: the riders' reports, then per district a report
+    with a photo, the same report again, a withdrawal and an Open311 round trip."""
+    urls = [f"--{name}-url={stack.url(name)}" for name in ("reporting", "dispatch")]
+    urls += [f"--{name}-url={stack.url(name)}" for name in ("ledger", "notification")]
+    result = subprocess.run(
+        [*GRIDLOOP, "simulate", "--reports", "6", "--riders", "3", "--seed", "5", *urls],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 report(s) with a photo, 2 repeat(s) answered with the earlier report" in (
+        result.stdout
+    ), result.stdout
+    assert "2 Open311 request(s) filed, 2 read back" in result.stdout, result.stdout
+    withdrawn = re.search(r"(\d) withdrawn(?: \((\d) too late\))?;", result.stdout)
+    assert withdrawn is not None, result.stdout
+    assert int(withdrawn[1]) + int(withdrawn[2] or 0) == 2
+    assert "problem" not in result.stdout

@@ -81,6 +81,15 @@ def simulate(
             "verify every work order the reports open, until it is closed.",
         ),
     ] = False,
+    intake: Annotated[
+        bool,
+        typer.Option(
+            "--intake/--no-intake",
+            help="After the reports, tour the rest of intake once per district: a report with "
+            "a photo, the same report sent twice, a withdrawal, and an Open311 request filed "
+            "and read back (with an API key issued for the tour and revoked after).",
+        ),
+    ] = True,
     rework_ratio: Annotated[
         float,
         typer.Option(
@@ -148,6 +157,7 @@ def simulate(
         grids_file=grids_file,
         districts_dir=districts_dir,
         play_staff=play_staff,
+        intake=intake,
         rework_ratio=rework_ratio,
         jwt_secret=jwt_secret or os.environ.get(JWT_ENV_VAR) or DEVELOPMENT_SECRET,
     )

@@ -87,6 +87,9 @@ class SimulationConfig:
     #: Also play the districts' grid workers, departments and supervisors: claim, resolve,
     #: verify (and accept what waits for review) every work order the riders' reports open.
     play_staff: bool = False
+    #: After the reports, tour the rest of intake once per district: a report with a photo,
+    #: the same report twice, a withdrawal, an Open311 request filed and read back.
+    intake: bool = True
     #: Share of first verifications that fail (返工), with ``play_staff``.
     rework_ratio: float = 0.2
     #: Pause between two rounds of the staff looking for work.

@@ -23,6 +23,7 @@ from gridloop_tools.cli.simulate.client import (
 )
 from gridloop_tools.cli.simulate.config import SimulationConfig, SimulationError
 from gridloop_tools.cli.simulate.geometry import read_district_grids
+from gridloop_tools.cli.simulate.intake import tour_intake
 from gridloop_tools.cli.simulate.lives import StaffPlayer, fold_lives
 from gridloop_tools.cli.simulate.outcomes import ReportOutcome
 from gridloop_tools.cli.simulate.planning import (
@@ -325,6 +326,17 @@ async def run_simulation(
             wall_time = await run.drive()
             await run.final_sweep()
             after = await stack.settled_balances(tokens)
+            intake = (
+                await tour_intake(
+                    client,
+                    reporting_url=config.service_urls()["reporting"],
+                    jwt_secret=config.jwt_secret,
+                    grids={code: district_grids[code] for code in districts},
+                    seed=seed,
+                )
+                if config.intake
+                else None
+            )
     except httpx.InvalidURL as error:
         raise SimulationError(f"invalid service URL: {error}") from error
     except httpx.UnsupportedProtocol as error:
@@ -338,6 +350,7 @@ async def run_simulation(
         warnings=run.warnings(),
         submit_time_s=run.submit_time_s,
         lives=fold_lives(list(run.staff.lives.values()), districts) if run.staff else None,
+        intake=intake,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from rich.markup import escape
 from rich.table import Table
 
+from gridloop_tools.cli.simulate.intake import IntakeTally
 from gridloop_tools.cli.simulate.lives import DistrictLives
 from gridloop_tools.cli.simulate.outcomes import ReportOutcome
 
@@ -64,6 +65,8 @@ class SimulationSummary:
     districts: dict[str, int] = field(default_factory=dict)
     #: With --play-staff: how the work orders' lives went, per district.
     lives: dict[str, DistrictLives] | None = None
+    #: The intake tour (None: not run).
+    intake: IntakeTally | None = None
 
     @property
     def still_open(self) -> int:
@@ -102,7 +105,10 @@ class SimulationSummary:
 
     @property
     def ok(self) -> bool:
-        return self.submission_errors == 0 and self.pending == 0 and self.still_open == 0
+        intake_ok = self.intake is None or not self.intake.problems
+        return (
+            self.submission_errors == 0 and self.pending == 0 and self.still_open == 0 and intake_ok
+        )
 
     @property
     def exit_code(self) -> int:
@@ -126,6 +132,7 @@ def build_summary(
     warnings: Sequence[str] = (),
     submit_time_s: float | None = None,
     lives: Mapping[str, DistrictLives] | None = None,
+    intake: IntakeTally | None = None,
 ) -> SimulationSummary:
     """Fold the per-report outcomes and the balances into the run's summary."""
     errors = [outcome for outcome in outcomes if outcome.report_id is None]
@@ -173,6 +180,7 @@ def build_summary(
         close_time_s=close_time,
         districts=dict(Counter(o.planned.district for o in outcomes if o.planned.district)),
         lives=dict(lives) if lives is not None else None,
+        intake=intake,
     )
 
 
@@ -182,6 +190,22 @@ def _ms(value: float | None) -> str:
 
 def _s(value: float | None) -> str:
     return "—" if value is None else f"{value:,.1f} s"
+
+
+def _intake_rows(table: Table, intake: IntakeTally) -> None:
+    table.add_row(
+        "intake tour",
+        f"{intake.reports_with_photos} report(s) with a photo, "
+        f"{intake.duplicates_answered} repeat(s) answered with the earlier report",
+    )
+    late = f" ({intake.withdrawals_too_late} too late)" if intake.withdrawals_too_late else ""
+    table.add_row(
+        "  · withdrawn / Open311",
+        f"{intake.withdrawn} withdrawn{late}; {intake.open311_filed} Open311 request(s) filed, "
+        f"{intake.open311_read_back} read back",
+    )
+    for problem in intake.problems:
+        table.add_row("  · [red]problem[/]", escape(problem))
 
 
 def render_summary(summary: SimulationSummary) -> Table:
@@ -250,6 +274,8 @@ def render_summary(summary: SimulationSummary) -> Table:
                 )
             ),
         )
+    if summary.intake is not None:
+        _intake_rows(table, summary.intake)
     table.add_row("wall time", f"{summary.wall_time_s:.2f} s")
     table.add_row(
         "throughput",
