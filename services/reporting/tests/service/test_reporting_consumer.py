@@ -191,6 +191,12 @@ async def test_points_paid_for_a_report_show_on_its_timeline_once(
     assert [step["step"] for step in timeline].count("points_awarded") == 1
     assert timeline[-1]["detail"] == "+10 积分（上报被立案）"
     assert await consumed(client, "gridloop.points.awarded", "duplicate") == 1.0
+    # the same transfer told again in another event (a replay in a fresh consumer group)
+    told_again = as_event(points_awarded(report_id=report_id, work_order_id="wo-0001"))
+    await deliver(told_again, Topic.POINTS)
+    again = (await view(client, auth, report_id))["timeline"]
+    assert [step["step"] for step in again].count("points_awarded") == 1
+    assert await consumed(client, "gridloop.points.awarded", "stale") == 1.0
 
 
 async def test_points_for_an_unknown_report_are_ignored(

@@ -124,6 +124,13 @@ class FakeTimeline:
     async def add(self, entry: TimelineEntry) -> None:
         self.entries.append(entry)
 
+    async def add_once(self, entry: TimelineEntry) -> bool:
+        told = {(e.report_id, e.key) for e in self.entries if e.key is not None}
+        if (entry.report_id, entry.key) in told:
+            return False
+        self.entries.append(entry)
+        return True
+
     async def of_report(self, report_id: str) -> list[TimelineEntry]:
         return [e for e in self.entries if e.report_id == report_id]
 

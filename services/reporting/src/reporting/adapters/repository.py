@@ -198,12 +198,25 @@ class IdempotencyRepository:
         )
 
 
+@functools.cache
+def _add_timeline_once(dialect: str) -> sa.Insert:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(TIMELINE).on_conflict_do_nothing(
+        index_elements=[TIMELINE.c.report_id, TIMELINE.c.key]
+    )
+
+
 class TimelineRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, entry: TimelineEntry) -> None:
         await _write(self._session, TIMELINE.insert(), asdict(entry))
+
+    async def add_once(self, entry: TimelineEntry) -> bool:
+        connection = await self._session.connection()
+        statement = _add_timeline_once(connection.dialect.name)
+        return bool((await connection.execute(statement, asdict(entry))).rowcount)
 
     async def of_report(self, report_id: str) -> list[TimelineEntry]:
         columns = [column for column in TIMELINE.c if column.name != "id"]

@@ -69,6 +69,10 @@ class TimelineRow(ReportingTable, table=True):
     """One step of a report's timeline."""
 
     __tablename__ = "report_timeline"
+    __table_args__ = (
+        # One row per business fact that no work-order sequence orders (a points transfer).
+        sa.UniqueConstraint("report_id", "key", name="uq_report_timeline_report_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     report_id: str = Field(index=True, max_length=64)
@@ -77,6 +81,7 @@ class TimelineRow(ReportingTable, table=True):
     work_order_id: str | None = Field(default=None, max_length=64)
     detail: str | None = Field(default=None, max_length=500)
     at: datetime = Field(sa_type=UtcDateTime())
+    key: str | None = Field(default=None, max_length=100)
 
 
 class CatalogueRow(ReportingTable, table=True):

@@ -89,6 +89,9 @@ class TimelineEntry:
     at: datetime
     work_order_id: str | None = None
     detail: str | None = None
+    key: str | None = None
+    """The business fact of a row no work-order sequence orders (the points of one transfer):
+    a report keeps at most one row per key, so the fact told again adds nothing."""
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,15 @@ POINT_RULES = {"report_accepted": "上报被立案"}
 
 
 def points_entry(
-    report_id: str, *, amount: int, rule: str, at: datetime, work_order_id: str | None
+    report_id: str,
+    *,
+    transfer_id: str,
+    amount: int,
+    rule: str,
+    at: datetime,
+    work_order_id: str | None,
 ) -> TimelineEntry:
-    """The timeline row of points paid for a report."""
+    """The timeline row of points paid for a report (one per transfer)."""
     reason = POINT_RULES.get(rule, rule)
     return TimelineEntry(
         report_id=report_id,
@@ -151,4 +160,5 @@ def points_entry(
         at=at,
         work_order_id=work_order_id,
         detail=f"+{amount} 积分（{reason}）",
+        key=transfer_id,
     )

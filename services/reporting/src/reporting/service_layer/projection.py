@@ -188,17 +188,18 @@ async def on_report_rejected(
 async def on_points_awarded(
     awarded: PointsAwarded, meta: EventMeta, uow: AbstractReportingUnitOfWork
 ) -> HandlerOutcome:
-    """Points paid for a report show on its timeline (the consumer applies each event once)."""
+    """Points paid for a report show on its timeline, once per transfer (whichever consumer
+    group tells it)."""
     report = await uow.reports.get(awarded.report_id)
     if report is None or report.reporter_id != awarded.rider_id:
         _log.warning("report.unknown", report_id=awarded.report_id)
         return "ignored"
     entry = points_entry(
         report.id,
+        transfer_id=awarded.transfer_id,
         amount=awarded.amount,
         rule=awarded.rule,
         at=awarded.awarded_at,
         work_order_id=awarded.work_order_id,
     )
-    await uow.timeline.add(entry)
-    return "processed"
+    return "processed" if await uow.timeline.add_once(entry) else "stale"

@@ -60,6 +60,10 @@ class IdempotencyStore(Protocol):
 
 class TimelineStore(Protocol):
     async def add(self, entry: TimelineEntry) -> None: ...
+    async def add_once(self, entry: TimelineEntry) -> bool:
+        """Add ``entry`` unless the report has a row of the same ``key``; whether it did."""
+        ...
+
     async def of_report(self, report_id: str) -> list[TimelineEntry]:
         """Oldest first: in the order the steps were applied (the order's sequence), whatever
         clock stamped them."""
