@@ -13,9 +13,10 @@ from common.service.runtime import ServiceRuntime
 from ledger.adapters.tables import MESSAGING
 from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from ledger.config import LedgerSettings
-from ledger.domain.points import AwardRules
+from ledger.domain.rules import RuleSet
 from ledger.entrypoints.consumers import award_consumer
 from ledger.entrypoints.http import build_router
+from ledger.service_layer.handlers import LedgerObserver, Rewards
 
 SERVICE = "ledger"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -34,16 +35,40 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         registry=runtime.metrics.registry,
     )
     awarded.labels(SERVICE)
-    rules = AwardRules(
-        report_accepted=settings.points_report_accepted, daily_cap=settings.points_daily_cap
+    points = Counter(
+        "gridloop_ledger_points_total",
+        "Points moved, by district and movement: issued, reversed, capped (withheld), "
+        "reserved, redeemed, released (cancelled) and expired",
+        ["district", "movement"],
+        registry=runtime.metrics.registry,
+    )
+    conflicts = Counter(
+        "gridloop_ledger_transfer_conflicts_total",
+        "Causes refused because their transfer id was already used for different content",
+        ["code"],
+        registry=runtime.metrics.registry,
+    )
+
+    def issued(district: str, amount: int) -> None:
+        awarded.labels(SERVICE).inc(amount)
+        points.labels(district, "issued").inc(amount)
+
+    observer = LedgerObserver(
+        issued=issued,
+        reversed=lambda district, amount: points.labels(district, "reversed").inc(amount),
+        capped=lambda district, amount: points.labels(district, "capped").inc(amount),
+        conflict=lambda code: conflicts.labels(code).inc(),
+    )
+    defaults = RuleSet(
+        report_accepted=settings.points_report_accepted,
+        corroboration=settings.points_corroboration,
+        closure_bonus=settings.points_closure_bonus,
+        rating=settings.points_rating,
+        daily_cap=settings.points_daily_cap,
     )
     runtime.add_consumer(
         award_consumer(
-            unit_of_work,
-            rules,
-            runtime.publish,
-            runtime.metrics.consumers,
-            lambda amount: awarded.labels(SERVICE).inc(amount),
+            unit_of_work, Rewards(defaults, observer), runtime.publish, runtime.metrics.consumers
         ),
         Topic.WORKORDERS,
     )
@@ -51,5 +76,5 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         runtime,
         title="gridloop ledger",
         description="Riders' points: a double-entry ledger of immutable transfers.",
-        routers=[build_router(unit_of_work)],
+        routers=[build_router(unit_of_work, defaults)],
     )

@@ -13,8 +13,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import newest_first
 from common.paging import SortKey
-from ledger.adapters.tables import AccountRow, TransferRow
-from ledger.domain.points import Account, Transfer, TransferCode, is_derived
+from ledger.adapters.tables import AccountRow, PointRuleRow, TransferRow, WithheldRow
+from ledger.domain.points import (
+    EARNING_CODES,
+    Account,
+    Transfer,
+    TransferCode,
+    Withheld,
+    WithheldKind,
+    is_derived,
+)
+from ledger.domain.rules import RuleSet
 
 ACCOUNTS: sa.Table = AccountRow.__table__  # type: ignore[attr-defined]
 TRANSFERS: sa.Table = TransferRow.__table__  # type: ignore[attr-defined]
@@ -25,7 +34,7 @@ _TRANSFER = sa.select(TRANSFERS).where(TRANSFERS.c.id == sa.bindparam("transfer_
 _AWARDED_ON = sa.select(sa.func.coalesce(sa.func.sum(TRANSFERS.c.amount), 0)).where(
     TRANSFERS.c.rider_id == sa.bindparam("rider_id"),
     TRANSFERS.c.ledger_day == sa.bindparam("day"),
-    TRANSFERS.c.code == TransferCode.REPORT_ACCEPTED.value,
+    TRANSFERS.c.code.in_(sorted(code.value for code in EARNING_CODES)),
 )
 
 
@@ -158,6 +167,8 @@ class LedgerRepository:
                 "ledger_day": transfer.ledger_day,
                 "caused_by_event_id": transfer.caused_by_event_id,
                 "created_at": transfer.created_at,
+                "district": transfer.district,
+                "fingerprint": transfer.fingerprint,
             },
         )
         for account in accounts:
@@ -188,6 +199,74 @@ class LedgerRepository:
         )
         return [_transfer(row) for row in (await self._session.exec(statement)).all()]
 
+    async def get_withheld(self, withheld_id: str) -> Withheld | None:
+        row = await self._session.get(WithheldRow, withheld_id)
+        return _withheld(row) if row else None
+
+    async def record_withheld(self, withheld: Withheld) -> None:
+        self._session.add(
+            WithheldRow(
+                id=withheld.id,
+                kind=withheld.kind.value,
+                code=withheld.code.value,
+                rider_id=withheld.rider_id,
+                report_id=withheld.report_id,
+                work_order_id=withheld.work_order_id,
+                district=withheld.district,
+                amount=withheld.amount,
+                fingerprint=withheld.fingerprint,
+                ledger_day=withheld.ledger_day,
+                caused_by_event_id=withheld.caused_by_event_id,
+                created_at=withheld.created_at,
+            )
+        )
+        await self._session.flush()
+
+    async def earnings_of_order(self, work_order_id: str) -> list[Transfer]:
+        statement = (
+            select(TransferRow)
+            .where(
+                TransferRow.work_order_id == work_order_id,
+                col(TransferRow.code).in_(sorted(code.value for code in EARNING_CODES)),
+            )
+            .order_by(col(TransferRow.id))
+        )
+        return [_transfer(row) for row in (await self._session.exec(statement)).all()]
+
+    async def withheld_of_order(self, work_order_id: str) -> list[Withheld]:
+        statement = (
+            select(WithheldRow)
+            .where(WithheldRow.work_order_id == work_order_id)
+            .order_by(col(WithheldRow.id))
+        )
+        return [_withheld(row) for row in (await self._session.exec(statement)).all()]
+
+    async def rule_sets(self, district: str) -> list[RuleSet]:
+        statement = select(PointRuleRow).where(PointRuleRow.district == district)
+        return [_rule_set(row) for row in (await self._session.exec(statement)).all()]
+
+    async def add_rule_set(self, district: str, rules: RuleSet, created_by: str) -> RuleSet:
+        """Add a rule set to the district's history; the one stored already when a set with the
+        same ``effective_from`` exists (the caller compares)."""
+        existing = await self._session.get(PointRuleRow, (district, rules.effective_from))
+        if existing is not None:
+            return _rule_set(existing)
+        self._session.add(
+            PointRuleRow(
+                district=district,
+                effective_from=rules.effective_from,
+                report_accepted=rules.report_accepted,
+                corroboration=rules.corroboration,
+                closure_bonus=rules.closure_bonus,
+                rating=rules.rating,
+                daily_cap=rules.daily_cap,
+                created_by=created_by,
+                created_at=datetime.now(UTC),
+            )
+        )
+        await self._session.flush()
+        return rules
+
 
 def _transfer(row: TransferRow | sa.Row[Any]) -> Transfer:
     return Transfer(
@@ -202,4 +281,34 @@ def _transfer(row: TransferRow | sa.Row[Any]) -> Transfer:
         ledger_day=row.ledger_day,
         caused_by_event_id=row.caused_by_event_id,
         created_at=row.created_at,
+        district=row.district,
+        fingerprint=row.fingerprint,
+    )
+
+
+def _withheld(row: WithheldRow) -> Withheld:
+    return Withheld(
+        id=row.id,
+        kind=WithheldKind(row.kind),
+        code=TransferCode(row.code),
+        rider_id=row.rider_id,
+        report_id=row.report_id,
+        work_order_id=row.work_order_id,
+        district=row.district,
+        amount=row.amount,
+        fingerprint=row.fingerprint,
+        ledger_day=row.ledger_day,
+        caused_by_event_id=row.caused_by_event_id,
+        created_at=row.created_at,
+    )
+
+
+def _rule_set(row: PointRuleRow) -> RuleSet:
+    return RuleSet(
+        report_accepted=row.report_accepted,
+        corroboration=row.corroboration,
+        closure_bonus=row.closure_bonus,
+        rating=row.rating,
+        daily_cap=row.daily_cap,
+        effective_from=row.effective_from,
     )

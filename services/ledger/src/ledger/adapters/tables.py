@@ -41,6 +41,8 @@ class TransferRow(LedgerTable, table=True):
         sa.Index("ix_transfers_rider_day", "rider_id", "ledger_day"),
         # A rider's statement newest first, a page at a time, without sorting it all.
         sa.Index("ix_transfers_rider_newest", "rider_id", "created_at", "id"),
+        sa.Index("ix_transfers_work_order", "work_order_id"),
+        sa.Index("ix_transfers_district_day", "district", "ledger_day"),
     )
 
     id: str = Field(primary_key=True, max_length=200)
@@ -53,6 +55,49 @@ class TransferRow(LedgerTable, table=True):
     work_order_id: str | None = Field(default=None, max_length=64)
     ledger_day: date
     caused_by_event_id: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=TIMESTAMP)
+    district: str | None = Field(default=None, max_length=16)
+    fingerprint: str | None = Field(default=None, max_length=64)
+
+
+class WithheldRow(LedgerTable, table=True):
+    """Points a transfer id promised but did not move (capped by the daily cap, or a
+    reversal's shortfall), under that same id."""
+
+    __tablename__ = "withheld"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="ck_withheld_positive"),
+        sa.Index("ix_withheld_rider_newest", "rider_id", "created_at", "id"),
+        sa.Index("ix_withheld_work_order", "work_order_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=200)
+    kind: str = Field(max_length=20)
+    code: str = Field(max_length=40)
+    rider_id: str = Field(max_length=128)
+    report_id: str = Field(max_length=64)
+    work_order_id: str | None = Field(default=None, max_length=64)
+    district: str | None = Field(default=None, max_length=16)
+    amount: int = Field(sa_type=sa.BigInteger)
+    fingerprint: str = Field(max_length=64)
+    ledger_day: date
+    caused_by_event_id: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=TIMESTAMP)
+
+
+class PointRuleRow(LedgerTable, table=True):
+    """A district's rule set, in force from ``effective_from`` (insert-only history)."""
+
+    __tablename__ = "point_rules"
+
+    district: str = Field(primary_key=True, max_length=16)
+    effective_from: datetime = Field(primary_key=True, sa_type=TIMESTAMP)
+    report_accepted: int
+    corroboration: int
+    closure_bonus: int
+    rating: int
+    daily_cap: int
+    created_by: str = Field(max_length=128)
     created_at: datetime = Field(sa_type=TIMESTAMP)
 
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Depends, Path
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from common.auth import Principal, authorise_rider_data, current_principal
+from common.auth import Principal, Role, authorise_rider_data, current_principal, require_roles
 from common.paging import SortKey
+from common.problems import Problem
 from common.service.paging import CursorPage, PageRequest, page_request
+from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from ledger.domain.points import rider_account
-from ledger.service_layer.unit_of_work import AbstractLedgerUnitOfWork
+from ledger.domain.rules import RuleSet, in_force
 
 Caller = Annotated[Principal, Depends(current_principal)]
+Admin = Annotated[Principal, require_roles(Role.ADMIN)]
+DistrictCode = Annotated[str, Path(pattern=r"^\d{6}$", description="行政区划代码")]
 Page = Annotated[PageRequest, Depends(page_request("transfers"))]
 
 
@@ -35,7 +39,7 @@ class TransferView(BaseModel):
     credit_account_id: str
     amount: int
     code: str
-    report_id: str
+    report_id: str | None
     work_order_id: str | None
     ledger_day: date
     caused_by_event_id: str
@@ -46,8 +50,113 @@ class TransferList(CursorPage[TransferView]):
     """A rider's transfers, newest first."""
 
 
-def build_router(unit_of_work: Callable[[], AbstractLedgerUnitOfWork]) -> APIRouter:
+class PointRules(BaseModel):
+    """A district's rule set: what each reward pays and the daily cap per rider, in force for
+    events whose own time is at or after ``effective_from``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: AwareDatetime
+    report_accepted: int = Field(default=10, ge=0, le=10_000)
+    corroboration: int = Field(default=2, ge=0, le=10_000)
+    closure_bonus: int = Field(default=5, ge=0, le=10_000)
+    rating: int = Field(default=1, ge=0, le=10_000)
+    daily_cap: int = Field(default=50, ge=0, le=1_000_000)
+
+    def rule_set(self) -> RuleSet:
+        return RuleSet(
+            report_accepted=self.report_accepted,
+            corroboration=self.corroboration,
+            closure_bonus=self.closure_bonus,
+            rating=self.rating,
+            daily_cap=self.daily_cap,
+            effective_from=self.effective_from.astimezone(UTC),
+        )
+
+    @classmethod
+    def of(cls, rules: RuleSet) -> PointRules:
+        return cls(
+            effective_from=rules.effective_from,
+            report_accepted=rules.report_accepted,
+            corroboration=rules.corroboration,
+            closure_bonus=rules.closure_bonus,
+            rating=rules.rating,
+            daily_cap=rules.daily_cap,
+        )
+
+
+class PointRuleHistory(BaseModel):
+    district: str
+    defaults: PointRules
+    """What the district pays before its first rule set (the deployment's settings)."""
+    in_force: PointRules
+    rule_sets: list[PointRules]
+    """Oldest first."""
+
+
+def _same_rules(a: RuleSet, b: RuleSet) -> bool:
+    return PointRules.of(a).model_dump(exclude={"effective_from"}) == PointRules.of(b).model_dump(
+        exclude={"effective_from"}
+    )
+
+
+def build_router(
+    unit_of_work: Callable[[], SqlLedgerUnitOfWork], defaults: RuleSet | None = None
+) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["points"])
+    default_rules = defaults or RuleSet()
+
+    async def history(uow: SqlLedgerUnitOfWork, district: str) -> PointRuleHistory:
+        rule_sets = sorted(await uow.ledger.rule_sets(district), key=lambda r: r.effective_from)
+        return PointRuleHistory(
+            district=district,
+            defaults=PointRules.of(default_rules),
+            in_force=PointRules.of(in_force(rule_sets, datetime.now(UTC), default_rules)),
+            rule_sets=[PointRules.of(r) for r in rule_sets],
+        )
+
+    @router.get(
+        "/districts/{code}/point-rules",
+        response_model=PointRuleHistory,
+        summary="A district's point rules: the defaults and every rule set with its start",
+    )
+    async def point_rules(code: DistrictCode, principal: Caller) -> PointRuleHistory:
+        if not principal.is_staff():
+            raise Problem(403, "Forbidden", "only staff see a district's point rules")
+        async with unit_of_work() as uow:
+            return await history(uow, code)
+
+    @router.put(
+        "/districts/{code}/point-rules",
+        response_model=PointRuleHistory,
+        summary="Add a rule set to a district, in force from its effective_from (admins)",
+        responses={409: {"description": "another rule set starts at that time"}},
+    )
+    async def put_point_rules(
+        code: DistrictCode, rules: PointRules, principal: Admin
+    ) -> PointRuleHistory:
+        """A rule set applies to events from its ``effective_from`` on, which may not lie in the
+        past: a replay of an earlier event is paid by the rules of its time. Sending the same
+        set again changes nothing; another set at the same time is a 409."""
+        if not principal.covers(code):
+            raise Problem(403, "Forbidden", f"the token does not cover district {code}")
+        wanted = rules.rule_set()
+        if wanted.effective_from < datetime.now(UTC):
+            raise Problem(
+                422,
+                "Rules cannot change the past",
+                "effective_from lies in the past: events already paid keep their rules",
+            )
+        async with unit_of_work() as uow:
+            stored = await uow.ledger.add_rule_set(code, wanted, principal.subject)
+            if not _same_rules(stored, wanted):
+                raise Problem(
+                    409,
+                    "Conflict",
+                    f"another rule set of district {code} starts at {wanted.effective_from}",
+                )
+            await uow.commit()
+            return await history(uow, code)
 
     @router.get(
         "/accounts/{rider_id}/balance",

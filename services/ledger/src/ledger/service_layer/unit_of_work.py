@@ -8,7 +8,8 @@ from typing import Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
 from common.paging import SortKey
-from ledger.domain.points import Account, Transfer
+from ledger.domain.points import Account, Transfer, Withheld
+from ledger.domain.rules import RuleSet
 
 
 class LedgerStore(Protocol):
@@ -18,7 +19,10 @@ class LedgerStore(Protocol):
 
     async def get_account(self, account_id: str) -> Account | None: ...
     async def get_transfer(self, transfer_id: str) -> Transfer | None: ...
-    async def awarded_on(self, rider_id: str, day: date) -> int: ...
+    async def awarded_on(self, rider_id: str, day: date) -> int:
+        """Points a rider earned (every earning code) on an Asia/Shanghai day."""
+        ...
+
     async def record(self, transfer: Transfer, accounts: Sequence[Account]) -> None:
         """Store the transfer and the accounts' balances after it (as ``post_transfer``
         computed them)."""
@@ -29,6 +33,15 @@ class LedgerStore(Protocol):
     ) -> list[Transfer]:
         """Newest first (ties by id, descending), below ``after``; at most ``limit``."""
         ...
+
+    async def get_withheld(self, withheld_id: str) -> Withheld | None: ...
+    async def record_withheld(self, withheld: Withheld) -> None: ...
+    async def earnings_of_order(self, work_order_id: str) -> list[Transfer]:
+        """Every earning transfer paid for a report of the work order."""
+        ...
+
+    async def withheld_of_order(self, work_order_id: str) -> list[Withheld]: ...
+    async def rule_sets(self, district: str) -> list[RuleSet]: ...
 
 
 class AbstractLedgerUnitOfWork(AbstractUnitOfWork, Protocol):
