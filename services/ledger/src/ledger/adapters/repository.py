@@ -13,6 +13,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import newest_first
 from common.paging import SortKey
+from ledger.adapters.read_model import (
+    Participant,
+    StatementEntry,
+    statement_of,
+    top_participants,
+)
 from ledger.adapters.tables import AccountRow, PointRuleRow, TransferRow, WithheldRow
 from ledger.domain.points import (
     EARNING_CODES,
@@ -240,6 +246,16 @@ class LedgerRepository:
             .order_by(col(WithheldRow.id))
         )
         return [_withheld(row) for row in (await self._session.exec(statement)).all()]
+
+    async def statement_of(
+        self, rider_id: str, *, limit: int, after: SortKey | None
+    ) -> list[StatementEntry]:
+        return await statement_of(self._session, rider_id, limit=limit, after=after)
+
+    async def top_participants(
+        self, district: str, first: date, last: date, limit: int
+    ) -> list[Participant]:
+        return await top_participants(self._session, district, first, last, limit)
 
     async def rule_sets(self, district: str) -> list[RuleSet]:
         statement = select(PointRuleRow).where(PointRuleRow.district == district)

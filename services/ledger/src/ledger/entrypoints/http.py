@@ -6,21 +6,23 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.auth import Principal, Role, authorise_rider_data, current_principal, require_roles
 from common.paging import SortKey
 from common.problems import Problem
 from common.service.paging import CursorPage, PageRequest, page_request
+from ledger.adapters.read_model import StatementEntry
 from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
-from ledger.domain.points import rider_account
+from ledger.domain.points import DISTRICT_TIMEZONE, reason_zh, rider_account
 from ledger.domain.rules import RuleSet, in_force
 
 Caller = Annotated[Principal, Depends(current_principal)]
 Admin = Annotated[Principal, require_roles(Role.ADMIN)]
 DistrictCode = Annotated[str, Path(pattern=r"^\d{6}$", description="行政区划代码")]
 Page = Annotated[PageRequest, Depends(page_request("transfers"))]
+StatementPage = Annotated[PageRequest, Depends(page_request("statement"))]
 
 
 class BalanceView(BaseModel):
@@ -48,6 +50,87 @@ class TransferView(BaseModel):
 
 class TransferList(CursorPage[TransferView]):
     """A rider's transfers, newest first."""
+
+
+class StatementLine(BaseModel):
+    id: str
+    """The line's own id: the transfer id, or ``withheld:<transfer id>``."""
+    transfer_id: str
+    kind: str = Field(description="transfer, capped (past the daily cap) or shortfall")
+    code: str
+    amount: int
+    balance_change: int
+    """What the line did to the posted balance (negative for points out; 0 for a reservation
+    and for withheld points)."""
+    available_change: int
+    """What it did to the available balance (a reservation holds points: negative)."""
+    reason: str
+    """Why, in 中文."""
+    report_id: str | None
+    work_order_id: str | None
+    ledger_day: date
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: StatementEntry) -> StatementLine:
+        posted, available = _changes(entry)
+        return cls(
+            id=entry.id,
+            transfer_id=entry.transfer_id,
+            kind=entry.kind,
+            code=entry.code.value,
+            amount=entry.amount,
+            balance_change=posted,
+            available_change=available,
+            reason=reason_zh(entry.code, entry.withheld),
+            report_id=entry.report_id,
+            work_order_id=entry.work_order_id,
+            ledger_day=entry.ledger_day,
+            created_at=entry.created_at,
+        )
+
+
+def _changes(entry: StatementEntry) -> tuple[int, int]:
+    """(posted, available) changes of the rider's account."""
+    if entry.withheld is not None:
+        return 0, 0
+    sign = 1 if entry.credit else -1
+    match entry.code.phase.value:
+        case "pending":
+            return 0, sign * entry.amount
+        case "post_pending":
+            return sign * entry.amount, 0
+        case "void_pending":
+            return 0, -sign * entry.amount
+    return sign * entry.amount, sign * entry.amount
+
+
+class Statement(CursorPage[StatementLine]):
+    """A rider's statement, newest first: every transfer and every withheld reward."""
+
+
+class Participant(BaseModel):
+    rank: int
+    rider_id: str
+    points: int
+    """Earned in the month in the district, net of reversals."""
+    reports: int
+    """Reports of theirs that were paid."""
+
+
+class TopParticipants(BaseModel):
+    district: str
+    month: str
+    participants: list[Participant]
+
+
+def _month_days(month: str) -> tuple[date, date]:
+    year, number = (int(part) for part in month.split("-"))
+    if not 1 <= number <= 12:
+        raise Problem(422, "Invalid month", f"{month} is not a month (YYYY-MM)")
+    first = date(year, number, 1)
+    following = date(year + number // 12, number % 12 + 1, 1)
+    return first, date.fromordinal(following.toordinal() - 1)
 
 
 class PointRules(BaseModel):
@@ -197,6 +280,51 @@ def build_router(
             fetched,
             key=lambda t: SortKey(t.created_at, t.id),
             view=TransferView.model_validate,
+        )
+
+    @router.get(
+        "/accounts/{rider_id}/statement",
+        response_model=Statement,
+        summary="A rider's statement: transfers and withheld points with their reasons",
+    )
+    async def statement(rider_id: str, principal: Caller, page: StatementPage) -> Statement:
+        authorise_rider_data(principal, rider_id, "points")
+        async with unit_of_work() as uow:
+            fetched = await uow.ledger.statement_of(rider_id, limit=page.fetch, after=page.after)
+        return Statement.of(
+            page, fetched, key=lambda e: SortKey(e.created_at, e.id), view=StatementLine.of
+        )
+
+    @router.get(
+        "/districts/{code}/top-participants",
+        response_model=TopParticipants,
+        summary="A district's riders with the most points earned in a month (staff)",
+    )
+    async def top(
+        code: DistrictCode,
+        principal: Caller,
+        month: Annotated[
+            str | None,
+            Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM; this month by default"),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> TopParticipants:
+        """For the administrators choosing 先锋骑手: the month is an Asia/Shanghai one."""
+        if not principal.is_staff():
+            raise Problem(403, "Forbidden", "only staff see a district's top participants")
+        if principal.role is not Role.SERVICE and not principal.covers(code):
+            raise Problem(403, "Forbidden", f"the token does not cover district {code}")
+        month = month or datetime.now(DISTRICT_TIMEZONE).strftime("%Y-%m")
+        first, last = _month_days(month)
+        async with unit_of_work() as uow:
+            found = await uow.ledger.top_participants(code, first, last, limit)
+        return TopParticipants(
+            district=code,
+            month=month,
+            participants=[
+                Participant(rank=n, rider_id=p.rider_id, points=p.points, reports=p.reports)
+                for n, p in enumerate(found, start=1)
+            ],
         )
 
     return router
