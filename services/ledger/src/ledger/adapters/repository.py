@@ -20,6 +20,7 @@ from ledger.adapters.read_model import (
     top_participants,
 )
 from ledger.adapters.tables import AccountRow, PointRuleRow, TransferRow, WithheldRow
+from ledger.adapters.verify import LedgerVerification, verify_ledger
 from ledger.domain.points import (
     EARNING_CODES,
     Account,
@@ -256,6 +257,9 @@ class LedgerRepository:
         self, district: str, first: date, last: date, limit: int
     ) -> list[Participant]:
         return await top_participants(self._session, district, first, last, limit)
+
+    async def verify(self) -> LedgerVerification:
+        return await verify_ledger(await self._session.connection())
 
     async def rule_sets(self, district: str) -> list[RuleSet]:
         statement = select(PointRuleRow).where(PointRuleRow.district == district)

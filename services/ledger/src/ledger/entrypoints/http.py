@@ -133,6 +133,15 @@ def _month_days(month: str) -> tuple[date, date]:
     return first, date.fromordinal(following.toordinal() - 1)
 
 
+class Verification(BaseModel):
+    ok: bool
+    accounts: int
+    transfers: int
+    violations: dict[str, list[str]]
+    """Per check (district_sums, no_negative_rider, balances_fold, one_per_report,
+    reservations_end_once): what breaks it; empty lists when the ledger holds."""
+
+
 class PointRules(BaseModel):
     """A district's rule set: what each reward pays and the daily cap per rider, in force for
     events whose own time is at or after ``effective_from``."""
@@ -280,6 +289,22 @@ def build_router(
             fetched,
             key=lambda t: SortKey(t.created_at, t.id),
             view=TransferView.model_validate,
+        )
+
+    @router.get(
+        "/admin/ledger/verify",
+        response_model=Verification,
+        summary="Check the whole ledger against its invariants (admins)",
+    )
+    async def verify(principal: Admin) -> Verification:
+        """Reads every account and every transfer: a check for operators, not for a hot path."""
+        async with unit_of_work() as uow:
+            found = await uow.ledger.verify()
+        return Verification(
+            ok=found.ok,
+            accounts=found.accounts,
+            transfers=found.transfers,
+            violations=found.violations,
         )
 
     @router.get(
