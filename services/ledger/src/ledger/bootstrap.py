@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI
 from prometheus_client import Counter
 
 from common.contracts.topics import Topic
+from common.leadership import Leadership
 from common.service.http_app import create_service_app
 from common.service.runtime import ServiceRuntime
 from ledger.adapters.tables import MESSAGING
@@ -16,9 +20,12 @@ from ledger.config import LedgerSettings
 from ledger.domain.rules import RuleSet
 from ledger.entrypoints.consumers import award_consumer
 from ledger.entrypoints.http import build_router
+from ledger.entrypoints.http_redemptions import build_redemptions_router
 from ledger.service_layer.handlers import LedgerObserver, Rewards
+from ledger.service_layer.redemptions import RedemptionObserver, Redemptions, sweep_expired
 
 SERVICE = "ledger"
+_log = structlog.get_logger("gridloop.ledger")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -72,9 +79,49 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         ),
         Topic.WORKORDERS,
     )
-    return create_service_app(
+    redemptions = Redemptions(
+        timedelta(minutes=settings.redemption_hold_minutes),
+        RedemptionObserver(
+            reserved=lambda district, amount: points.labels(district, "reserved").inc(amount),
+            redeemed=lambda district, amount: points.labels(district, "redeemed").inc(amount),
+            released=lambda district, amount: points.labels(district, "released").inc(amount),
+            expired=lambda district, amount: points.labels(district, "expired").inc(amount),
+        ),
+    )
+    leadership = Leadership(runtime.engine, "gridloop:ledger-redemption-sweeper")
+
+    async def sweep_once(now: datetime | None = None) -> int | None:
+        """Expire the reservations past their time if this process leads the sweepers (None
+        if another does); a failed pass gives the lead up."""
+        if not await leadership.ensure():
+            return None
+        try:
+            return await sweep_expired(unit_of_work, redemptions, now or datetime.now(UTC))
+        except Exception:
+            await leadership.release()
+            raise
+
+    async def sweep_expired_reservations() -> None:
+        try:
+            while True:
+                await asyncio.sleep(settings.redemption_sweep_interval_seconds)
+                try:
+                    await sweep_once()
+                except Exception as error:
+                    _log.warning("sweeper.failed", error=repr(error)[:300])
+        finally:
+            await leadership.release()
+
+    app = create_service_app(
         runtime,
         title="gridloop ledger",
-        description="Riders' points: a double-entry ledger of immutable transfers.",
-        routers=[build_router(unit_of_work, defaults)],
+        description="Riders' points: a double-entry ledger of immutable transfers, and gifts "
+        "redeemed for them (兑换).",
+        routers=[
+            build_router(unit_of_work, defaults),
+            build_redemptions_router(unit_of_work, redemptions),
+        ],
+        background=[sweep_expired_reservations],
     )
+    app.state.sweep_redemptions = sweep_once  # one sweeper pass, for operators' tools and tests
+    return app

@@ -16,3 +16,7 @@ class LedgerSettings(ServiceSettings):
     points_daily_cap: int = Field(default=50, ge=1)
     """The defaults of every district without rule sets of its own (``PUT
     /v1/districts/{code}/point-rules`` adds those)."""
+    redemption_hold_minutes: int = Field(default=3 * 24 * 60, ge=1)
+    """How long a reserved gift waits for its rider at the collection point before the sweeper
+    voids the reservation (the points and the unit of stock come back)."""
+    redemption_sweep_interval_seconds: float = Field(default=60.0, gt=0)

@@ -45,14 +45,42 @@ async def run_cli(database_path: Path) -> Any:
     return await asyncio.to_thread(CliRunner().invoke, cli, arguments)
 
 
+async def spend(client: httpx.AsyncClient, auth: Auth) -> None:
+    """rider-1 redeems a gift and collects it: a reservation posted."""
+    gift = {
+        "name": "雨衣",
+        "cost": 12,
+        "stock": 1,
+        "collection_point_kind": "station",
+        "collection_point_name": "鼓楼驿站",
+        "active_from": "2026-01-01T00:00:00+00:00",
+    }
+    admin = auth(role="admin")
+    await client.put("/v1/districts/370812/gifts/raincoat", json=gift, headers=admin)
+    reserved = await client.post(
+        "/v1/redemptions",
+        json={"gift_id": "raincoat"},
+        headers={**auth(subject="rider-1"), "Idempotency-Key": "k-1"},
+    )
+    assert reserved.status_code == 201, reserved.text
+    done = await client.post(
+        f"/v1/redemptions/{reserved.json()['id']}/fulfil",
+        json={"collection_code": reserved.json()["collection_code"]},
+        headers=admin,
+    )
+    assert done.status_code == 200, done.text
+
+
 async def test_a_sound_ledger_verifies(
     client: httpx.AsyncClient, auth: Auth, deliver: Deliver, database_path: Path
 ) -> None:
     for event in life():
         await deliver(event)
+    await spend(client, auth)
     body = await verification(client, auth)
     assert body["ok"], body
-    assert body["transfers"] == 6  # award, corroboration, bonus, rating; award, reversal
+    # award, corroboration, bonus, rating; award, reversal; reserve, post
+    assert body["transfers"] == 8
     result = await run_cli(database_path)
     assert result.exit_code == 0, result.output
     assert "one_per_report: ok" in result.output
@@ -62,6 +90,7 @@ DAMAGE = {
     "balances_fold": "UPDATE accounts SET credits_posted = credits_posted + 1 "
     "WHERE id = 'rider:rider-1'",
     "no_negative_rider": "UPDATE accounts SET debits_pending = -3 WHERE id = 'rider:rider-2'",
+    "reservations_end_once": "UPDATE redemptions SET state = 'reserved'",
     "one_per_report": "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, "
     "code, rider_id, report_id, ledger_day, caused_by_event_id, created_at) VALUES "
     "('award:rep-1:again', 'sys:issuance', 'rider:rider-2', 10, 'report_accepted', 'rider-2', "
@@ -75,6 +104,7 @@ async def test_damage_is_found(
 ) -> None:
     for event in life():
         await deliver(event)
+    await spend(client, auth)
     engine = sa.create_engine(f"sqlite:///{database_path}")
     with engine.begin() as connection:
         connection.execute(sa.text("PRAGMA ignore_check_constraints = ON"))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.adapters.tables import AccountRow, TransferRow
+from ledger.adapters.tables import AccountRow, RedemptionRow, TransferRow
 from ledger.domain.points import (
     Phase,
     TransferCode,
@@ -34,6 +34,12 @@ from ledger.domain.points import (
 
 ACCOUNTS: sa.Table = AccountRow.__table__  # type: ignore[attr-defined]
 TRANSFERS: sa.Table = TransferRow.__table__  # type: ignore[attr-defined]
+REDEMPTIONS: sa.Table = RedemptionRow.__table__  # type: ignore[attr-defined]
+RESOLUTIONS = {
+    TransferCode.POST.value: "fulfilled",
+    TransferCode.VOID.value: "cancelled",
+    TransferCode.EXPIRE.value: "expired",
+}
 UNIQUE_PER_REPORT = {
     TransferCode.REPORT_ACCEPTED: award_transfer_id,
     TransferCode.CLOSURE_BONUS: bonus_transfer_id,
@@ -149,7 +155,39 @@ async def verify_ledger(connection: AsyncConnection) -> LedgerVerification:
         if folded[account_id] != Columns() and not await _exists(connection, account_id):
             result.violations["balances_fold"].append(f"{account_id}: transfers, no account")
     await _check_one_per_report(connection, result)
+    await _check_reservations(connection, result)
     return result
+
+
+async def _check_reservations(connection: AsyncConnection, result: LedgerVerification) -> None:
+    """Each redemption: one reservation; ended (in its state) by exactly one resolution whose
+    code says how, or by none while it is still reserved."""
+    moves: dict[str, list[str]] = defaultdict(list)
+    rows = await connection.execute(
+        sa.select(TRANSFERS.c.redemption_id, TRANSFERS.c.code).where(
+            TRANSFERS.c.code.in_([TransferCode.RESERVE.value, *RESOLUTIONS])
+        )
+    )
+    for row in rows:
+        moves[row.redemption_id or "-"].append(row.code)
+    states = {
+        row.id: row.state
+        for row in await connection.execute(sa.select(REDEMPTIONS.c.id, REDEMPTIONS.c.state))
+    }
+    broken = result.violations["reservations_end_once"]
+    for redemption_id in sorted(set(moves) | set(states)):
+        codes = moves.get(redemption_id, [])
+        reserves = codes.count(TransferCode.RESERVE.value)
+        ends = [RESOLUTIONS[code] for code in codes if code in RESOLUTIONS]
+        state = states.get(redemption_id)
+        if reserves != 1:
+            broken.append(f"redemption {redemption_id}: {reserves} reservations")
+        if len(ends) > 1:
+            broken.append(f"redemption {redemption_id}: ended {len(ends)} times ({ends})")
+        elif state is None:
+            broken.append(f"redemption {redemption_id}: transfers, no redemption")
+        elif (state == "reserved" and ends) or (state != "reserved" and ends != [state]):
+            broken.append(f"redemption {redemption_id}: {state}, but its transfers say {ends}")
 
 
 def _check_district_sums(

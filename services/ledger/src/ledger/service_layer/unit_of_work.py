@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
 from common.paging import SortKey
 from ledger.domain.points import Account, Transfer, Withheld
+from ledger.domain.redemption import Gift, Redemption, RedemptionState
 from ledger.domain.rules import RuleSet
 
 
@@ -44,6 +45,35 @@ class LedgerStore(Protocol):
     async def rule_sets(self, district: str) -> list[RuleSet]: ...
 
 
+class RedemptionStore(LedgerStore, Protocol):
+    """The ledger with gifts and redemptions."""
+
+    async def get_gift(self, gift_id: str) -> Gift | None: ...
+    async def take_stock(self, gift_id: str) -> bool:
+        """One unit of the gift's stock taken, if any is left (atomic)."""
+        ...
+
+    async def return_stock(self, gift_id: str) -> None: ...
+    async def add_redemption(self, redemption: Redemption) -> None: ...
+    async def get_redemption(self, redemption_id: str) -> Redemption | None: ...
+    async def redemption_by_key(self, rider_id: str, key: str) -> Redemption | None: ...
+    async def end_redemption(
+        self, redemption_id: str, state: RedemptionState, *, by: str, at: datetime
+    ) -> bool:
+        """Move a reserved redemption to ``state``; False if it is not reserved any more (the
+        one guard that makes a reservation end exactly once)."""
+        ...
+
+    async def due_redemptions(self, now: datetime, *, limit: int) -> list[str]:
+        """Reserved redemptions whose expiry has passed, oldest expiry first."""
+        ...
+
+
 class AbstractLedgerUnitOfWork(AbstractUnitOfWork, Protocol):
     @property
     def ledger(self) -> LedgerStore: ...
+
+
+class AbstractRedemptionUnitOfWork(AbstractUnitOfWork, Protocol):
+    @property
+    def ledger(self) -> RedemptionStore: ...
