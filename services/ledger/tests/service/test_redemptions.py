@@ -129,6 +129,9 @@ async def test_a_reservation_holds_points_and_stock_until_fulfilled_against_its_
     assert [(line["code"], line["balance_change"], line["available_change"]) for line in lines][
         :2
     ] == [("post", -30, 0), ("reserve", 0, -30)]
+    assert {(line["gift_name"], line["redemption_id"]) for line in lines[:2]} == {
+        ("雨衣", reserved["id"])
+    }
     text = (await client.get("/metrics")).text
     assert (
         metric_sample(text, "gridloop_ledger_points_total", district="370812", movement="redeemed")

@@ -11,11 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from common.db import newest_first
 from common.paging import SortKey
-from ledger.adapters.tables import TransferRow, WithheldRow
+from ledger.adapters.tables import RedemptionRow, TransferRow, WithheldRow
 from ledger.domain.points import EARNING_CODES, TransferCode, WithheldKind, rider_account
 
 TRANSFERS: sa.Table = TransferRow.__table__  # type: ignore[attr-defined]
 WITHHELD: sa.Table = WithheldRow.__table__  # type: ignore[attr-defined]
+REDEMPTIONS: sa.Table = RedemptionRow.__table__  # type: ignore[attr-defined]
 WITHHELD_PREFIX = "withheld:"
 
 
@@ -36,6 +37,8 @@ class StatementEntry:
     work_order_id: str | None
     ledger_day: date
     created_at: datetime
+    redemption_id: str | None = None
+    gift_name: str | None = None
 
     @property
     def withheld(self) -> WithheldKind | None:
@@ -52,18 +55,26 @@ class Participant:
 async def statement_of(
     session: AsyncSession, rider_id: str, *, limit: int, after: SortKey | None
 ) -> list[StatementEntry]:
-    transfers = sa.select(
-        TRANSFERS.c.id.label("entry_id"),
-        TRANSFERS.c.id.label("transfer_id"),
-        sa.literal("transfer").label("kind"),
-        TRANSFERS.c.code,
-        TRANSFERS.c.amount,
-        (TRANSFERS.c.credit_account_id == rider_account(rider_id)).label("credit"),
-        TRANSFERS.c.report_id,
-        TRANSFERS.c.work_order_id,
-        TRANSFERS.c.ledger_day,
-        TRANSFERS.c.created_at,
-    ).where(TRANSFERS.c.rider_id == rider_id)
+    transfers = (
+        sa.select(
+            TRANSFERS.c.id.label("entry_id"),
+            TRANSFERS.c.id.label("transfer_id"),
+            sa.literal("transfer").label("kind"),
+            TRANSFERS.c.code,
+            TRANSFERS.c.amount,
+            (TRANSFERS.c.credit_account_id == rider_account(rider_id)).label("credit"),
+            TRANSFERS.c.report_id,
+            TRANSFERS.c.work_order_id,
+            TRANSFERS.c.ledger_day,
+            TRANSFERS.c.created_at,
+            TRANSFERS.c.redemption_id,
+            REDEMPTIONS.c.gift_name,
+        )
+        .select_from(
+            TRANSFERS.outerjoin(REDEMPTIONS, REDEMPTIONS.c.id == TRANSFERS.c.redemption_id)
+        )
+        .where(TRANSFERS.c.rider_id == rider_id)
+    )
     withheld = sa.select(
         (sa.literal(WITHHELD_PREFIX) + WITHHELD.c.id).label("entry_id"),
         WITHHELD.c.id,
@@ -75,6 +86,8 @@ async def statement_of(
         WITHHELD.c.work_order_id,
         WITHHELD.c.ledger_day,
         WITHHELD.c.created_at,
+        sa.null().label("redemption_id"),
+        sa.null().label("gift_name"),
     ).where(WITHHELD.c.rider_id == rider_id)
     lines = sa.union_all(transfers, withheld).subquery()
     statement = newest_first(
@@ -93,6 +106,8 @@ async def statement_of(
             work_order_id=row.work_order_id,
             ledger_day=row.ledger_day,
             created_at=row.created_at,
+            redemption_id=row.redemption_id,
+            gift_name=row.gift_name,
         )
         for row in (await connection.execute(statement)).all()
     ]

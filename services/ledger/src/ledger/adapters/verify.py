@@ -88,6 +88,10 @@ class LedgerVerification:
 
 
 async def verify_ledger(connection: AsyncConnection) -> LedgerVerification:
+    """Every check, on one snapshot of the database (a live ledger keeps moving: on PostgreSQL
+    the reads run in one REPEATABLE READ transaction, which must not have read anything yet)."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
     result = LedgerVerification()
     folded: dict[str, Columns] = defaultdict(Columns)
     by_district: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -68,6 +68,9 @@ class StatementLine(BaseModel):
     """Why, in 中文."""
     report_id: str | None
     work_order_id: str | None
+    redemption_id: str | None
+    gift_name: str | None
+    """The gift a redemption's line belongs to."""
     ledger_day: date
     created_at: datetime
 
@@ -85,6 +88,8 @@ class StatementLine(BaseModel):
             reason=reason_zh(entry.code, entry.withheld),
             report_id=entry.report_id,
             work_order_id=entry.work_order_id,
+            redemption_id=entry.redemption_id,
+            gift_name=entry.gift_name,
             ledger_day=entry.ledger_day,
             created_at=entry.created_at,
         )
