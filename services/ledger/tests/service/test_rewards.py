@@ -178,6 +178,12 @@ async def test_an_award_past_the_cap_is_recorded_as_capped_and_told(
         capped = await uow.ledger.get_withheld("bonus:rep-0")
     assert capped is not None and (capped.kind.value, capped.amount) == ("capped", 5)
     assert (await outbox_types(app)).count("gridloop.points.capped") == 1
+    async with app.state.runtime.engine.connect() as connection:
+        rows = (
+            await connection.execute(sa.text("SELECT payload FROM outbox ORDER BY position"))
+        ).all()
+    sequences = [CloudEvent.from_bytes(row[0]).sequence for row in rows]
+    assert sequences == [1, 2, 3, 4, 5, 6]  # the capped decision has its own sequence
     text = (await client.get("/metrics")).text
     assert (
         metric_sample(text, "gridloop_ledger_points_total", district="370812", movement="capped")

@@ -40,6 +40,9 @@ class FakeLedger:
         self.transfers: dict[str, Transfer] = {}
         self.withheld: dict[str, Withheld] = {}
 
+    async def advance(self, account: Account) -> None:
+        self.accounts[account.id] = account
+
     async def get_withheld(self, withheld_id: str) -> Withheld | None:
         return self.withheld.get(withheld_id)
 

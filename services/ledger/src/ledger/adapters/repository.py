@@ -222,6 +222,14 @@ class LedgerRepository:
         )
         return [_transfer(row) for row in (await self._session.exec(statement)).all()]
 
+    async def advance(self, account: Account) -> None:
+        connection = await self._session.connection()
+        await connection.execute(
+            ACCOUNTS.update()
+            .where(ACCOUNTS.c.id == account.id)
+            .values(version=account.version, updated_at=datetime.now(UTC))
+        )
+
     async def get_withheld(self, withheld_id: str) -> Withheld | None:
         row = await self._session.get(WithheldRow, withheld_id)
         return _withheld(row) if row else None

@@ -10,7 +10,7 @@ refused, logged and counted, never applied.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -275,6 +275,8 @@ class Rewards:
             uow.after_commit(lambda: self.observer.issued(district, amount))
         withheld = requested - amount
         if withheld > 0:
+            rider = replace(rider, version=rider.version + 1)
+            await uow.ledger.advance(rider)
             await uow.ledger.record_withheld(
                 Withheld(
                     id=reward.transfer_id,
@@ -353,6 +355,9 @@ class Rewards:
             )
             rider, _ = post_transfer(rider, Account(ISSUANCE_ACCOUNT), transfer)
             await uow.ledger.record(transfer, [rider])
+        if amount == 0:  # nothing moved: the event still gets a sequence of its own
+            rider = replace(rider, version=rider.version + 1)
+            await uow.ledger.advance(rider)
         if shortfall > 0:
             await uow.ledger.record_withheld(
                 Withheld(
