@@ -141,7 +141,7 @@ async def test_a_reservation_holds_points_and_stock_until_fulfilled_against_its_
 
 
 async def test_a_cancelled_reservation_gives_back_points_and_stock(
-    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, app: FastAPI
 ) -> None:
     await earn(deliver, "rider-1", 3)
     await earn(deliver, "rider-2", 3)
@@ -163,6 +163,14 @@ async def test_a_cancelled_reservation_gives_back_points_and_stock(
     )
     assert_problem(fulfil, 409, "already cancelled")
     await verified(client, auth)
+    async with app.state.runtime.engine.connect() as connection:
+        rows = (await connection.execute(sa.text("SELECT payload FROM outbox"))).all()
+    cancelled = [
+        event
+        for event in (CloudEvent.from_bytes(row[0]) for row in rows)
+        if event.type == "gridloop.redemption.cancelled"
+    ]
+    assert [e.data["reason"] for e in cancelled] == ["礼品损坏"]
 
 
 async def test_an_unfulfilled_reservation_expires_once_and_a_late_fulfil_is_409(

@@ -369,16 +369,6 @@ class LedgerRepository:
         ).first()
         return _redemption(row) if row else None
 
-    async def redemptions_of(self, rider_id: str, *, limit: int) -> list[Redemption]:
-        connection = await self._session.connection()
-        rows = await connection.execute(
-            sa.select(REDEMPTIONS)
-            .where(REDEMPTIONS.c.rider_id == rider_id)
-            .order_by(REDEMPTIONS.c.reserved_at.desc(), REDEMPTIONS.c.id.desc())
-            .limit(limit)
-        )
-        return [_redemption(row) for row in rows]
-
     async def end_redemption(
         self, redemption_id: str, state: RedemptionState, *, by: str, at: datetime
     ) -> bool:

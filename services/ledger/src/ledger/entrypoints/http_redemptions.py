@@ -280,7 +280,11 @@ def build_redemptions_router(
             await _staff_of(uow, principal, redemption_id)
             try:
                 ended = await redemptions.cancel(
-                    uow, redemption_id, by=principal.subject, now=datetime.now(UTC)
+                    uow,
+                    redemption_id,
+                    by=principal.subject,
+                    now=datetime.now(UTC),
+                    reason=body.reason,
                 )
             except RedemptionRefused as refused:
                 raise _problem(refused) from refused

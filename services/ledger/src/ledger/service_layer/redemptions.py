@@ -162,12 +162,20 @@ class Redemptions:
         return await self._resolve(uow, redemption, RedemptionState.FULFILLED, by, now)
 
     async def cancel(
-        self, uow: AbstractRedemptionUnitOfWork, redemption_id: str, *, by: str, now: datetime
+        self,
+        uow: AbstractRedemptionUnitOfWork,
+        redemption_id: str,
+        *,
+        by: str,
+        now: datetime,
+        reason: str = "",
     ) -> Redemption:
         redemption = await self._get(uow, redemption_id)
         if redemption.state is RedemptionState.CANCELLED:
             return redemption
-        return await self._resolve(uow, redemption, RedemptionState.CANCELLED, by, now)
+        return await self._resolve(
+            uow, redemption, RedemptionState.CANCELLED, by, now, reason=reason
+        )
 
     async def expire(
         self, uow: AbstractRedemptionUnitOfWork, redemption_id: str, *, now: datetime
@@ -195,6 +203,8 @@ class Redemptions:
         state: RedemptionState,
         by: str,
         now: datetime,
+        *,
+        reason: str = "",
     ) -> Redemption:
         rider = await uow.ledger.open_account(
             rider_account(redemption.rider_id), must_not_go_negative=True
@@ -217,7 +227,7 @@ class Redemptions:
             await uow.ledger.return_stock(redemption.gift_id)
         ended = replace(redemption, state=state, resolved_at=now, resolved_by=by)
         await uow.outbox.add(
-            self._event(ended), subject=redemption.rider_id, sequence=rider.version
+            self._event(ended, reason), subject=redemption.rider_id, sequence=rider.version
         )
         district, cost = redemption.district, redemption.cost
         count = {
@@ -230,7 +240,7 @@ class Redemptions:
         return ended
 
     def _event(
-        self, ended: Redemption
+        self, ended: Redemption, reason: str
     ) -> RedemptionFulfilled | RedemptionCancelled | RedemptionExpired:
         common = {
             "redemption_id": ended.id,
@@ -247,7 +257,7 @@ class Redemptions:
             )
         if ended.state is RedemptionState.CANCELLED:
             return RedemptionCancelled.model_validate(
-                {**common, "cancelled_by": by, "cancelled_at": at}
+                {**common, "cancelled_by": by, "reason": reason, "cancelled_at": at}
             )
         return RedemptionExpired.model_validate({**common, "expired_at": at})
 
