@@ -29,7 +29,7 @@ from gridloop_tools.stack import SERVICES, Stack
 Say = Callable[[str], None]
 
 CONSUMED_TOPICS: dict[str, tuple[Topic, ...]] = {
-    "reporting": (Topic.WORKORDERS, Topic.DISTRICTS),
+    "reporting": (Topic.WORKORDERS, Topic.DISTRICTS, Topic.POINTS),
     "dispatch": (Topic.REPORTS,),
     "ledger": (Topic.WORKORDERS,),
     "notification": (Topic.WORKORDERS, Topic.POINTS),
