@@ -39,6 +39,12 @@ BUILDERS: dict[str, Callable[[], EventData]] = {
     "gridloop.report.reopen_requested": builders.report_reopen_requested,
     "gridloop.report.withdrawn": builders.report_withdrawn,
     "gridloop.district.catalogue_published": builders.district_catalogue_published,
+    "gridloop.points.capped": builders.points_capped,
+    "gridloop.points.reversed": builders.points_reversed,
+    "gridloop.redemption.reserved": builders.redemption_reserved,
+    "gridloop.redemption.fulfilled": builders.redemption_fulfilled,
+    "gridloop.redemption.cancelled": builders.redemption_cancelled,
+    "gridloop.redemption.expired": builders.redemption_expired,
 }
 
 

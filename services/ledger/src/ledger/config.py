@@ -10,4 +10,13 @@ class LedgerSettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///./data/ledger.db"
     port: int = 8003
     points_report_accepted: int = Field(default=10, ge=1)
+    points_corroboration: int = Field(default=2, ge=0)
+    points_closure_bonus: int = Field(default=5, ge=0)
+    points_rating: int = Field(default=1, ge=0)
     points_daily_cap: int = Field(default=50, ge=1)
+    """The defaults of every district without rule sets of its own (``PUT
+    /v1/districts/{code}/point-rules`` adds those)."""
+    redemption_hold_minutes: int = Field(default=3 * 24 * 60, ge=1)
+    """How long a reserved gift waits for its rider at the collection point before the sweeper
+    voids the reservation (the points and the unit of stock come back)."""
+    redemption_sweep_interval_seconds: float = Field(default=60.0, gt=0)

@@ -73,3 +73,12 @@ class TestLedgerServiceContract(ServiceContractSuite, PagedListSuite):
             "/v1/accounts/rider-1/transfers", headers=auth(subject="rider-1")
         )
         assert [t["report_id"] for t in response.json()["items"]] == ["rep-1"]
+
+
+class TestStatementPaging(PagedListSuite):
+    """The statement pages like every list (its transfer lines keep their transfer ids)."""
+
+    paged_path = "/v1/accounts/rider-1/statement"
+
+    async def add_list_items(self, app: FastAPI, owner: str, keys: Sequence[SortKey]) -> None:
+        await TestLedgerServiceContract().add_list_items(app, owner, keys)

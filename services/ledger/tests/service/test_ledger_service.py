@@ -259,6 +259,7 @@ async def test_staff_oversight_is_not_bound_to_a_district(
 
 
 # --- the rest of the work order's life --------------------------------------------------------
+# (merged, closed, rated and voided pay or take back points: see test_rewards.py)
 
 LIFE: list[EventData] = [
     builders.work_order_review_requested(),
@@ -268,11 +269,7 @@ LIFE: list[EventData] = [
     builders.work_order_verified(),
     builders.work_order_rework(),
     builders.work_order_returned(),
-    builders.work_order_closed(),
     builders.work_order_reopened(),
-    builders.work_order_voided(),
-    builders.work_order_rated(),
-    builders.work_order_merged(),
     builders.work_order_sla_warning(),
     builders.work_order_overdue(),
     builders.work_order_escalated(),

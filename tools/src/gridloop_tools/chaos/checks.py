@@ -23,6 +23,7 @@ from gridloop_tools.chaos.topics import records_on
 from ledger.config import LedgerSettings
 from ledger.domain.points import (
     AwardRules,
+    TransferCode,
     award_transfer_id,
     is_derived,
     ledger_day,
@@ -202,8 +203,13 @@ async def check_points(
             transfers.c.ledger_day,
             transfers.c.debit_account_id,
             transfers.c.credit_account_id,
+            transfers.c.code,
         ),
     )
+    every_transfer = rows
+    # The awards for filed reports; merges, closings, ratings and voids pay or take back
+    # more under their own codes, which only the books' balance below counts.
+    rows = [row for row in rows if row.code == TransferCode.REPORT_ACCEPTED.value]
     outcome.transfers = {row.id: (row.report_id, row.amount) for row in rows}
     per_report = Counter(row.report_id for row in rows)
     filed_per_day: Counter[tuple[str, date]] = Counter(
@@ -213,7 +219,9 @@ async def check_points(
     paid_per_rider: Counter[str] = Counter()
     for row in rows:
         paid_per_day[(row.rider_id, row.ledger_day)] += row.amount
+    for row in every_transfer:
         paid_per_rider[row.credit_account_id] += row.amount
+        paid_per_rider[row.debit_account_id] -= row.amount
     wrong_days = [
         f"{rider} {day}: paid {paid_per_day[(rider, day)]} for {filed} filed"
         for (rider, day), filed in filed_per_day.items()
@@ -234,7 +242,7 @@ async def check_points(
     for account in [a for a in balances if is_derived(a)]:  # kept as the fold of its transfers
         balances[account] = sum(
             row.amount * ((row.credit_account_id == account) - (row.debit_account_id == account))
-            for row in rows
+            for row in every_transfer
         )
     riders = {a: balance for a, balance in balances.items() if a.startswith("rider:")}
     total = sum(balances.values())

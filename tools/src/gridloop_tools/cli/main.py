@@ -15,6 +15,7 @@ from rich.table import Table
 
 from gridloop_tools.bench import bench
 from gridloop_tools.chaos.command import chaos
+from gridloop_tools.cli.ledger import ledger
 from gridloop_tools.cli.simulate import simulate
 from gridloop_tools.cli.token import token
 from gridloop_tools.embedded_broker import BrokerUnavailable
@@ -32,6 +33,7 @@ app.command("simulate", help="Drive a running stack with simulated riders over H
 app.command("token")(token)
 app.command("chaos")(chaos)
 app.command("bench")(bench)
+app.add_typer(ledger, name="ledger")
 console = Console()
 errors = Console(stderr=True)
 

@@ -28,6 +28,15 @@ from common.contracts.events import (
     ReportSubmitted,
     WorkOrderFiled,
 )
+from common.contracts.points_events import (
+    PointsCapped,
+    PointsReversed,
+    RedemptionCancelled,
+    RedemptionEvent,
+    RedemptionExpired,
+    RedemptionFulfilled,
+    RedemptionReserved,
+)
 from common.contracts.workorder_events import (
     AssigneeKind,
     EscalationReason,
@@ -180,6 +189,75 @@ def notification_delivered(
     )
 
 
+def points_capped(*, rider_id: str = "rider-1", report_id: str = "rep-6") -> PointsCapped:
+    return PointsCapped(
+        transfer_id=f"award:{report_id}",
+        rider_id=rider_id,
+        rule="report_accepted",
+        requested=10,
+        paid=0,
+        withheld=10,
+        daily_cap=50,
+        ledger_day=AT.date(),
+        report_id=report_id,
+        work_order_id=f"wo-{report_id}",
+        capped_at=AT,
+    )
+
+
+def points_reversed(*, rider_id: str = "rider-1", report_id: str = "rep-1") -> PointsReversed:
+    return PointsReversed(
+        transfer_id=f"reversal:{report_id}",
+        rider_id=rider_id,
+        amount=10,
+        shortfall=0,
+        balance=0,
+        report_id=report_id,
+        work_order_id=f"wo-{report_id}",
+        reason="虚假上报",
+        reversed_at=AT,
+    )
+
+
+_GIFT = {
+    "redemption_id": "red-1",
+    "rider_id": "rider-1",
+    "gift_id": "gift-1",
+    "gift_name": "雨衣",
+    "cost": 30,
+    "collection_point": "鼓楼驿站",
+}
+
+
+def redemption_reserved(**changes: Any) -> RedemptionReserved:
+    return RedemptionReserved.model_validate(
+        {
+            **_GIFT,
+            "collection_code": "123456",
+            "available": 0,
+            "expires_at": AT + timedelta(hours=72),
+            "reserved_at": AT,
+            **changes,
+        }
+    )
+
+
+def redemption_fulfilled(**changes: Any) -> RedemptionFulfilled:
+    return RedemptionFulfilled.model_validate(
+        {**_GIFT, "fulfilled_by": "sup-street-1", "fulfilled_at": AT, **changes}
+    )
+
+
+def redemption_cancelled(**changes: Any) -> RedemptionCancelled:
+    return RedemptionCancelled.model_validate(
+        {**_GIFT, "cancelled_by": "sup-street-1", "reason": "", "cancelled_at": AT, **changes}
+    )
+
+
+def redemption_expired(**changes: Any) -> RedemptionExpired:
+    return RedemptionExpired.model_validate({**_GIFT, "expired_at": AT, **changes})
+
+
 def aggregate_id(data: EventData) -> str:
     """The subject (and Kafka key) the producer gives the event: the id of its aggregate."""
     match data:
@@ -187,7 +265,7 @@ def aggregate_id(data: EventData) -> str:
             return data.report_id
         case WorkOrderFiled():
             return data.work_order_id
-        case PointsAwarded():
+        case PointsAwarded() | PointsCapped() | PointsReversed() | RedemptionEvent():
             return data.rider_id
         case NotificationDelivered():
             return data.recipient_id

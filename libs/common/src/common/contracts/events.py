@@ -13,6 +13,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.contracts.base import EventData
 from common.contracts.district_events import DistrictCataloguePublished
+from common.contracts.points_events import (
+    POINTS_EVENT_MODELS,
+    PointsCapped,
+    PointsReversed,
+    RedemptionCancelled,
+    RedemptionExpired,
+    RedemptionFulfilled,
+    RedemptionReserved,
+)
 from common.contracts.topics import Topic
 from common.contracts.workorder_events import WORKORDER_EVENT_MODELS
 
@@ -133,5 +142,22 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
     PointsAwarded,
     NotificationDelivered,
     *WORKORDER_EVENT_MODELS,
+    *POINTS_EVENT_MODELS,
     DistrictCataloguePublished,
 )
+
+__all__ = [
+    "EVENT_MODELS",
+    "NotificationDelivered",
+    "PointsAwarded",
+    "PointsCapped",
+    "PointsReversed",
+    "RedemptionCancelled",
+    "RedemptionExpired",
+    "RedemptionFulfilled",
+    "RedemptionReserved",
+    "RejectionReason",
+    "ReportRejected",
+    "ReportSubmitted",
+    "WorkOrderFiled",
+]

@@ -4,27 +4,40 @@ from collections.abc import Callable
 from typing import Any
 
 from common.contracts.events import WorkOrderFiled
+from common.contracts.workorder_events import (
+    WorkOrderClosed,
+    WorkOrderMerged,
+    WorkOrderRated,
+    WorkOrderVoided,
+)
 from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
-from ledger.domain.points import AwardRules
-from ledger.service_layer.handlers import on_work_order_filed_handler
+from ledger.service_layer.handlers import Rewards
 
 CONSUMER_NAME = "ledger"
 
 
 def award_consumer(
     unit_of_work: Callable[[], SqlLedgerUnitOfWork],
-    rules: AwardRules,
+    rewards: Rewards,
     dead_letter: DeadLetterPublish,
     metrics: ConsumerMetrics,
-    on_awarded: Callable[[int], None],
 ) -> EventConsumer[Any]:
+    """The rewards of a report's life: filed, merged, closed, rated; voided takes them back."""
     return EventConsumer(
         name=CONSUMER_NAME,
         service="ledger",
         unit_of_work=unit_of_work,
-        handlers=dict([handles(WorkOrderFiled, on_work_order_filed_handler(rules, on_awarded))]),
+        handlers=dict(
+            [
+                handles(WorkOrderFiled, rewards.on_filed),
+                handles(WorkOrderMerged, rewards.on_merged),
+                handles(WorkOrderClosed, rewards.on_closed),
+                handles(WorkOrderRated, rewards.on_rated),
+                handles(WorkOrderVoided, rewards.on_voided),
+            ]
+        ),
         dead_letter=dead_letter,
         metrics=metrics,
     )
