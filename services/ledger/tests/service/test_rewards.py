@@ -100,6 +100,21 @@ async def test_a_reports_whole_life_pays_each_reward_once(
     assert second == {"corroboration:rep-2": ("corroboration", 2), "rating:rep-2": ("rating", 1)}
 
 
+async def test_a_partner_system_reporting_through_open311_earns_nothing(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver, app: FastAPI
+) -> None:
+    await deliver(filed(report_id="rep-p", rider="partner:k-1"))
+    await deliver(filed(report_id="rep-r", rider="rider-1"))
+    assert await transfers(client, auth, "partner:k-1") == []
+    assert await balance(client, auth, "rider-1") == 10
+    assert "gridloop.points.awarded" in await outbox_types(app)
+    async with app.state.runtime.engine.connect() as connection:
+        partner_rows = await connection.scalar(
+            sa.text("SELECT count(*) FROM transfers WHERE rider_id = 'partner:k-1'")
+        )
+    assert partner_rows == 0
+
+
 async def test_voided_as_false_takes_back_everything_paid_for_each_report(
     client: httpx.AsyncClient, auth: Auth, deliver: Deliver, app: FastAPI
 ) -> None:

@@ -86,6 +86,15 @@ def rider_account(rider_id: str) -> str:
     return f"rider:{rider_id}"
 
 
+PARTNER_REPORTER_PREFIX = "partner:"
+"""Reporter ids of partner systems filing through Open311 (``partner:<key id>``): a hotline
+files for many residents and earns no points."""
+
+
+def earns_points(reporter_id: str) -> bool:
+    return not reporter_id.startswith(PARTNER_REPORTER_PREFIX)
+
+
 def award_transfer_id(report_id: str) -> str:
     return f"award:{report_id}"
 

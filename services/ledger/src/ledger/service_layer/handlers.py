@@ -40,6 +40,7 @@ from ledger.domain.points import (
     award_transfer_id,
     bonus_transfer_id,
     corroboration_transfer_id,
+    earns_points,
     fingerprint,
     ledger_day,
     post_transfer,
@@ -215,6 +216,9 @@ class Rewards:
     async def pay(
         self, reward: Reward, meta: EventMeta, uow: AbstractLedgerUnitOfWork
     ) -> HandlerOutcome:
+        if not earns_points(reward.rider_id):
+            _log.debug("points.partner_reporter", transfer_id=reward.transfer_id)
+            return "ignored"
         rules = in_force(await uow.ledger.rule_sets(reward.district), reward.at, self.defaults)
         requested = rules.reward(reward.code)
         print_ = fingerprint(
