@@ -22,6 +22,8 @@ from gridloop_tools.testing.builders import (
     keyed_event,
     notification_delivered,
     points_awarded,
+    points_capped,
+    points_reversed,
     published_category,
     report_rejected,
     work_order_filed,
@@ -197,6 +199,24 @@ async def test_points_paid_for_a_report_show_on_its_timeline_once(
     again = (await view(client, auth, report_id))["timeline"]
     assert [step["step"] for step in again].count("points_awarded") == 1
     assert await consumed(client, "gridloop.points.awarded", "stale") == 1.0
+
+
+async def test_points_held_back_by_the_cap_and_taken_back_show_why(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    report_id = await new_report(client, auth)
+    for data in (
+        points_capped(report_id=report_id),
+        points_reversed(report_id=report_id),
+        points_reversed(report_id=report_id),  # told again under another event id
+    ):
+        await deliver(as_event(data), Topic.POINTS)
+    timeline = (await view(client, auth, report_id))["timeline"]
+    told = [(s["step"], s["label"], s["detail"]) for s in timeline if s["step"] != "submitted"]
+    assert told == [
+        ("points_capped", "积分已达当日上限", "上报被立案：10 积分未计入（每日上限 50）"),
+        ("points_reversed", "积分收回", "-10 积分（工单作废）"),
+    ]
 
 
 async def test_points_for_an_unknown_report_are_ignored(

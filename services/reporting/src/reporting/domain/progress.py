@@ -33,6 +33,8 @@ class Step(StrEnum):
     OVERDUE = "overdue"
     ESCALATED = "escalated"
     POINTS_AWARDED = "points_awarded"
+    POINTS_CAPPED = "points_capped"
+    POINTS_REVERSED = "points_reversed"
     WITHDRAWN = "withdrawn"
 
 
@@ -55,6 +57,8 @@ STEP_LABELS: dict[Step, str] = {
     Step.OVERDUE: "已超时",
     Step.ESCALATED: "已督办",
     Step.POINTS_AWARDED: "获得积分",
+    Step.POINTS_CAPPED: "积分已达当日上限",
+    Step.POINTS_REVERSED: "积分收回",
     Step.WITHDRAWN: "撤回",
 }
 """The timeline's words for each step. The 80 % warning is the assignee's business and makes
@@ -138,7 +142,12 @@ class Progress:
         )
 
 
-POINT_RULES = {"report_accepted": "上报被立案"}
+POINT_RULES = {
+    "report_accepted": "上报被立案",
+    "corroboration": "并单佐证",
+    "closure_bonus": "工单结案奖励",
+    "rating": "评价奖励",
+}
 """What each of the ledger's rules pays for, in the reporter's words."""
 
 
@@ -160,5 +169,50 @@ def points_entry(
         at=at,
         work_order_id=work_order_id,
         detail=f"+{amount} 积分（{reason}）",
+        key=transfer_id,
+    )
+
+
+def points_capped_entry(
+    report_id: str,
+    *,
+    transfer_id: str,
+    rule: str,
+    withheld: int,
+    daily_cap: int,
+    at: datetime,
+    work_order_id: str | None,
+) -> TimelineEntry:
+    """The timeline row of a reward the daily cap held back (in part or whole)."""
+    reason = POINT_RULES.get(rule, rule)
+    return TimelineEntry(
+        report_id=report_id,
+        step=Step.POINTS_CAPPED.value,
+        label=STEP_LABELS[Step.POINTS_CAPPED],
+        at=at,
+        work_order_id=work_order_id,
+        detail=f"{reason}：{withheld} 积分未计入（每日上限 {daily_cap}）",
+        key=f"capped:{transfer_id}",
+    )
+
+
+def points_reversed_entry(
+    report_id: str,
+    *,
+    transfer_id: str,
+    amount: int,
+    shortfall: int,
+    at: datetime,
+    work_order_id: str | None,
+) -> TimelineEntry:
+    """The timeline row of the points taken back when the case was voided."""
+    spent = f"，其中 {shortfall} 积分已使用，无法收回" if shortfall else ""
+    return TimelineEntry(
+        report_id=report_id,
+        step=Step.POINTS_REVERSED.value,
+        label=STEP_LABELS[Step.POINTS_REVERSED],
+        at=at,
+        work_order_id=work_order_id,
+        detail=f"-{amount} 积分（工单作废）{spent}",
         key=transfer_id,
     )

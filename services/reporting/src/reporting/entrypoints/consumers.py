@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.contracts.district_events import DistrictCataloguePublished
-from common.contracts.events import PointsAwarded, ReportRejected
+from common.contracts.events import PointsAwarded, PointsCapped, PointsReversed, ReportRejected
 from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from reporting.adapters.unit_of_work import SqlReportingUnitOfWork
@@ -33,6 +33,8 @@ def status_projection(
                 ),
                 handles(ReportRejected, projection.on_report_rejected),
                 handles(PointsAwarded, projection.on_points_awarded),
+                handles(PointsCapped, projection.on_points_capped),
+                handles(PointsReversed, projection.on_points_reversed),
                 handles(DistrictCataloguePublished, handlers.on_catalogue_published),
             ]
         ),

@@ -9,7 +9,13 @@ from functools import partial
 
 import structlog
 
-from common.contracts.events import PointsAwarded, ReportRejected, WorkOrderFiled
+from common.contracts.events import (
+    PointsAwarded,
+    PointsCapped,
+    PointsReversed,
+    ReportRejected,
+    WorkOrderFiled,
+)
 from common.contracts.workorder_events import (
     WORKORDER_EVENT_MODELS,
     WorkOrderClaimed,
@@ -30,7 +36,14 @@ from common.contracts.workorder_events import (
     WorkOrderVoided,
 )
 from common.messaging.ports import EventMeta, HandlerOutcome
-from reporting.domain.progress import Progress, Step, points_entry
+from reporting.domain.progress import (
+    Progress,
+    Step,
+    TimelineEntry,
+    points_capped_entry,
+    points_entry,
+    points_reversed_entry,
+)
 from reporting.domain.reports import Report, ReportStatus
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
@@ -190,16 +203,54 @@ async def on_points_awarded(
 ) -> HandlerOutcome:
     """Points paid for a report show on its timeline, once per transfer (whichever consumer
     group tells it)."""
-    report = await uow.reports.get(awarded.report_id)
-    if report is None or report.reporter_id != awarded.rider_id:
-        _log.warning("report.unknown", report_id=awarded.report_id)
-        return "ignored"
     entry = points_entry(
-        report.id,
+        awarded.report_id,
         transfer_id=awarded.transfer_id,
         amount=awarded.amount,
         rule=awarded.rule,
         at=awarded.awarded_at,
         work_order_id=awarded.work_order_id,
     )
+    return await _tell_points(awarded.rider_id, entry, uow)
+
+
+async def on_points_capped(
+    capped: PointsCapped, meta: EventMeta, uow: AbstractReportingUnitOfWork
+) -> HandlerOutcome:
+    """A reward the daily cap held back shows why on the report's timeline."""
+    entry = points_capped_entry(
+        capped.report_id,
+        transfer_id=capped.transfer_id,
+        rule=capped.rule,
+        withheld=capped.withheld,
+        daily_cap=capped.daily_cap,
+        at=capped.capped_at,
+        work_order_id=capped.work_order_id,
+    )
+    return await _tell_points(capped.rider_id, entry, uow)
+
+
+async def on_points_reversed(
+    reversed_: PointsReversed, meta: EventMeta, uow: AbstractReportingUnitOfWork
+) -> HandlerOutcome:
+    """Points taken back for a voided case show on the report's timeline."""
+    entry = points_reversed_entry(
+        reversed_.report_id,
+        transfer_id=reversed_.transfer_id,
+        amount=reversed_.amount,
+        shortfall=reversed_.shortfall,
+        at=reversed_.reversed_at,
+        work_order_id=reversed_.work_order_id,
+    )
+    return await _tell_points(reversed_.rider_id, entry, uow)
+
+
+async def _tell_points(
+    rider_id: str, entry: TimelineEntry, uow: AbstractReportingUnitOfWork
+) -> HandlerOutcome:
+    """Add a points row to the timeline of the rider's own report, once per key."""
+    report = await uow.reports.get(entry.report_id)
+    if report is None or report.reporter_id != rider_id:
+        _log.warning("report.unknown", report_id=entry.report_id)
+        return "ignored"
     return "processed" if await uow.timeline.add_once(entry) else "stale"
