@@ -151,68 +151,28 @@ POINT_RULES = {
 """What each of the ledger's rules pays for, in the reporter's words."""
 
 
-def points_entry(
+def points_row(
+    step: Step,
     report_id: str,
     *,
-    transfer_id: str,
-    amount: int,
-    rule: str,
+    key: str,
     at: datetime,
     work_order_id: str | None,
+    detail: str,
 ) -> TimelineEntry:
-    """The timeline row of points paid for a report (one per transfer)."""
-    reason = POINT_RULES.get(rule, rule)
-    return TimelineEntry(
-        report_id=report_id,
-        step=Step.POINTS_AWARDED.value,
-        label=STEP_LABELS[Step.POINTS_AWARDED],
-        at=at,
-        work_order_id=work_order_id,
-        detail=f"+{amount} 积分（{reason}）",
-        key=transfer_id,
-    )
+    """The timeline row of one points fact of a report (paid, held back by the cap, taken
+    back), keyed by that fact."""
+    return TimelineEntry(report_id, step.value, STEP_LABELS[step], at, work_order_id, detail, key)
 
 
-def points_capped_entry(
-    report_id: str,
-    *,
-    transfer_id: str,
-    rule: str,
-    withheld: int,
-    daily_cap: int,
-    at: datetime,
-    work_order_id: str | None,
-) -> TimelineEntry:
-    """The timeline row of a reward the daily cap held back (in part or whole)."""
-    reason = POINT_RULES.get(rule, rule)
-    return TimelineEntry(
-        report_id=report_id,
-        step=Step.POINTS_CAPPED.value,
-        label=STEP_LABELS[Step.POINTS_CAPPED],
-        at=at,
-        work_order_id=work_order_id,
-        detail=f"{reason}：{withheld} 积分未计入（每日上限 {daily_cap}）",
-        key=f"capped:{transfer_id}",
-    )
+def paid_words(amount: int, rule: str) -> str:
+    return f"+{amount} 积分（{POINT_RULES.get(rule, rule)}）"
 
 
-def points_reversed_entry(
-    report_id: str,
-    *,
-    transfer_id: str,
-    amount: int,
-    shortfall: int,
-    at: datetime,
-    work_order_id: str | None,
-) -> TimelineEntry:
-    """The timeline row of the points taken back when the case was voided."""
+def capped_words(rule: str, withheld: int, daily_cap: int) -> str:
+    return f"{POINT_RULES.get(rule, rule)}：{withheld} 积分未计入（每日上限 {daily_cap}）"
+
+
+def reversed_words(amount: int, shortfall: int) -> str:
     spent = f"，其中 {shortfall} 积分已使用，无法收回" if shortfall else ""
-    return TimelineEntry(
-        report_id=report_id,
-        step=Step.POINTS_REVERSED.value,
-        label=STEP_LABELS[Step.POINTS_REVERSED],
-        at=at,
-        work_order_id=work_order_id,
-        detail=f"-{amount} 积分（工单作废）{spent}",
-        key=transfer_id,
-    )
+    return f"-{amount} 积分（工单作废）{spent}"

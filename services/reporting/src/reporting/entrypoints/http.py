@@ -292,6 +292,16 @@ ASKING: dict[str, Any] = {
 """What the rating and the reopening routes answer."""
 
 
+def not_possible_now(refused: RequestRefused) -> Problem:
+    """409 for a reporter's request the report's status does not allow, naming that status."""
+    return Problem(
+        409,
+        "Not possible now",
+        str(refused),
+        extra={"report_status": refused.status.value, "report_status_label": refused.status_label},
+    )
+
+
 @dataclass(frozen=True)
 class SubmissionMetrics:
     submitted: Counter
@@ -458,15 +468,7 @@ def build_router(
         except ReportNotFound as error:
             raise not_found("report", command.report_id) from error
         except RequestRefused as error:
-            raise Problem(
-                409,
-                "Not possible now",
-                str(error),
-                extra={
-                    "report_status": error.status.value,
-                    "report_status_label": error.status_label,
-                },
-            ) from error
+            raise not_possible_now(error) from error
         except IdempotencyConflict as error:
             raise Problem(409, "Idempotency-Key reused", str(error)) from error
         if asked.replayed:

@@ -13,7 +13,7 @@ from reporting.domain.errors import IdempotencyConflict, ReportNotFound
 from reporting.domain.reporter_requests import RequestRefused
 from reporting.domain.reports import MAX_TEXT_LENGTH
 from reporting.domain.withdrawal import WithdrawReport
-from reporting.entrypoints.http import IdempotencyKey, ReportDetail, Rider
+from reporting.entrypoints.http import IdempotencyKey, ReportDetail, Rider, not_possible_now
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 from reporting.service_layer.withdrawal import withdraw_report
 
@@ -63,15 +63,7 @@ def build_withdrawal_router(
         except ReportNotFound as error:
             raise not_found("report", report_id) from error
         except RequestRefused as error:
-            raise Problem(
-                409,
-                "Not possible now",
-                str(error),
-                extra={
-                    "report_status": error.status.value,
-                    "report_status_label": error.status_label,
-                },
-            ) from error
+            raise not_possible_now(error) from error
         except IdempotencyConflict as error:
             raise Problem(409, "Idempotency-Key reused", str(error)) from error
         if withdrawn.replayed:

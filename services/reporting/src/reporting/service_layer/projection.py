@@ -40,9 +40,10 @@ from reporting.domain.progress import (
     Progress,
     Step,
     TimelineEntry,
-    points_capped_entry,
-    points_entry,
-    points_reversed_entry,
+    capped_words,
+    paid_words,
+    points_row,
+    reversed_words,
 )
 from reporting.domain.reports import Report, ReportStatus
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
@@ -203,46 +204,45 @@ async def on_points_awarded(
 ) -> HandlerOutcome:
     """Points paid for a report show on its timeline, once per transfer (whichever consumer
     group tells it)."""
-    entry = points_entry(
+    row = points_row(
+        Step.POINTS_AWARDED,
         awarded.report_id,
-        transfer_id=awarded.transfer_id,
-        amount=awarded.amount,
-        rule=awarded.rule,
+        key=awarded.transfer_id,
         at=awarded.awarded_at,
         work_order_id=awarded.work_order_id,
+        detail=paid_words(awarded.amount, awarded.rule),
     )
-    return await _tell_points(awarded.rider_id, entry, uow)
+    return await _tell_points(awarded.rider_id, row, uow)
 
 
 async def on_points_capped(
     capped: PointsCapped, meta: EventMeta, uow: AbstractReportingUnitOfWork
 ) -> HandlerOutcome:
-    """A reward the daily cap held back shows why on the report's timeline."""
-    entry = points_capped_entry(
+    """A reward the daily cap held back shows why (a reward paid in part has both rows)."""
+    row = points_row(
+        Step.POINTS_CAPPED,
         capped.report_id,
-        transfer_id=capped.transfer_id,
-        rule=capped.rule,
-        withheld=capped.withheld,
-        daily_cap=capped.daily_cap,
+        key=f"capped:{capped.transfer_id}",
         at=capped.capped_at,
         work_order_id=capped.work_order_id,
+        detail=capped_words(capped.rule, capped.withheld, capped.daily_cap),
     )
-    return await _tell_points(capped.rider_id, entry, uow)
+    return await _tell_points(capped.rider_id, row, uow)
 
 
 async def on_points_reversed(
     reversed_: PointsReversed, meta: EventMeta, uow: AbstractReportingUnitOfWork
 ) -> HandlerOutcome:
     """Points taken back for a voided case show on the report's timeline."""
-    entry = points_reversed_entry(
+    row = points_row(
+        Step.POINTS_REVERSED,
         reversed_.report_id,
-        transfer_id=reversed_.transfer_id,
-        amount=reversed_.amount,
-        shortfall=reversed_.shortfall,
+        key=reversed_.transfer_id,
         at=reversed_.reversed_at,
         work_order_id=reversed_.work_order_id,
+        detail=reversed_words(reversed_.amount, reversed_.shortfall),
     )
-    return await _tell_points(reversed_.rider_id, entry, uow)
+    return await _tell_points(reversed_.rider_id, row, uow)
 
 
 async def _tell_points(

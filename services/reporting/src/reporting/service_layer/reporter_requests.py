@@ -20,6 +20,7 @@ from reporting.domain.reporter_requests import (
     RequestAction,
     check_request,
 )
+from reporting.domain.reports import Report
 from reporting.service_layer.handlers import once_per_key
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
@@ -57,17 +58,11 @@ async def _ask_once(
 ) -> Asked:
     fingerprint = command.fingerprint()
     async with uow:
-        report = await uow.reports.get(command.report_id, for_update=True)
-        if report is None or report.reporter_id != command.reporter_id:
-            raise ReportNotFound(command.report_id)
-        if command.idempotency_key:
-            seen = await uow.requests.by_key(command.reporter_id, command.idempotency_key)
-            if seen is not None:
-                if seen.fingerprint != fingerprint:
-                    raise IdempotencyConflict(
-                        "this Idempotency-Key was already used for a different request"
-                    )
-                return Asked(seen, replayed=True)
+        report, seen = await own_report_and_request(
+            uow, command.report_id, command.reporter_id, command.idempotency_key, fingerprint
+        )
+        if seen is not None:
+            return Asked(seen, replayed=True)
         earlier = await uow.requests.of_report(report.id)
         at = now()
         work_order_id = check_request(
@@ -101,6 +96,27 @@ async def _ask_once(
         action=command.action.value,
     )
     return Asked(request, replayed=False)
+
+
+async def own_report_and_request(
+    uow: AbstractReportingUnitOfWork,
+    report_id: str,
+    reporter_id: str,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> tuple[Report, ReporterRequest | None]:
+    """The reporter's own report, locked (else :class:`ReportNotFound`), and the request
+    already made with ``idempotency_key`` if there is one (else None); a key used before for a
+    different request raises :class:`IdempotencyConflict`."""
+    report = await uow.reports.get(report_id, for_update=True)
+    if report is None or report.reporter_id != reporter_id:
+        raise ReportNotFound(report_id)
+    if not idempotency_key:
+        return report, None
+    seen = await uow.requests.by_key(reporter_id, idempotency_key)
+    if seen is not None and seen.fingerprint != fingerprint:
+        raise IdempotencyConflict("this Idempotency-Key was already used for a different request")
+    return report, seen
 
 
 def _event_of(request: ReporterRequest) -> EventData:

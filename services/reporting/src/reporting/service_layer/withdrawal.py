@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 import structlog
 
 from common.contracts.workorder_events import ReportWithdrawn
-from reporting.domain.errors import IdempotencyConflict, ReportNotFound
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import ReporterRequest, RequestAction
 from reporting.domain.reports import Report
 from reporting.domain.withdrawal import WithdrawReport, already_withdrawn
 from reporting.service_layer.handlers import once_per_key
+from reporting.service_layer.reporter_requests import own_report_and_request
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
 
 _log = structlog.get_logger("gridloop.reporting")
@@ -57,18 +57,10 @@ async def _withdraw_once(
 ) -> Withdrawn:
     fingerprint = command.fingerprint()
     async with uow:
-        report = await uow.reports.get(command.report_id, for_update=True)
-        if report is None or report.reporter_id != command.reporter_id:
-            raise ReportNotFound(command.report_id)
-        if command.idempotency_key:
-            seen = await uow.requests.by_key(command.reporter_id, command.idempotency_key)
-            if seen is not None:
-                if seen.fingerprint != fingerprint:
-                    raise IdempotencyConflict(
-                        "this Idempotency-Key was already used for a different request"
-                    )
-                return Withdrawn(report, await uow.timeline.of_report(report.id), replayed=True)
-        if already_withdrawn(report):
+        report, seen = await own_report_and_request(
+            uow, command.report_id, command.reporter_id, command.idempotency_key, fingerprint
+        )
+        if seen is not None or already_withdrawn(report):
             return Withdrawn(report, await uow.timeline.of_report(report.id), replayed=True)
         earlier = await uow.requests.of_report(report.id)
         at = now()
