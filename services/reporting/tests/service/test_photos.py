@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from PIL import ExifTags, Image, PngImagePlugin
 
 from common.auth import issue_token
-from gridloop_tools.testing.service_fixtures import Auth, assert_problem, serving
+from gridloop_tools.testing.builders import keyed_event, work_order_filed, work_order_resolved
+from gridloop_tools.testing.service_fixtures import Auth, Deliver, assert_problem, serving
 from gridloop_tools.testing.service_suite import metric_sample
 
 MIB = 1024 * 1024
@@ -371,3 +372,45 @@ async def test_png_and_webp_metadata_is_stripped(
     for marker in (b"gridloop-test-camera", b"gridloop-test-xmp", b"gridloop-test-comment"):
         assert marker not in kept
     assert not Image.open(io.BytesIO(kept)).getexif()
+
+
+async def test_the_grid_workers_evidence_shows_on_the_resolved_step_to_the_reporter(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    worker = auth(role="grid_worker", subject="gw-1")
+    evidence = await client.post(
+        "/v1/photos", files={"file": ("after.jpg", jpeg(), "image/jpeg")}, headers=worker
+    )
+    assert evidence.status_code == 201, evidence.text
+    photo_id = evidence.json()["id"]
+    rider = auth(subject="rider-1")
+    report = await client.post(
+        "/v1/reports",
+        json={"category": "0101", "lat": 35.5531, "lon": 116.8287, "text": "楼道杂物"},
+        headers=rider,
+    )
+    report_id = report.json()["id"]
+    order = "wo-evidence"
+    await deliver(
+        keyed_event(work_order_filed(report_id=report_id, work_order_id=order), sequence=1)
+    )
+    resolved = work_order_resolved(
+        report_id=report_id, work_order_id=order, evidence=[photo_id, "not-a-photo"]
+    )
+    await deliver(keyed_event(resolved, sequence=2))
+
+    timeline = (await client.get(f"/v1/reports/{report_id}", headers=rider)).json()["timeline"]
+    step = next(s for s in timeline if s["step"] == "resolved")
+    assert step["photos"] == [
+        {
+            "id": photo_id,
+            "url": f"/v1/photos/{photo_id}",
+            "thumbnail_url": f"/v1/photos/{photo_id}/thumbnail",
+        }
+    ]
+    assert (await client.get(f"/v1/photos/{photo_id}", headers=rider)).status_code == 200
+    stranger = auth(subject="rider-2")
+    assert (await client.get(f"/v1/photos/{photo_id}", headers=stranger)).status_code == 404
+    await deliver(keyed_event(resolved, sequence=2))  # redelivered: nothing doubles
+    again = (await client.get(f"/v1/reports/{report_id}", headers=rider)).json()["timeline"]
+    assert [s["step"] for s in again].count("resolved") == 1

@@ -116,6 +116,7 @@ async def test_work_order_filed_shows_as_filed(
         "at": "2026-11-23T09:30:00Z",
         "work_order_id": "wo-0001",
         "detail": None,
+        "photos": [],
     }
     assert dead_letters == []
 

@@ -137,6 +137,7 @@ async def test_submit_returns_the_new_report(client: httpx.AsyncClient, auth: Au
             "at": body["submitted_at"],
             "work_order_id": None,
             "detail": "楼道杂物堆放",
+            "photos": [],
         }
     ]
 

@@ -119,7 +119,10 @@ class Reason(RequestModel):
 class Resolution(RequestModel):
     note: str = Field(min_length=1, max_length=MAX_NOTE, description="what was done")
     evidence: list[str] = Field(
-        default_factory=list, max_length=9, description="references of evidence photos"
+        default_factory=list,
+        max_length=9,
+        description="evidence photos: the ids the reporting service gave them "
+        "(POST /v1/photos on reporting); the order's reporters see them on the resolved step",
     )
 
 

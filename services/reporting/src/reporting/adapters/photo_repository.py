@@ -7,6 +7,8 @@ from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from reporting.adapters.tables import PhotoRow, ReportPhotoRow, ReportRow
@@ -55,8 +57,11 @@ class PhotoRepository:
         if not photo_ids:
             return
         connection = await self._session.connection()
+        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
         await connection.execute(
-            REPORT_PHOTOS.insert(),
+            insert(REPORT_PHOTOS).on_conflict_do_nothing(
+                index_elements=[REPORT_PHOTOS.c.report_id, REPORT_PHOTOS.c.photo_id]
+            ),
             [
                 {"report_id": report_id, "photo_id": photo_id, "position": position}
                 for position, photo_id in enumerate(photo_ids)

@@ -206,24 +206,34 @@ def _add_timeline_once(dialect: str) -> sa.Insert:
     )
 
 
+def _timeline_row(entry: TimelineEntry) -> dict[str, Any]:
+    return {**asdict(entry), "photos": list(entry.photos) or None}
+
+
+def _timeline_entry(row: sa.Row[Any]) -> TimelineEntry:
+    values = dict(row._mapping)
+    values["photos"] = tuple(values["photos"] or ())
+    return TimelineEntry(**values)
+
+
 class TimelineRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, entry: TimelineEntry) -> None:
-        await _write(self._session, TIMELINE.insert(), asdict(entry))
+        await _write(self._session, TIMELINE.insert(), _timeline_row(entry))
 
     async def add_once(self, entry: TimelineEntry) -> bool:
         connection = await self._session.connection()
         statement = _add_timeline_once(connection.dialect.name)
-        return bool((await connection.execute(statement, asdict(entry))).rowcount)
+        return bool((await connection.execute(statement, _timeline_row(entry))).rowcount)
 
     async def of_report(self, report_id: str) -> list[TimelineEntry]:
         columns = [column for column in TIMELINE.c if column.name != "id"]
         statement = (
             sa.select(*columns).where(TIMELINE.c.report_id == report_id).order_by(TIMELINE.c.id)
         )
-        return [TimelineEntry(**row._mapping) for row in await _rows(self._session, statement)]
+        return [_timeline_entry(row) for row in await _rows(self._session, statement)]
 
 
 def _catalogue(row: CatalogueRow) -> Catalogue:

@@ -82,6 +82,7 @@ class TimelineRow(ReportingTable, table=True):
     detail: str | None = Field(default=None, max_length=500)
     at: datetime = Field(sa_type=UtcDateTime())
     key: str | None = Field(default=None, max_length=100)
+    photos: list[str] | None = Field(default=None, sa_type=sa.JSON())
 
 
 class CatalogueRow(ReportingTable, table=True):

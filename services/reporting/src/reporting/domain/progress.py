@@ -96,6 +96,8 @@ class TimelineEntry:
     key: str | None = None
     """The business fact of a row no work-order sequence orders (the points of one transfer):
     a report keeps at most one row per key, so the fact told again adds nothing."""
+    photos: tuple[str, ...] = ()
+    """Photos of the step (the grid worker's evidence of a resolution), by id."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class Progress:
     grid_id: str | None = None
     grid_name: str | None = None
     category_name: str | None = None
+    photo_ids: tuple[str, ...] = ()
+    """Photos the event names (a resolution's evidence), as uploaded to reporting."""
 
     @property
     def state_after(self) -> str | None:
@@ -139,6 +143,7 @@ class Progress:
             at=self.at,
             work_order_id=self.work_order_id,
             detail=self.detail,
+            photos=self.photo_ids,
         )
 
 

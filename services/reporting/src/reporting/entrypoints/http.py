@@ -40,7 +40,12 @@ from reporting.domain.reporter_requests import (
     RequestRefused,
 )
 from reporting.domain.reports import MAX_TEXT_LENGTH, Report, ReportStatus, SubmitReport
-from reporting.entrypoints.photo_views import MULTIPART_REPORT_DOC, ReportPhotoView
+from reporting.entrypoints.photo_views import (
+    MULTIPART_REPORT_DOC,
+    ReportPhotoView,
+    photo_url,
+    thumbnail_url,
+)
 from reporting.service_layer import handlers
 from reporting.service_layer.reporter_requests import Asked, ask_about_report
 from reporting.service_layer.unit_of_work import AbstractReportingUnitOfWork
@@ -194,14 +199,35 @@ class ReportView(BaseModel):
         return cls.model_validate(cls.fields_of(report))
 
 
-class TimelineView(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class StepPhotoView(BaseModel):
+    id: str
+    url: str
+    thumbnail_url: str
 
+
+class TimelineView(BaseModel):
     step: str
     label: str
     at: datetime
     work_order_id: str | None
     detail: str | None = Field(description="e.g. the assignee, the note, the reason")
+    photos: list[StepPhotoView] = Field(
+        default_factory=list, description="the grid worker's evidence photos of a resolution"
+    )
+
+    @classmethod
+    def of(cls, entry: TimelineEntry) -> TimelineView:
+        return cls(
+            step=entry.step,
+            label=entry.label,
+            at=entry.at,
+            work_order_id=entry.work_order_id,
+            detail=entry.detail,
+            photos=[
+                StepPhotoView(id=photo, url=photo_url(photo), thumbnail_url=thumbnail_url(photo))
+                for photo in entry.photos
+            ],
+        )
 
 
 class ReportDetail(ReportView):
@@ -211,7 +237,7 @@ class ReportDetail(ReportView):
 
     @classmethod
     def with_timeline(cls, report: Report, timeline: list[TimelineEntry]) -> ReportDetail:
-        steps = [TimelineView.model_validate(entry) for entry in timeline]
+        steps = [TimelineView.of(entry) for entry in timeline]
         return cls.model_validate({**cls.fields_of(report), "timeline": steps})
 
 

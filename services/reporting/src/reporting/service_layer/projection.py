@@ -85,7 +85,12 @@ def progress_of(data: WorkOrderEvent | WorkOrderFiled, sequence: int) -> Progres
         case WorkOrderClaimed():
             return step(Step.CLAIMED, at=data.claimed_at)
         case WorkOrderResolved():
-            return step(Step.RESOLVED, at=data.resolved_at, detail=data.note)
+            return step(
+                Step.RESOLVED,
+                at=data.resolved_at,
+                detail=data.note,
+                photo_ids=tuple(data.evidence),
+            )
         case WorkOrderVerified():
             label = "核查通过" if data.passed else "核查未通过"
             return step(Step.VERIFIED, at=data.verified_at, label=label, detail=data.note or None)
@@ -177,8 +182,23 @@ async def _apply(report: Report, progress: Progress, uow: AbstractReportingUnitO
     await uow.reports.save(report)
     entry = progress.entry(report.id)
     if entry is not None:
+        if entry.photos:
+            entry = replace(entry, photos=await _shown_with(report, entry.photos, uow))
         await uow.timeline.add(entry)
     return True
+
+
+async def _shown_with(
+    report: Report, photo_ids: tuple[str, ...], uow: AbstractReportingUnitOfWork
+) -> tuple[str, ...]:
+    """The photos of a step that reporting keeps (the grid worker uploaded them with
+    POST /v1/photos), now also the report's: its reporter may see them."""
+    kept = await uow.photos.get_many(photo_ids)
+    shown = tuple(photo_id for photo_id in photo_ids if photo_id in kept)
+    if len(shown) < len(photo_ids):
+        _log.warning("report.evidence_unknown", report_id=report.id, photo_ids=photo_ids)
+    await uow.photos.attach(report.id, shown)
+    return shown
 
 
 async def on_report_rejected(

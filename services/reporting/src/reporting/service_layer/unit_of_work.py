@@ -93,7 +93,8 @@ class PhotoStore(Protocol):
     async def get_many(self, photo_ids: Sequence[str]) -> dict[str, Photo]: ...
     async def by_uploader_and_hash(self, uploader_id: str, content_hash: str) -> Photo | None: ...
     async def attach(self, report_id: str, photo_ids: Sequence[str]) -> None:
-        """Record that the report references the photos (in this order)."""
+        """Record that the report references the photos (in this order); those it references
+        already stay as they are."""
         ...
 
     async def referrers(self, photo_id: str) -> list[Referrer]:
