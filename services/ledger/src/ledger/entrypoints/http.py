@@ -31,7 +31,9 @@ class BalanceView(BaseModel):
 
     account_id: str
     rider_id: str
-    posted: int = Field(description="points credited minus points spent (redeemed gifts)")
+    posted: int = Field(
+        description="points credited, less points taken back and points spent on gifts (redeemed)"
+    )
     reserved: int = Field(
         description="points held by gift reservations not yet fulfilled, cancelled or expired"
     )
