@@ -13,6 +13,7 @@ from common.contracts.topics import Topic
 from common.tokens import issue_token
 from gridloop_tools.cli.simulate.redeem import redeem_a_gift
 from gridloop_tools.testing.builders import keyed_event, work_order_filed
+from gridloop_tools.testing.fake_stack import FakeStack
 from gridloop_tools.testing.service_fixtures import *  # noqa: F403 - the shared fixtures
 from gridloop_tools.testing.service_fixtures import Deliver, ServiceUnderTest
 from ledger import bootstrap
@@ -165,3 +166,20 @@ async def test_a_ledger_that_refuses_is_a_problem(
     assert not tally.redeemed
     assert len(tally.problems) == 1 and "fulfil redemption" in tally.problems[0]
     assert "401" in tally.problems[0]
+
+
+async def test_a_ledger_without_gifts_is_noted_not_a_problem() -> None:
+    """The simulator's fake stack (like a ledger from before gifts) has no gift routes."""
+    stack = FakeStack(districts={"370812": []}, starting_balances={"sim-rider-1": 40})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app)) as client:
+        tally = await redeem_a_gift(
+            client,
+            ledger_url=LEDGER,
+            jwt_secret="unused",
+            tokens={"sim-rider-1": "token"},
+            balances={"sim-rider-1": 40},
+            districts={"sim-rider-1": "370812"},
+            seed=SEED,
+        )
+    assert (tally.redeemed, tally.problems) == (False, [])
+    assert tally.note == "the ledger has no gift catalogue API"

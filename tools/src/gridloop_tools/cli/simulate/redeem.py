@@ -150,8 +150,13 @@ async def _redeemable_gifts(
     auth: dict[str, str],
     tally: RedemptionTally,
 ) -> list[_Gift] | None:
-    """The district's gifts active now with stock left; None when the catalogue is unreadable."""
+    """The district's gifts active now with stock left; None when the catalogue is unreadable
+    or the ledger has no gift API at all (a plain 404: a ledger from before gifts)."""
     response = await _get(client, f"{ledger}/v1/districts/{district}/gifts", auth)
+    kind = response.headers.get("content-type", "")
+    if response.status_code == 404 and not kind.startswith("application/problem+json"):
+        tally.note = "the ledger has no gift catalogue API"
+        return None
     if not _expect(response, {200}, f"read district {district}'s gifts", tally):
         return None
     now = datetime.now(UTC)
