@@ -240,6 +240,8 @@ class Stack:
             env["GRIDLOOP_JWT_SECRET"] = self.jwt_secret
         if name == "dispatch":
             env.setdefault("DISPATCH_DISTRICTS_DIR", "demo")
+        if name == "ledger":
+            env.setdefault("LEDGER_DISTRICTS_DIR", "demo")
         return env
 
     def start(self, timeout: float = 90.0) -> None:

@@ -19,8 +19,10 @@ from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from ledger.config import LedgerSettings
 from ledger.domain.rules import RuleSet
 from ledger.entrypoints.consumers import award_consumer
+from ledger.entrypoints.gift_files import districts_root, read_catalogues
 from ledger.entrypoints.http import build_router
 from ledger.entrypoints.http_redemptions import build_redemptions_router
+from ledger.service_layer.gift_catalogues import stock_empty_catalogues
 from ledger.service_layer.handlers import LedgerObserver, Rewards
 from ledger.service_layer.redemptions import RedemptionObserver, Redemptions, sweep_expired
 
@@ -30,7 +32,12 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
+    """Raises ``GiftFileError`` (naming the file and the gift) when ``LEDGER_DISTRICTS_DIR``
+    holds a catalogue that cannot be loaded: checked before anything starts."""
     settings = settings or LedgerSettings()
+    catalogues = (
+        read_catalogues(districts_root(settings.districts_dir)) if settings.districts_dir else {}
+    )
     runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, MESSAGING)
 
     unit_of_work = runtime.unit_of_work_factory(SqlLedgerUnitOfWork)
@@ -90,6 +97,10 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     )
     leadership = Leadership(runtime.engine, "gridloop:ledger-redemption-sweeper")
 
+    async def load_gift_catalogues() -> None:
+        if catalogues:
+            await stock_empty_catalogues(unit_of_work, catalogues)
+
     async def sweep_once(now: datetime | None = None) -> int | None:
         """Expire the reservations past their time if this process leads the sweepers (None
         if another does); a failed pass gives the lead up."""
@@ -121,7 +132,9 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
             build_router(unit_of_work, defaults),
             build_redemptions_router(unit_of_work, redemptions),
         ],
+        on_started=[load_gift_catalogues],
         background=[sweep_expired_reservations],
     )
+    app.state.load_gift_catalogues = load_gift_catalogues  # the start-up step, for tests
     app.state.sweep_redemptions = sweep_once  # one sweeper pass, for operators' tools and tests
     return app

@@ -20,3 +20,7 @@ class LedgerSettings(ServiceSettings):
     """How long a reserved gift waits for its rider at the collection point before the sweeper
     voids the reservation (the points and the unit of stock come back)."""
     redemption_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    districts_dir: str | None = None
+    """A directory with a folder per district code holding ``gifts.json``; each district's
+    gifts are loaded at start when that district has no gifts yet. ``demo`` loads the
+    synthetic demo catalogues shipped with the package (370812 兖州区, 370811 任城区)."""

@@ -73,6 +73,8 @@ async def test_a_rider_without_points_has_a_zero_balance(
     assert await balance_of(client, auth, "nobody") == {
         "account_id": "rider:nobody",
         "rider_id": "nobody",
+        "posted": 0,
+        "reserved": 0,
         "balance": 0,
         "pending": 0,
         "available": 0,
@@ -90,6 +92,8 @@ async def test_awards_show_in_balance_and_transfers(
     assert await balance_of(client, auth, "rider-1") == {
         "account_id": "rider:rider-1",
         "rider_id": "rider-1",
+        "posted": 20,
+        "reserved": 0,
         "balance": 20,
         "pending": 0,
         "available": 20,

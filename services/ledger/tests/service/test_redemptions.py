@@ -93,6 +93,8 @@ async def test_a_reservation_holds_points_and_stock_until_fulfilled_against_its_
     assert await balance(client, auth, "rider-1") == {
         "account_id": "rider:rider-1",
         "rider_id": "rider-1",
+        "posted": 40,
+        "reserved": 30,
         "balance": 40,
         "pending": 30,
         "available": 10,
@@ -115,7 +117,8 @@ async def test_a_reservation_holds_points_and_stock_until_fulfilled_against_its_
     assert (await client.post(url, json=code, headers=auth(role="supervisor"))).status_code == 200
 
     after = await balance(client, auth, "rider-1")
-    assert (after["balance"], after["pending"], after["available"]) == (10, 0, 10)
+    assert (after["posted"], after["reserved"], after["available"]) == (10, 0, 10)
+    assert (after["balance"], after["pending"]) == (10, 0)  # the older names stay
     cancel = await client.post(
         f"/v1/redemptions/{reserved['id']}/cancel", json={}, headers=auth(role="supervisor")
     )

@@ -26,11 +26,32 @@ StatementPage = Annotated[PageRequest, Depends(page_request("statement"))]
 
 
 class BalanceView(BaseModel):
+    """A rider's points as (posted, reserved, available); ``balance`` and ``pending`` are the
+    older names of ``posted`` and ``reserved`` and stay."""
+
     account_id: str
     rider_id: str
-    balance: int
-    pending: int
-    available: int
+    posted: int = Field(
+        description="points credited, less points taken back and points spent on gifts (redeemed)"
+    )
+    reserved: int = Field(
+        description="points held by gift reservations not yet fulfilled, cancelled or expired"
+    )
+    available: int = Field(description="what the rider can redeem now: posted - reserved")
+    balance: int = Field(description="the same as posted (its older name)")
+    pending: int = Field(description="the same as reserved (its older name)")
+
+    @classmethod
+    def of(cls, account_id: str, rider_id: str, posted: int, reserved: int) -> BalanceView:
+        return cls(
+            account_id=account_id,
+            rider_id=rider_id,
+            posted=posted,
+            reserved=reserved,
+            available=posted - reserved,
+            balance=posted,
+            pending=reserved,
+        )
 
 
 class TransferView(BaseModel):
@@ -265,19 +286,9 @@ def build_router(
         async with unit_of_work() as uow:
             account = await uow.ledger.get_account(rider_account(rider_id))
         if account is None:  # no points yet: a zero balance, not an error
-            return BalanceView(
-                account_id=rider_account(rider_id),
-                rider_id=rider_id,
-                balance=0,
-                pending=0,
-                available=0,
-            )
-        return BalanceView(
-            account_id=account.id,
-            rider_id=rider_id,
-            balance=account.balance,
-            pending=account.debits_pending,
-            available=account.available,
+            return BalanceView.of(rider_account(rider_id), rider_id, posted=0, reserved=0)
+        return BalanceView.of(
+            account.id, rider_id, posted=account.balance, reserved=account.debits_pending
         )
 
     @router.get(
