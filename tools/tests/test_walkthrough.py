@@ -143,7 +143,8 @@ def test_the_readme_walkthrough_works_as_written(stack: RunningLauncher) -> None
 
 def test_simulate_tours_the_whole_intake_of_each_district(stack: RunningLauncher) -> None:
     """`gridloop simulate` against the stack: the riders' reports, then per district a report
-    with a photo, the same report again, a withdrawal and an Open311 round trip."""
+    with a photo, the same report again, a withdrawal and an Open311 round trip; and the
+    richest rider redeems a demo gift, which the staff hand over."""
     urls = [f"--{name}-url={stack.url(name)}" for name in ("reporting", "dispatch")]
     urls += [f"--{name}-url={stack.url(name)}" for name in ("ledger", "notification")]
     result = subprocess.run(
@@ -161,4 +162,7 @@ def test_simulate_tours_the_whole_intake_of_each_district(stack: RunningLauncher
     withdrawn = re.search(r"(\d) withdrawn(?: \((\d) too late\))?;", result.stdout)
     assert withdrawn is not None, result.stdout
     assert int(withdrawn[1]) + int(withdrawn[2] or 0) == 2
+    assert "redeemed" in result.stdout and "collected; balance checked" in result.stdout, (
+        result.stdout
+    )
     assert "problem" not in result.stdout

@@ -24,6 +24,7 @@ from gridloop_tools.cli.simulate.client import (
 from gridloop_tools.cli.simulate.config import SimulationConfig, SimulationError
 from gridloop_tools.cli.simulate.geometry import read_district_grids
 from gridloop_tools.cli.simulate.intake import tour_intake
+from gridloop_tools.cli.simulate.redeem import redeem_a_gift
 from gridloop_tools.cli.simulate.lives import StaffPlayer, fold_lives
 from gridloop_tools.cli.simulate.outcomes import ReportOutcome
 from gridloop_tools.cli.simulate.planning import (
@@ -337,6 +338,15 @@ async def run_simulation(
                 if config.intake
                 else None
             )
+            redemption = await redeem_a_gift(
+                client,
+                ledger_url=config.service_urls()["ledger"],
+                jwt_secret=config.jwt_secret,
+                tokens=tokens,
+                balances=after,
+                districts=home,
+                seed=seed,
+            )
     except httpx.InvalidURL as error:
         raise SimulationError(f"invalid service URL: {error}") from error
     except httpx.UnsupportedProtocol as error:
@@ -351,6 +361,7 @@ async def run_simulation(
         submit_time_s=run.submit_time_s,
         lives=fold_lives(list(run.staff.lives.values()), districts) if run.staff else None,
         intake=intake,
+        redemption=redemption,
     )
 
 

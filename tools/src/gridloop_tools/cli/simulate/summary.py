@@ -12,6 +12,7 @@ from rich.table import Table
 
 from gridloop_tools.cli.simulate.intake import IntakeTally
 from gridloop_tools.cli.simulate.lives import DistrictLives
+from gridloop_tools.cli.simulate.redeem import RedemptionTally
 from gridloop_tools.cli.simulate.outcomes import ReportOutcome
 
 __all__ = [
@@ -67,6 +68,8 @@ class SimulationSummary:
     lives: dict[str, DistrictLives] | None = None
     #: The intake tour (None: not run).
     intake: IntakeTally | None = None
+    #: A gift redeemed by the run's richest rider, and collected (None: not tried).
+    redemption: RedemptionTally | None = None
 
     @property
     def still_open(self) -> int:
@@ -133,6 +136,7 @@ def build_summary(
     submit_time_s: float | None = None,
     lives: Mapping[str, DistrictLives] | None = None,
     intake: IntakeTally | None = None,
+    redemption: RedemptionTally | None = None,
 ) -> SimulationSummary:
     """Fold the per-report outcomes and the balances into the run's summary."""
     errors = [outcome for outcome in outcomes if outcome.report_id is None]
@@ -181,6 +185,7 @@ def build_summary(
         districts=dict(Counter(o.planned.district for o in outcomes if o.planned.district)),
         lives=dict(lives) if lives is not None else None,
         intake=intake,
+        redemption=redemption,
     )
 
 
@@ -205,6 +210,19 @@ def _intake_rows(table: Table, intake: IntakeTally) -> None:
         f"{intake.open311_read_back} read back",
     )
     for problem in intake.problems:
+        table.add_row("  · [red]problem[/]", escape(problem))
+
+
+def _redemption_rows(table: Table, redemption: RedemptionTally) -> None:
+    if redemption.redeemed:
+        value = (
+            f"{redemption.rider_id} redeemed {redemption.gift_name} for {redemption.cost} "
+            "points, collected; balance checked"
+        )
+    else:
+        value = f"nothing redeemed: {redemption.note}"
+    table.add_row("gift redemption", escape(value))
+    for problem in redemption.problems:
         table.add_row("  · [red]problem[/]", escape(problem))
 
 
@@ -276,6 +294,8 @@ def render_summary(summary: SimulationSummary) -> Table:
         )
     if summary.intake is not None:
         _intake_rows(table, summary.intake)
+    if summary.redemption is not None:
+        _redemption_rows(table, summary.redemption)
     table.add_row("wall time", f"{summary.wall_time_s:.2f} s")
     table.add_row(
         "throughput",
