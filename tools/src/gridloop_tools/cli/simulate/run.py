@@ -24,7 +24,6 @@ from gridloop_tools.cli.simulate.client import (
 from gridloop_tools.cli.simulate.config import SimulationConfig, SimulationError
 from gridloop_tools.cli.simulate.geometry import read_district_grids
 from gridloop_tools.cli.simulate.intake import tour_intake
-from gridloop_tools.cli.simulate.redeem import redeem_a_gift
 from gridloop_tools.cli.simulate.lives import StaffPlayer, fold_lives
 from gridloop_tools.cli.simulate.outcomes import ReportOutcome
 from gridloop_tools.cli.simulate.planning import (
@@ -34,6 +33,7 @@ from gridloop_tools.cli.simulate.planning import (
     rider_ids,
 )
 from gridloop_tools.cli.simulate.progress import NullProgress, ProgressReporter
+from gridloop_tools.cli.simulate.redeem import redeem_a_gift
 from gridloop_tools.cli.simulate.summary import SimulationSummary, build_summary
 from gridloop_tools.staff import StaffError, StaffMember, districts_root, load_roster
 

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from gridloop_tools.cli.simulate.intake import IntakeTally
 from gridloop_tools.cli.simulate.lives import DistrictLives
-from gridloop_tools.cli.simulate.redeem import RedemptionTally
 from gridloop_tools.cli.simulate.outcomes import ReportOutcome
+from gridloop_tools.cli.simulate.redeem import RedemptionTally
 
 __all__ = [
     "MAX_ERROR_DETAILS",
