@@ -24,7 +24,7 @@ from gridloop_tools.chaos.proxy import TcpProxy
 from gridloop_tools.chaos.replay import CONSUMED_TOPICS
 from gridloop_tools.chaos.topics import metric_sum
 from gridloop_tools.stack import SERVICES
-from ledger.domain.points import AwardRules
+from ledger.domain.rules import RuleSet
 
 # --- the proxy ---------------------------------------------------------------------------
 
@@ -264,18 +264,41 @@ def _filed(rider: str, count: int) -> Outcome:
     return outcome
 
 
+async def _withhold(databases: ServiceDatabases, rider: str, reports: list[str]) -> None:
+    """The ledger's record of awards the daily cap held back, in whole."""
+    withheld = databases.table("ledger", "withheld")
+    async with databases.engines["ledger"].begin() as connection:
+        for report in reports:
+            await connection.execute(
+                withheld.insert().values(
+                    id=f"award:{report}",
+                    kind="capped",
+                    code="report_accepted",
+                    rider_id=rider,
+                    report_id=report,
+                    work_order_id=f"wo-{report}",
+                    amount=10,
+                    fingerprint="f",
+                    ledger_day=DAY,
+                    caused_by_event_id=f"event-{report}",
+                    created_at=NOW,
+                )
+            )
+
+
 async def test_the_points_check_accepts_the_cap_and_finds_a_rider_paid_short(
     databases: ServiceDatabases,
 ) -> None:
     await _pay(databases, "rider-1", [f"r{n}" for n in range(5)])
-    rules = AwardRules(report_accepted=10, daily_cap=50)
+    await _withhold(databases, "rider-1", ["r5", "r6"])
+    rules = RuleSet(report_accepted=10, daily_cap=50)
 
     capped = await check_points(databases, _filed("rider-1", 7), rules)
     assert capped.ok, capped.problems
-    assert capped.figures["capped (no transfer)"] == 2
+    assert capped.figures["rewards capped (in whole or part)"] == 2
 
-    short = await check_points(databases, _filed("rider-1", 4), AwardRules(10, 60))
-    assert any("paid, never filed" in p for p in short.problems)
+    short = await check_points(databases, _filed("rider-1", 8), RuleSet(daily_cap=60))
+    assert any("1 rewards never decided" in p and "award:r7" in p for p in short.problems)
     assert any("rider-days paid wrongly" in p for p in short.problems)
 
 

@@ -17,7 +17,6 @@ from common.service.runtime import ServiceRuntime
 from ledger.adapters.tables import MESSAGING
 from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from ledger.config import LedgerSettings
-from ledger.domain.rules import RuleSet
 from ledger.entrypoints.consumers import award_consumer
 from ledger.entrypoints.gift_files import districts_root, read_catalogues
 from ledger.entrypoints.http import build_router
@@ -73,13 +72,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         capped=lambda district, amount: points.labels(district, "capped").inc(amount),
         conflict=lambda code: conflicts.labels(code).inc(),
     )
-    defaults = RuleSet(
-        report_accepted=settings.points_report_accepted,
-        corroboration=settings.points_corroboration,
-        closure_bonus=settings.points_closure_bonus,
-        rating=settings.points_rating,
-        daily_cap=settings.points_daily_cap,
-    )
+    defaults = settings.default_rules()
     runtime.add_consumer(
         award_consumer(
             unit_of_work, Rewards(defaults, observer), runtime.publish, runtime.metrics.consumers

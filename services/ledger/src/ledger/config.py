@@ -2,6 +2,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from common.service.settings import ServiceSettings
+from ledger.domain.rules import RuleSet
 
 
 class LedgerSettings(ServiceSettings):
@@ -24,3 +25,13 @@ class LedgerSettings(ServiceSettings):
     """A directory with a folder per district code holding ``gifts.json``; each district's
     gifts are loaded at start when that district has no gifts yet. ``demo`` loads the
     synthetic demo catalogues shipped with the package (370812 兖州区, 370811 任城区)."""
+
+    def default_rules(self) -> RuleSet:
+        """The rule set of every district that has none of its own."""
+        return RuleSet(
+            report_accepted=self.points_report_accepted,
+            corroboration=self.points_corroboration,
+            closure_bonus=self.points_closure_bonus,
+            rating=self.points_rating,
+            daily_cap=self.points_daily_cap,
+        )

@@ -22,13 +22,14 @@ from gridloop_tools.chaos.load import Accepted
 from gridloop_tools.chaos.topics import records_on
 from ledger.config import LedgerSettings
 from ledger.domain.points import (
-    AwardRules,
     TransferCode,
     award_transfer_id,
+    corroboration_transfer_id,
     is_derived,
     ledger_day,
     rider_account,
 )
+from ledger.domain.rules import RuleSet
 from notification.domain.messages import TemplateId
 
 Figure = int | str
@@ -53,12 +54,6 @@ def _sample(items: Iterable[object], limit: int = 5) -> str:
     shown = sorted(str(item) for item in items)
     more = f" … (+{len(shown) - limit})" if len(shown) > limit else ""
     return ", ".join(shown[:limit]) + more
-
-
-def award_rules() -> AwardRules:
-    """The ledger's rules as the services read them from this same environment."""
-    settings = LedgerSettings()
-    return AwardRules(settings.points_report_accepted, settings.points_daily_cap)
 
 
 @dataclass
@@ -186,14 +181,20 @@ def _reporting_agrees(row: sa.Row[Any], outcome: Outcome) -> bool:
     return False
 
 
+EARNING_CODES = (TransferCode.REPORT_ACCEPTED, TransferCode.CORROBORATION)
+"""The rewards a chaos run earns: 立案 for a filed report, 并单 for a merged one (no order is
+closed, rated or voided)."""
+
+
 async def check_points(
-    databases: ServiceDatabases, outcome: Outcome, rules: AwardRules | None = None
+    databases: ServiceDatabases, outcome: Outcome, rules: RuleSet | None = None
 ) -> Check:
-    check = Check("ledger: each filed report paid once or capped; books balance")
-    rules = rules or award_rules()
+    check = Check("ledger: each reward decided once, paid or capped; books balance")
+    rules = rules or LedgerSettings().default_rules()
     transfers = databases.table("ledger", "transfers")
     accounts = databases.table("ledger", "accounts")
-    rows = await databases.fetch(
+    withheld_table = databases.table("ledger", "withheld")
+    every_transfer = await databases.fetch(
         "ledger",
         sa.select(
             transfers.c.id,
@@ -206,31 +207,40 @@ async def check_points(
             transfers.c.code,
         ),
     )
-    every_transfer = rows
-    # The awards for filed reports; merges, closings, ratings and voids pay or take back
-    # more under their own codes, which only the books' balance below counts.
-    rows = [row for row in rows if row.code == TransferCode.REPORT_ACCEPTED.value]
-    outcome.transfers = {row.id: (row.report_id, row.amount) for row in rows}
-    per_report = Counter(row.report_id for row in rows)
-    filed_per_day: Counter[tuple[str, date]] = Counter(
-        (rider, day) for _, rider, day in outcome.filed.values()
+    withheld = await databases.fetch(
+        "ledger",
+        sa.select(
+            withheld_table.c.id,
+            withheld_table.c.code,
+            withheld_table.c.rider_id,
+            withheld_table.c.amount,
+            withheld_table.c.ledger_day,
+        ).where(withheld_table.c.kind == "capped"),
     )
-    paid_per_day: Counter[tuple[str, date]] = Counter()
-    paid_per_rider: Counter[str] = Counter()
-    for row in rows:
-        paid_per_day[(row.rider_id, row.ledger_day)] += row.amount
-    for row in every_transfer:
-        paid_per_rider[row.credit_account_id] += row.amount
-        paid_per_rider[row.debit_account_id] -= row.amount
-    wrong_days = [
-        f"{rider} {day}: paid {paid_per_day[(rider, day)]} for {filed} filed"
-        for (rider, day), filed in filed_per_day.items()
-        if paid_per_day[(rider, day)] != min(rules.report_accepted * filed, rules.daily_cap)
+    codes = {code.value for code in EARNING_CODES}
+    paid = [row for row in every_transfer if row.code in codes]
+    outcome.transfers = {row.id: (row.report_id, row.amount) for row in paid}
+    owed = {award_transfer_id(report): TransferCode.REPORT_ACCEPTED for report in outcome.filed}
+    owed |= {corroboration_transfer_id(r): TransferCode.CORROBORATION for r in outcome.merged}
+    decided: Counter[str] = Counter()  # reward id -> points paid and withheld under it
+    for row in (*paid, *withheld):
+        decided[row.id] += row.amount
+    wrong_amounts = [
+        f"{reward}: {amount}"
+        for reward, amount in decided.items()
+        if reward in owed and amount != rules.reward(owed[reward])
     ]
-    wrong_days += [
-        f"{rider} {day}: paid {paid} for nothing filed"
-        for (rider, day), paid in paid_per_day.items()
-        if (rider, day) not in filed_per_day
+    paid_per_day: Counter[tuple[str, date]] = Counter()
+    asked_per_day: Counter[tuple[str, date]] = Counter()
+    for row in paid:
+        paid_per_day[(row.rider_id, row.ledger_day)] += row.amount
+        asked_per_day[(row.rider_id, row.ledger_day)] += row.amount
+    for row in withheld:
+        asked_per_day[(row.rider_id, row.ledger_day)] += row.amount
+    wrong_days = [
+        f"{rider} {day}: paid {paid_per_day[(rider, day)]} of {asked} earned"
+        for (rider, day), asked in asked_per_day.items()
+        if paid_per_day[(rider, day)] != min(asked, rules.daily_cap)
     ]
     balances: dict[str, int] = {
         row.id: row.credits_posted - row.debits_posted
@@ -239,42 +249,45 @@ async def check_points(
             sa.select(accounts.c.id, accounts.c.credits_posted, accounts.c.debits_posted),
         )
     }
+    moved: Counter[str] = Counter()
+    for row in every_transfer:
+        moved[row.credit_account_id] += row.amount
+        moved[row.debit_account_id] -= row.amount
     for account in [a for a in balances if is_derived(a)]:  # kept as the fold of its transfers
-        balances[account] = sum(
-            row.amount * ((row.credit_account_id == account) - (row.debit_account_id == account))
-            for row in every_transfer
-        )
+        balances[account] = moved[account]
     riders = {a: balance for a, balance in balances.items() if a.startswith("rider:")}
     total = sum(balances.values())
-    negative = [account for account, balance in riders.items() if balance < 0]
-    unbalanced = [a for a, balance in riders.items() if balance != paid_per_rider[a]]
-    capped = len(outcome.filed) - len(per_report.keys() & outcome.filed.keys())
     check.figures = {
         "filed reports": len(outcome.filed),
-        "award transfers": len(rows),
-        "capped (no transfer)": capped,
-        "points awarded": sum(row.amount for row in rows),
-        "rider-days": len(filed_per_day),
-        "rider-days at the cap": sum(
-            1 for n in filed_per_day.values() if rules.report_accepted * n >= rules.daily_cap
-        ),
+        "merged reports": len(outcome.merged),
+        "rewards paid": len(paid),
+        "rewards capped (in whole or part)": len(withheld),
+        "points paid": sum(row.amount for row in paid),
+        "rider-days": len(asked_per_day),
+        "rider-days at the cap": sum(1 for a in asked_per_day.values() if a >= rules.daily_cap),
         "accounts": len(balances),
         "sum over all accounts": total,
     }
-    doubled = [report for report, count in per_report.items() if count > 1]
-    check.expect(not doubled, f"paid more than once: {_sample(doubled)}")
-    unfiled = per_report.keys() - outcome.filed.keys()
-    check.expect(not unfiled, f"paid, never filed: {_sample(unfiled)}")
-    misnamed = [row.id for row in rows if row.id != award_transfer_id(row.report_id)]
-    check.expect(not misnamed, f"transfer ids not award:<report>: {_sample(misnamed)}")
+    missing = owed.keys() - decided.keys()
+    check.expect(not missing, f"{len(missing)} rewards never decided: {_sample(missing)}")
+    unowed = decided.keys() - owed.keys()
+    check.expect(not unowed, f"rewards for nothing owed: {_sample(unowed)}")
+    check.expect(not wrong_amounts, f"rewards of the wrong amount: {_sample(wrong_amounts)}")
     check.expect(
         not wrong_days, f"{len(wrong_days)} rider-days paid wrongly: {_sample(wrong_days)}"
     )
     check.expect(total == 0, f"the accounts sum to {total}, not 0")
+    negative = [account for account, balance in riders.items() if balance < 0]
     check.expect(not negative, f"riders below zero: {_sample(negative)}")
+    unbalanced = [a for a, balance in riders.items() if balance != moved[a]]
     check.expect(not unbalanced, f"balance differs from the transfers: {_sample(unbalanced)}")
-    stray = riders.keys() - {rider_account(rider) for _, rider, _ in outcome.filed.values()}
-    check.expect(not stray, f"accounts of riders who filed nothing: {_sample(stray)}")
+    earners = {rider_account(rider) for _, rider, _ in outcome.filed.values()} | {
+        rider_account(outcome.accepted[report].submission.planned.rider_id)
+        for report in outcome.merged
+        if report in outcome.accepted
+    }
+    stray = riders.keys() - earners
+    check.expect(not stray, f"accounts of riders who earned nothing: {_sample(stray)}")
     return check
 
 
