@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import httpx
+
 from gridloop_tools.bench.anchor import AnchorResult, run_anchor
 from gridloop_tools.bench.config import Backend, BenchConfig, BenchError
 from gridloop_tools.bench.listener import NotificationListener
@@ -154,6 +156,9 @@ async def _warm_up(
 ) -> None:
     """Submit the warm-up reports and wait until their loops closed: every consumer group
     has its partitions, every connection pool and cache is warm."""
+    districts = {report.district for report in reports if report.district}
+    for url in target.reporting_urls:
+        await _wait_served(url, districts)
     say(f"warming up with {len(reports)} reports")
     driver = LoadDriver(target.reporting_urls, tokens, concurrency=min(4, config.concurrency))
     submitted = await driver.run(reports)
@@ -171,6 +176,26 @@ async def _warm_up(
             f"{missing} of {len(ids)} warm-up reports never reached their reporter within "
             f"{WARMUP_TIMEOUT:.0f} s: the loop does not close (see the services' logs)"
         )
+
+
+async def _wait_served(reporting_url: str, districts: set[str]) -> None:
+    """Until reporting serves every district of the plan: dispatch publishes each district's
+    catalogue at its start, and a fresh stack's reporting may not have consumed them yet."""
+    deadline = time.perf_counter() + WARMUP_TIMEOUT
+    served: set[str] = set()
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.perf_counter() < deadline:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                answer = await client.get(f"{reporting_url}/v1/categories")
+                served = {catalogue["district"] for catalogue in answer.json()}
+            if districts <= served:
+                return
+            await asyncio.sleep(0.5)
+    raise BenchError(
+        f"reporting ({reporting_url}) serves {sorted(served) or 'no district'} after "
+        f"{WARMUP_TIMEOUT:.0f} s, not every district of the plan ({sorted(districts)}): "
+        "dispatch has not published their catalogues (see its log)"
+    )
 
 
 async def _quiet(listener: NotificationListener) -> None:
