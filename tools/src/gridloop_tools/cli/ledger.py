@@ -5,16 +5,38 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy import exc
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ledger.adapters.verify import LedgerVerification, verify_ledger
 
 ledger = typer.Typer(help="The points ledger.", no_args_is_help=True)
 console = Console()
+errors = Console(stderr=True)
+
+
+class UnreadableLedger(Exception):
+    """The database cannot be read as a ledger's; the message says why."""
+
+
+def _checked_url(database_url: str) -> str:
+    """``database_url`` if it names a database that may be read (an SQLite file must exist:
+    connecting would create an empty one)."""
+    try:
+        url = make_url(database_url)
+    except exc.ArgumentError as error:
+        raise UnreadableLedger(f"not a database URL: {database_url!r}") from error
+    on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if on_disk and not Path(str(url.database)).is_file():
+        raise UnreadableLedger(f"no SQLite database at {url.database}")
+    return database_url
 
 
 async def _verify(database_url: str) -> LedgerVerification:
@@ -39,7 +61,15 @@ def verify(
     url = database_url or os.environ.get(
         "LEDGER_DATABASE_URL", "sqlite+aiosqlite:///./data/ledger.db"
     )
-    found = asyncio.run(_verify(url))
+    shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    try:
+        found = asyncio.run(_verify(_checked_url(url)))
+    except (UnreadableLedger, exc.SQLAlchemyError, OSError) as error:
+        reason = str(error).splitlines()[0]
+        errors.print(
+            f"[bold red]error:[/] cannot read the ledger at {escape(shown)}: {escape(reason)}"
+        )
+        raise typer.Exit(2) from None
     console.print(f"{found.accounts} accounts, {found.transfers} transfers")
     for check, violations in found.violations.items():
         mark = "[green]ok[/green]" if not violations else f"[red]{len(violations)} broken[/red]"
