@@ -38,7 +38,7 @@ def notify_handler(
     async def notify(
         data: EventData, meta: EventMeta, uow: AbstractNotificationUnitOfWork
     ) -> HandlerOutcome:
-        messages = book.messages_for(data)
+        messages = book.messages_for(data, meta.district)
         written = 0
         for position, message in enumerate(messages):
             written += await _deliver(message, meta, uow, on_written, position)
