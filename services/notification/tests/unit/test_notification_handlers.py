@@ -40,8 +40,19 @@ class FakeNotifications:
         self.rows[notification_id] = (event_id, message, at)
         return True
 
+    async def mark_read(
+        self, recipient_id: str, notification_id: str, at: datetime
+    ) -> StoredNotification | None:
+        raise NotImplementedError  # the inbox API is tested against the real database
+
+    async def mark_all_read(self, recipient_id: str, at: datetime) -> int:
+        raise NotImplementedError
+
+    async def unread_count(self, recipient_id: str) -> int:
+        raise NotImplementedError
+
     async def inbox(
-        self, recipient_id: str, *, limit: int, after: SortKey | None
+        self, recipient_id: str, *, limit: int, after: SortKey | None, unread: bool = False
     ) -> list[StoredNotification]:
         mine = [
             StoredNotification(

@@ -25,6 +25,7 @@ class NotificationRow(NotificationTable, table=True):
             name="uq_notifications_event_recipient_channel_template",
         ),
         sa.Index("ix_notifications_recipient_created", "recipient_id", "created_at"),
+        sa.Index("ix_notifications_recipient_read", "recipient_id", "read_at"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -37,6 +38,7 @@ class NotificationRow(NotificationTable, table=True):
     report_id: str | None = Field(default=None, max_length=64)
     work_order_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(sa_type=TIMESTAMP)
+    read_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
 
 
 MESSAGING = messaging_tables(NotificationTable.metadata)

@@ -421,3 +421,5 @@ class StoredNotification:
     report_id: str | None
     work_order_id: str | None
     created_at: datetime
+    read_at: datetime | None = None
+    """When the recipient marked it read (None: unread)."""
