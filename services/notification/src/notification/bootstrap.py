@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI
 from prometheus_client import Counter
 
@@ -13,13 +16,21 @@ from common.service.runtime import ServiceRuntime
 from notification.adapters.tables import MESSAGING
 from notification.adapters.templates import load_catalogue
 from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
+from notification.adapters.webhook import WebhookClient
 from notification.config import NotificationSettings
+from notification.domain.delivery import RetryPolicy
 from notification.domain.messages import TemplateId
+from notification.entrypoints.admin_http import build_admin_router
 from notification.entrypoints.consumers import reporter_feedback_consumer
 from notification.entrypoints.http import build_router
 from notification.service_layer.notices import NOTICES, NoticeBook
+from notification.service_layer.sending import DeliverySender, WebhookChannel
+
+_log = structlog.get_logger("gridloop.notification")
 
 SERVICE = "notification"
+CHANNELS = ("webhook",)
+OUTCOMES = ("sent", "retried", "failed", "suppressed")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -50,10 +61,50 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         Topic.WORKORDERS,
         Topic.POINTS,
     )
-    return create_service_app(
+    deliveries = Counter(
+        "gridloop_notification_deliveries_total",
+        "Delivery attempts beyond the inbox, by channel and outcome "
+        "(sent, retried, failed for good, suppressed)",
+        ["service", "channel", "outcome"],
+        registry=runtime.metrics.registry,
+    )
+    for channel in CHANNELS:
+        for outcome in OUTCOMES:
+            deliveries.labels(SERVICE, channel, outcome)
+    webhook_client = WebhookClient(timeout=settings.webhook_timeout_seconds)
+    sender = DeliverySender(
+        unit_of_work,
+        {"webhook": WebhookChannel(webhook_client)},
+        RetryPolicy(
+            max_attempts=settings.delivery_max_attempts,
+            base_seconds=settings.delivery_backoff_base_seconds,
+            cap_seconds=settings.delivery_backoff_cap_seconds,
+        ),
+        on_outcome=lambda channel, outcome: deliveries.labels(SERVICE, channel, outcome).inc(),
+        batch=settings.delivery_batch_size,
+    )
+
+    async def send_deliveries() -> None:
+        """The sender loop: apart from the consumer, so a slow receiver holds up nobody."""
+        try:
+            while True:
+                try:
+                    attempted = await sender.send_due(datetime.now(UTC))
+                except Exception as error:
+                    _log.warning("sender.failed", error=repr(error)[:300])
+                    attempted = 0
+                if attempted < settings.delivery_batch_size:
+                    await asyncio.sleep(settings.delivery_poll_seconds)
+        finally:
+            await webhook_client.aclose()
+
+    app = create_service_app(
         runtime,
         title="gridloop notification",
         description="Tells reporters, assignees and supervisors what happens to work orders: "
-        "in-app inbox.",
-        routers=[build_router(unit_of_work)],
+        "in-app inbox and signed webhooks.",
+        routers=[build_router(unit_of_work), build_admin_router(unit_of_work)],
+        background=[send_deliveries],
     )
+    app.state.sender = sender  # one pass at a chosen time, for tests and tools
+    return app

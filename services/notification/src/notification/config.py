@@ -15,3 +15,11 @@ class NotificationSettings(ServiceSettings):
     (see :mod:`notification.adapters.templates`); checked when the service starts."""
     locale: str = "zh-CN"
     """The locale messages are worded in (a template missing in it falls back to English)."""
+    webhook_timeout_seconds: float = 5.0
+    delivery_max_attempts: int = 8
+    """Attempts at a delivery before it fails for good (transient failures only)."""
+    delivery_backoff_base_seconds: float = 2.0
+    delivery_backoff_cap_seconds: float = 3600.0
+    delivery_poll_seconds: float = 1.0
+    """How often the sender looks for due deliveries."""
+    delivery_batch_size: int = 20

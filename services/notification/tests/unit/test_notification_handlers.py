@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from gridloop_tools.testing.builders import (
     work_order_filed,
 )
 from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, newest_first_page
+from notification.domain.delivery import Webhook
 from notification.domain.messages import Message, StoredNotification
 from notification.service_layer.handlers import messages_for, notification_id, notify_handler
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
@@ -74,10 +76,29 @@ class FakeNotifications:
         )
 
 
+class FakeWebhooks:
+    """No webhook configured: the handler writes inboxes only (webhooks are tested against
+    the real database and a real receiver)."""
+
+    async def get(self, district: str, audience: str) -> Webhook | None:
+        return None
+
+    async def put(self, webhook: Webhook, at: datetime) -> None:
+        raise NotImplementedError
+
+    async def delete(self, district: str, audience: str) -> bool:
+        raise NotImplementedError
+
+    async def all(self) -> list[Webhook]:
+        return []
+
+
 class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__()
         self.notifications = FakeNotifications()
+        self.webhooks = FakeWebhooks()
+        self.deliveries: Any = None  # never reached without a webhook
 
 
 def _typed(uow: FakeUnitOfWork) -> AbstractNotificationUnitOfWork:

@@ -41,4 +41,66 @@ class NotificationRow(NotificationTable, table=True):
     read_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
 
 
+class WebhookRow(NotificationTable, table=True):
+    """Where a district's messages for one audience (reporter, assignee, supervisor) go."""
+
+    __tablename__ = "webhooks"
+
+    district: str = Field(primary_key=True, max_length=16)
+    audience: str = Field(primary_key=True, max_length=20)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=200)
+    previous_secret: str | None = Field(default=None, max_length=200)
+    """Still signed with until retired, so receivers can rotate without a gap."""
+    updated_at: datetime = Field(sa_type=TIMESTAMP)
+
+
+class DeliveryRow(NotificationTable, table=True):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "event_id",
+            "recipient_id",
+            "channel",
+            "template",
+            name="uq_deliveries_event_recipient_channel_template",
+        ),
+        sa.Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+        sa.Index("ix_deliveries_work_order", "work_order_id", "sequence"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    event_id: str = Field(max_length=64)
+    recipient_id: str = Field(max_length=128)
+    audience: str = Field(max_length=20)
+    district: str = Field(max_length=16)
+    channel: str = Field(max_length=20)
+    template: str = Field(max_length=64)
+    payload: str = Field(sa_type=sa.Text)
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=TIMESTAMP)
+    created_at: datetime = Field(sa_type=TIMESTAMP)
+    updated_at: datetime = Field(sa_type=TIMESTAMP)
+    report_id: str | None = Field(default=None, max_length=64)
+    work_order_id: str | None = Field(default=None, max_length=64)
+    sequence: int = Field(default=0, sa_type=sa.BigInteger)
+    critical: bool = False
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class DeliveryAttemptRow(NotificationTable, table=True):
+    """Every attempt at a delivery, kept."""
+
+    __tablename__ = "delivery_attempts"
+
+    delivery_id: str = Field(primary_key=True, max_length=64)
+    attempt: int = Field(primary_key=True)
+    attempted_at: datetime = Field(sa_type=TIMESTAMP)
+    outcome: str = Field(max_length=20)
+    """sent, retry or failed."""
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+
+
 MESSAGING = messaging_tables(NotificationTable.metadata)

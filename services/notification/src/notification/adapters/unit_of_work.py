@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 from common.messaging.unit_of_work import SqlUnitOfWork
+from notification.adapters.deliveries import DeliveryRepository, WebhookRepository
 from notification.adapters.repository import NotificationRepository
 
 
 class SqlNotificationUnitOfWork(SqlUnitOfWork):
     notifications: NotificationRepository
+    deliveries: DeliveryRepository
+    webhooks: WebhookRepository
 
     def _open(self) -> None:
         self.notifications = NotificationRepository(self.session)
+        self.deliveries = DeliveryRepository(self.session)
+        self.webhooks = WebhookRepository(self.session)

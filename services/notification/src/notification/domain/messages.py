@@ -380,6 +380,9 @@ class Message:
     body: str
     report_id: str | None
     work_order_id: str | None
+    audience: str = "reporter"
+    """The role the recipient hears it in: reporter, assignee or supervisor."""
+    critical: bool = False
 
 
 def render(
@@ -390,6 +393,8 @@ def render(
     report_id: str | None = None,
     work_order_id: str | None = None,
     templates: Mapping[TemplateId, Template] = TEMPLATES,
+    audience: str = "reporter",
+    critical: bool = False,
 ) -> Message:
     template = templates[template_id]
     missing = template.variables() - variables.keys()
@@ -405,6 +410,8 @@ def render(
         body=template.body.format(**variables),
         report_id=report_id,
         work_order_id=work_order_id,
+        audience=audience,
+        critical=critical,
     )
 
 

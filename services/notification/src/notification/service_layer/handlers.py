@@ -12,11 +12,14 @@ import structlog
 from common.contracts.base import EventData
 from common.contracts.events import NotificationDelivered
 from common.messaging.ports import EventHandler, EventMeta, HandlerOutcome
+from notification.domain.delivery import Delivery, DeliveryStatus
 from notification.domain.messages import Message
 from notification.service_layer.notices import NOTICE_BOOK, NoticeBook
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
 _log = structlog.get_logger("gridloop.notification")
+
+WEBHOOK = "webhook"
 
 Handler = EventHandler[EventData, AbstractNotificationUnitOfWork]
 
@@ -26,9 +29,10 @@ def messages_for(data: EventData, book: NoticeBook = NOTICE_BOOK) -> list[Messag
     return book.messages_for(data)
 
 
-def notification_id(event_id: str, message: Message) -> str:
+def notification_id(event_id: str, message: Message, channel: str | None = None) -> str:
     """One notification per (event, recipient, channel, template), whoever delivers it."""
-    name = f"{event_id}/{message.recipient_id}/{message.channel.value}/{message.template.value}"
+    channel = channel or message.channel.value
+    name = f"{event_id}/{message.recipient_id}/{channel}/{message.template.value}"
     return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
@@ -42,6 +46,7 @@ def notify_handler(
         written = 0
         for position, message in enumerate(messages):
             written += await _deliver(message, meta, uow, on_written, position)
+            written += await _queue_webhook(message, meta, uow)
         # Nobody to tell, or everyone told before (a replay under another consumer group).
         return "processed" if written else "ignored"
 
@@ -83,3 +88,50 @@ async def _deliver(
         work_order_id=message.work_order_id,
     )
     return True
+
+
+async def _queue_webhook(
+    message: Message, meta: EventMeta, uow: AbstractNotificationUnitOfWork
+) -> bool:
+    """A delivery row for the district's webhook of the recipient's audience, if one is
+    configured; the sender posts it later (consuming never waits for a receiver)."""
+    if await uow.webhooks.get(meta.district, message.audience) is None:
+        return False
+    now = datetime.now(UTC)
+    identity = notification_id(meta.id, message, WEBHOOK)
+    payload = {
+        "delivery_id": identity,
+        "notification_id": notification_id(meta.id, message),
+        "event_id": meta.id,
+        "event_type": meta.type,
+        "recipient_id": message.recipient_id,
+        "audience": message.audience,
+        "district": meta.district,
+        "template": message.template.value,
+        "title": message.title,
+        "body": message.body,
+        "report_id": message.report_id,
+        "work_order_id": message.work_order_id,
+        "critical": message.critical,
+        "created_at": now.isoformat(),
+    }
+    return await uow.deliveries.add(
+        Delivery(
+            id=identity,
+            event_id=meta.id,
+            recipient_id=message.recipient_id,
+            audience=message.audience,
+            district=meta.district,
+            channel=WEBHOOK,
+            template=message.template.value,
+            payload=payload,
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            report_id=message.report_id,
+            work_order_id=message.work_order_id,
+            critical=message.critical,
+            sequence=meta.sequence,
+        )
+    )

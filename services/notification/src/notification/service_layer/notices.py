@@ -38,6 +38,7 @@ from common.contracts.workorder_events import (
     WorkOrderSlaWarning,
     WorkOrderVoided,
 )
+from notification.domain.delivery import Audience
 from notification.domain.messages import (
     TEMPLATES,
     Message,
@@ -77,6 +78,10 @@ class Notice:
         data, "report_id", None
     )
     """The report a recipient's message is about (None: none of theirs the event names)."""
+    audience: Audience = Audience.REPORTER
+    """The role the recipients hear it in (webhooks are configured per district and role)."""
+    critical: bool = False
+    """Critical messages bypass quiet hours."""
 
     def provides(self) -> set[str]:
         return set(self.model.model_fields) | set(self.derived)
@@ -156,6 +161,7 @@ NOTICES: tuple[Notice, ...] = (
         _assignee,
         {"deadline": _deadline, "claim_deadline": lambda d: local_time(d.claim_due)},
         applies=lambda d: not d.redispatch,
+        audience=Audience.ASSIGNEE,
     ),
     Notice(
         WorkOrderDispatched,
@@ -163,12 +169,36 @@ NOTICES: tuple[Notice, ...] = (
         _assignee,
         {"deadline": _deadline, "claim_deadline": lambda d: local_time(d.claim_due)},
         applies=lambda d: d.redispatch,
+        audience=Audience.ASSIGNEE,
     ),
-    Notice(WorkOrderRework, TemplateId.ORDER_REWORK, _assignee, {"deadline": _deadline}),
-    Notice(WorkOrderSlaWarning, TemplateId.ORDER_SLA_WARNING, _assignee, {"deadline": _deadline}),
+    Notice(
+        WorkOrderRework,
+        TemplateId.ORDER_REWORK,
+        _assignee,
+        {"deadline": _deadline},
+        audience=Audience.ASSIGNEE,
+    ),
+    Notice(
+        WorkOrderSlaWarning,
+        TemplateId.ORDER_SLA_WARNING,
+        _assignee,
+        {"deadline": _deadline},
+        audience=Audience.ASSIGNEE,
+    ),
     # the supervisors
-    Notice(WorkOrderReviewRequested, TemplateId.ORDER_REVIEW_REQUESTED, _supervisors),
-    Notice(WorkOrderOverdue, TemplateId.ORDER_OVERDUE, _supervisors, {"deadline": _deadline}),
+    Notice(
+        WorkOrderReviewRequested,
+        TemplateId.ORDER_REVIEW_REQUESTED,
+        _supervisors,
+        audience=Audience.SUPERVISOR,
+    ),
+    Notice(
+        WorkOrderOverdue,
+        TemplateId.ORDER_OVERDUE,
+        _supervisors,
+        {"deadline": _deadline},
+        audience=Audience.SUPERVISOR,
+    ),
     Notice(
         WorkOrderEscalated,
         TemplateId.ORDER_ESCALATED,
@@ -179,6 +209,8 @@ NOTICES: tuple[Notice, ...] = (
             "level_name_en": lambda d: ESCALATION_LEVELS_EN.get(d.level, str(d.level)),
             "reason_text_en": lambda d: ESCALATION_REASONS_EN[d.reason],
         },
+        audience=Audience.SUPERVISOR,
+        critical=True,
     ),
     # the rider, of their points and gifts
     _to_rider(PointsCapped, TemplateId.POINTS_CAPPED),
@@ -253,6 +285,8 @@ class NoticeBook:
                         report_id=notice.report_of(data, recipient),
                         work_order_id=getattr(data, "work_order_id", None),
                         templates=template,
+                        audience=notice.audience.value,
+                        critical=notice.critical,
                     )
                 )
         return messages

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from common.messaging.ports import AbstractUnitOfWork
 from common.paging import SortKey
+from notification.domain.delivery import Attempt, Delivery, DeliveryStatus, Webhook
 from notification.domain.messages import Message, StoredNotification
 
 
@@ -38,6 +39,59 @@ class NotificationStore(Protocol):
     async def unread_count(self, recipient_id: str) -> int: ...
 
 
+class DeliveryStore(Protocol):
+    async def add(self, delivery: Delivery) -> bool:
+        """False if the delivery exists already (a replay): nothing is stored then."""
+        ...
+
+    async def get(self, delivery_id: str) -> Delivery | None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[Delivery]: ...
+
+    async def claim(self, delivery: Delivery, until: datetime) -> bool: ...
+
+    async def record(
+        self,
+        delivery_id: str,
+        *,
+        attempt: int,
+        at: datetime,
+        outcome: str,
+        status: DeliveryStatus,
+        next_attempt_at: datetime,
+        status_code: int | None,
+        error: str | None,
+    ) -> None: ...
+
+    async def set_status(
+        self, delivery_id: str, status: DeliveryStatus, at: datetime, error: str | None = None
+    ) -> None: ...
+
+    async def attempts(self, delivery_id: str) -> list[Attempt]: ...
+
+    async def newest_sequence(self, work_order_id: str) -> int: ...
+
+    async def listed(
+        self, *, status: DeliveryStatus | None, recipient_id: str | None, limit: int
+    ) -> list[Delivery]: ...
+
+
+class WebhookStore(Protocol):
+    async def get(self, district: str, audience: str) -> Webhook | None: ...
+
+    async def put(self, webhook: Webhook, at: datetime) -> None: ...
+
+    async def delete(self, district: str, audience: str) -> bool: ...
+
+    async def all(self) -> list[Webhook]: ...
+
+
 class AbstractNotificationUnitOfWork(AbstractUnitOfWork, Protocol):
     @property
     def notifications(self) -> NotificationStore: ...
+
+    @property
+    def deliveries(self) -> DeliveryStore: ...
+
+    @property
+    def webhooks(self) -> WebhookStore: ...
