@@ -23,6 +23,7 @@ from notification.domain.messages import TemplateId
 from notification.entrypoints.admin_http import build_admin_router
 from notification.entrypoints.consumers import reporter_feedback_consumer
 from notification.entrypoints.http import build_router
+from notification.entrypoints.preferences_http import build_preferences_router
 from notification.service_layer.notices import NOTICES, NoticeBook
 from notification.service_layer.sending import DeliverySender, WebhookChannel
 
@@ -103,7 +104,11 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         title="gridloop notification",
         description="Tells reporters, assignees and supervisors what happens to work orders: "
         "in-app inbox and signed webhooks.",
-        routers=[build_router(unit_of_work), build_admin_router(unit_of_work)],
+        routers=[
+            build_router(unit_of_work),
+            build_admin_router(unit_of_work),
+            build_preferences_router(unit_of_work),
+        ],
         background=[send_deliveries],
     )
     app.state.sender = sender  # one pass at a chosen time, for tests and tools

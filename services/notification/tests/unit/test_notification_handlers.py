@@ -93,12 +93,25 @@ class FakeWebhooks:
         return []
 
 
+class FakeWorkOrders:
+    def __init__(self) -> None:
+        self.newest_seen: dict[str, int] = {}
+
+    async def note(self, work_order_id: str, sequence: int) -> None:
+        self.newest_seen[work_order_id] = max(sequence, self.newest_seen.get(work_order_id, 0))
+
+    async def newest(self, work_order_id: str) -> int:
+        return self.newest_seen.get(work_order_id, 0)
+
+
 class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__()
         self.notifications = FakeNotifications()
         self.webhooks = FakeWebhooks()
         self.deliveries: Any = None  # never reached without a webhook
+        self.preferences: Any = None  # read by the sender only
+        self.work_orders = FakeWorkOrders()
 
 
 def _typed(uow: FakeUnitOfWork) -> AbstractNotificationUnitOfWork:

@@ -124,6 +124,14 @@ class DeliveryRepository:
             )
         )
 
+    async def reschedule(self, delivery_id: str, at: datetime) -> None:
+        """Move the next attempt to ``at`` without counting an attempt (quiet hours)."""
+        await self._session.exec(
+            sa.update(DeliveryRow)
+            .where(col(DeliveryRow.id) == delivery_id)
+            .values(next_attempt_at=at)
+        )
+
     async def set_status(
         self, delivery_id: str, status: DeliveryStatus, at: datetime, error: str | None = None
     ) -> None:

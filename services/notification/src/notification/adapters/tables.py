@@ -103,4 +103,33 @@ class DeliveryAttemptRow(NotificationTable, table=True):
     error: str | None = Field(default=None, max_length=500)
 
 
+class PreferenceRow(NotificationTable, table=True):
+    __tablename__ = "preferences"
+
+    recipient_id: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=20)
+    enabled: bool
+    updated_at: datetime = Field(sa_type=TIMESTAMP)
+
+
+class QuietHoursRow(NotificationTable, table=True):
+    __tablename__ = "quiet_hours"
+
+    recipient_id: str = Field(primary_key=True, max_length=128)
+    start: str = Field(max_length=5)
+    """HH:MM, Asia/Shanghai."""
+    end: str = Field(max_length=5)
+    updated_at: datetime = Field(sa_type=TIMESTAMP)
+
+
+class WorkOrderVersionRow(NotificationTable, table=True):
+    """The newest ``sequence`` of each work order's events seen, to suppress stale messages."""
+
+    __tablename__ = "work_order_versions"
+
+    work_order_id: str = Field(primary_key=True, max_length=64)
+    sequence: int = Field(sa_type=sa.BigInteger)
+
+
 MESSAGING = messaging_tables(NotificationTable.metadata)

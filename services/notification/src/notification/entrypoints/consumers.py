@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from common.contracts.workorder_events import WORKORDER_EVENT_MODELS
 from common.messaging.consumer import DeadLetterPublish, EventConsumer, handles
 from common.metrics import ConsumerMetrics
 from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
@@ -21,11 +22,13 @@ def reporter_feedback_consumer(
 ) -> EventConsumer[Any]:
     """Tells reporters, assignees and supervisors what each event means for them."""
     notify = notify_handler(on_written, book)
+    # Every step of a work order, even one that tells nobody, makes older messages stale.
+    models = {m.event_type: m for m in (*book.models, *WORKORDER_EVENT_MODELS)}
     return EventConsumer(
         name=CONSUMER_NAME,
         service="notification",
         unit_of_work=unit_of_work,
-        handlers=dict(handles(model, notify) for model in book.models),
+        handlers=dict(handles(model, notify) for model in models.values()),
         dead_letter=dead_letter,
         metrics=metrics,
     )

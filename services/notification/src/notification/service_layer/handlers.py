@@ -43,6 +43,9 @@ def notify_handler(
         data: EventData, meta: EventMeta, uow: AbstractNotificationUnitOfWork
     ) -> HandlerOutcome:
         messages = book.messages_for(data, meta.district)
+        order = _own_work_order(data, meta)
+        if order is not None:
+            await uow.work_orders.note(order, meta.sequence)
         written = 0
         for position, message in enumerate(messages):
             written += await _deliver(message, meta, uow, on_written, position)
@@ -132,6 +135,13 @@ async def _queue_webhook(
             report_id=message.report_id,
             work_order_id=message.work_order_id,
             critical=message.critical,
-            sequence=meta.sequence,
+            sequence=meta.sequence if _own_work_order(message, meta) else 0,
         )
     )
+
+
+def _own_work_order(data: object, meta: EventMeta) -> str | None:
+    """The work order whose own event this is (its ``sequence`` is then the order's version),
+    or None (a rider's points event names an order but counts the rider's account)."""
+    work_order_id = getattr(data, "work_order_id", None)
+    return work_order_id if work_order_id and work_order_id == meta.subject else None

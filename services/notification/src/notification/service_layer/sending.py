@@ -83,6 +83,8 @@ class DeliverySender:
         return len(claimed)
 
     async def _attempt(self, delivery: Delivery, now: datetime) -> None:
+        if not await self._still_wanted(delivery, now):
+            return
         channel = self._channels.get(delivery.channel)
         if channel is None:
             result = SendResult.refused(f"no sender for channel {delivery.channel}")
@@ -93,6 +95,37 @@ class DeliverySender:
                 _log.exception("delivery.send_crashed", delivery_id=delivery.id)
                 result = SendResult.retry(f"sender error: {error!r}"[:300])
         await self._record(delivery, result, now)
+
+    async def _still_wanted(self, delivery: Delivery, now: datetime) -> bool:
+        """Suppress a delivery made stale by a newer step of its work order or turned off by
+        its recipient; hold a non-critical one until the recipient's quiet hours end."""
+        async with self._unit_of_work() as uow:
+            reason = None
+            if delivery.sequence and delivery.work_order_id:
+                newest = await uow.work_orders.newest(delivery.work_order_id)
+                if newest > delivery.sequence:
+                    reason = f"stale: work order at sequence {newest}"
+            if reason is None and not delivery.critical:
+                wanted = await uow.preferences.enabled(
+                    delivery.recipient_id, delivery.template, delivery.channel
+                )
+                if not wanted:
+                    reason = "turned off by the recipient"
+            if reason is not None:
+                await uow.deliveries.set_status(delivery.id, DeliveryStatus.SUPPRESSED, now, reason)
+                channel = delivery.channel
+                uow.after_commit(lambda: self._on_outcome(channel, "suppressed"))
+                await uow.commit()
+                _log.info("delivery.suppressed", delivery_id=delivery.id, reason=reason)
+                return False
+            if not delivery.critical:
+                quiet = await uow.preferences.quiet_hours(delivery.recipient_id)
+                until = quiet.until(now) if quiet else None
+                if until is not None:
+                    await uow.deliveries.reschedule(delivery.id, until)
+                    await uow.commit()
+                    return False
+        return True
 
     async def _record(self, delivery: Delivery, result: SendResult, now: datetime) -> None:
         attempt = delivery.attempts + 1

@@ -9,6 +9,7 @@ from common.messaging.ports import AbstractUnitOfWork
 from common.paging import SortKey
 from notification.domain.delivery import Attempt, Delivery, DeliveryStatus, Webhook
 from notification.domain.messages import Message, StoredNotification
+from notification.domain.preferences import Preference, QuietHours
 
 
 class NotificationStore(Protocol):
@@ -63,6 +64,8 @@ class DeliveryStore(Protocol):
         error: str | None,
     ) -> None: ...
 
+    async def reschedule(self, delivery_id: str, at: datetime) -> None: ...
+
     async def set_status(
         self, delivery_id: str, status: DeliveryStatus, at: datetime, error: str | None = None
     ) -> None: ...
@@ -86,6 +89,26 @@ class WebhookStore(Protocol):
     async def all(self) -> list[Webhook]: ...
 
 
+class PreferenceStore(Protocol):
+    async def enabled(self, recipient_id: str, kind: str, channel: str) -> bool: ...
+
+    async def put(self, preference: Preference, at: datetime) -> None: ...
+
+    async def of(self, recipient_id: str) -> list[Preference]: ...
+
+    async def quiet_hours(self, recipient_id: str) -> QuietHours | None: ...
+
+    async def put_quiet_hours(self, quiet: QuietHours, at: datetime) -> None: ...
+
+    async def delete_quiet_hours(self, recipient_id: str) -> bool: ...
+
+
+class WorkOrderVersions(Protocol):
+    async def note(self, work_order_id: str, sequence: int) -> None: ...
+
+    async def newest(self, work_order_id: str) -> int: ...
+
+
 class AbstractNotificationUnitOfWork(AbstractUnitOfWork, Protocol):
     @property
     def notifications(self) -> NotificationStore: ...
@@ -95,3 +118,9 @@ class AbstractNotificationUnitOfWork(AbstractUnitOfWork, Protocol):
 
     @property
     def webhooks(self) -> WebhookStore: ...
+
+    @property
+    def preferences(self) -> PreferenceStore: ...
+
+    @property
+    def work_orders(self) -> WorkOrderVersions: ...
