@@ -17,6 +17,7 @@ from notification.adapters.tables import MESSAGING
 from notification.adapters.templates import load_catalogue
 from notification.adapters.unit_of_work import SqlNotificationUnitOfWork
 from notification.adapters.webhook import WebhookClient
+from notification.adapters.wechat import WeChatClient
 from notification.config import NotificationSettings
 from notification.domain.delivery import RetryPolicy
 from notification.domain.messages import TemplateId
@@ -24,13 +25,19 @@ from notification.entrypoints.admin_http import build_admin_router
 from notification.entrypoints.consumers import reporter_feedback_consumer
 from notification.entrypoints.http import build_router
 from notification.entrypoints.preferences_http import build_preferences_router
+from notification.service_layer.handlers import WeChatRouting
 from notification.service_layer.notices import NOTICES, NoticeBook
-from notification.service_layer.sending import DeliverySender, WebhookChannel
+from notification.service_layer.sending import (
+    ChannelSender,
+    DeliverySender,
+    WebhookChannel,
+    WeChatChannel,
+)
 
 _log = structlog.get_logger("gridloop.notification")
 
 SERVICE = "notification"
-CHANNELS = ("webhook",)
+CHANNELS = ("webhook", "wechat")
 OUTCOMES = ("sent", "retried", "failed", "suppressed")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -42,6 +49,22 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, MESSAGING)
 
     unit_of_work = runtime.unit_of_work_factory(SqlNotificationUnitOfWork)
+    webhook_client = WebhookClient(timeout=settings.webhook_timeout_seconds)
+    channels: dict[str, ChannelSender] = {"webhook": WebhookChannel(webhook_client)}
+    wechat_client: WeChatClient | None = None
+    wechat_routing: WeChatRouting | None = None
+    if settings.wechat_appid and settings.wechat_secret:
+        wechat_client = WeChatClient(
+            settings.wechat_appid,
+            settings.wechat_secret.get_secret_value(),
+            base_url=settings.wechat_api_base,
+            timeout=settings.webhook_timeout_seconds,
+            miniprogram_state=settings.wechat_miniprogram_state,
+        )
+        channels["wechat"] = WeChatChannel(wechat_client)
+        wechat_routing = WeChatRouting(
+            settings.wechat_template_ids, settings.wechat_data_keys, settings.wechat_page
+        )
 
     written = Counter(
         "gridloop_inbox_messages_total",
@@ -58,6 +81,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
             runtime.metrics.consumers,
             lambda template: written.labels(SERVICE, template).inc(),
             book,
+            wechat_routing,
         ),
         Topic.WORKORDERS,
         Topic.POINTS,
@@ -72,10 +96,9 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     for channel in CHANNELS:
         for outcome in OUTCOMES:
             deliveries.labels(SERVICE, channel, outcome)
-    webhook_client = WebhookClient(timeout=settings.webhook_timeout_seconds)
     sender = DeliverySender(
         unit_of_work,
-        {"webhook": WebhookChannel(webhook_client)},
+        channels,
         RetryPolicy(
             max_attempts=settings.delivery_max_attempts,
             base_seconds=settings.delivery_backoff_base_seconds,
@@ -98,6 +121,8 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
                     await asyncio.sleep(settings.delivery_poll_seconds)
         finally:
             await webhook_client.aclose()
+            if wechat_client is not None:
+                await wechat_client.aclose()
 
     app = create_service_app(
         runtime,

@@ -111,6 +111,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.webhooks = FakeWebhooks()
         self.deliveries: Any = None  # never reached without a webhook
         self.preferences: Any = None  # read by the sender only
+        self.wechat: Any = None  # never reached without WeChat routing
         self.work_orders = FakeWorkOrders()
 
 

@@ -7,7 +7,12 @@ from datetime import datetime, time
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notification.adapters.tables import PreferenceRow, QuietHoursRow, WorkOrderVersionRow
+from notification.adapters.tables import (
+    PreferenceRow,
+    QuietHoursRow,
+    WeChatOpenIdRow,
+    WorkOrderVersionRow,
+)
 from notification.domain.preferences import Preference, QuietHours
 
 
@@ -91,3 +96,28 @@ class WorkOrderVersionRepository:
     async def newest(self, work_order_id: str) -> int:
         row = await self._session.get(WorkOrderVersionRow, work_order_id)
         return row.sequence if row else 0
+
+
+class WeChatOpenIdRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def openid(self, recipient_id: str) -> str | None:
+        row = await self._session.get(WeChatOpenIdRow, recipient_id)
+        return row.openid if row else None
+
+    async def put(self, recipient_id: str, openid: str, at: datetime) -> None:
+        row = await self._session.get(WeChatOpenIdRow, recipient_id)
+        if row is None:
+            row = WeChatOpenIdRow(recipient_id=recipient_id, openid=openid, updated_at=at)
+        else:
+            row.openid, row.updated_at = openid, at
+        self._session.add(row)
+        await self._session.flush()
+
+    async def delete(self, recipient_id: str) -> bool:
+        row = await self._session.get(WeChatOpenIdRow, recipient_id)
+        if row is None:
+            return False
+        await self._session.delete(row)
+        return True

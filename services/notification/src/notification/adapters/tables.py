@@ -132,4 +132,14 @@ class WorkOrderVersionRow(NotificationTable, table=True):
     sequence: int = Field(sa_type=sa.BigInteger)
 
 
+class WeChatOpenIdRow(NotificationTable, table=True):
+    """A recipient's openid in the district's mini program (for subscribe messages)."""
+
+    __tablename__ = "wechat_openids"
+
+    recipient_id: str = Field(primary_key=True, max_length=128)
+    openid: str = Field(max_length=128)
+    updated_at: datetime = Field(sa_type=TIMESTAMP)
+
+
 MESSAGING = messaging_tables(NotificationTable.metadata)

@@ -9,9 +9,10 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
+from fastapi import Path as FastApiPath
 from pydantic import BaseModel, Field, StrictBool
 
-from common.auth import Principal, current_principal
+from common.auth import Principal, Role, current_principal
 from common.problems import Problem
 from notification.domain.messages import TemplateId
 from notification.domain.preferences import Preference, QuietHours
@@ -127,4 +128,44 @@ def build_preferences_router(
             await uow.commit()
         return Response(status_code=204)
 
+    @router.put(
+        "/wechat-openids/{recipient_id}",
+        response_model=WeChatOpenId,
+        summary="Register a recipient's mini-program openid for subscribe messages",
+        description="The recipient themselves, or a service (the mini program's backend) or "
+        "an admin for anyone.",
+    )
+    async def put_openid(
+        recipient_id: Annotated[str, FastApiPath(max_length=128)],
+        body: WeChatOpenId,
+        principal: Caller,
+    ) -> WeChatOpenId:
+        _own_or_service(principal, recipient_id)
+        async with unit_of_work() as uow:
+            await uow.wechat.put(recipient_id, body.openid, datetime.now(UTC))
+            await uow.commit()
+        return body
+
+    @router.delete(
+        "/wechat-openids/{recipient_id}", status_code=204, summary="Forget a recipient's openid"
+    )
+    async def delete_openid(
+        recipient_id: Annotated[str, FastApiPath(max_length=128)], principal: Caller
+    ) -> Response:
+        _own_or_service(principal, recipient_id)
+        async with unit_of_work() as uow:
+            await uow.wechat.delete(recipient_id)
+            await uow.commit()
+        return Response(status_code=204)
+
     return router
+
+
+class WeChatOpenId(BaseModel):
+    openid: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+def _own_or_service(principal: Principal, recipient_id: str) -> None:
+    if principal.subject == recipient_id or principal.role in (Role.SERVICE, Role.ADMIN):
+        return
+    raise Problem(403, "Forbidden", "only the recipient, a service or an admin sets an openid")

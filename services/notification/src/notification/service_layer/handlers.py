@@ -4,8 +4,10 @@ hear of them (:mod:`.notices` says who and in which words)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -13,13 +15,14 @@ from common.contracts.base import EventData
 from common.contracts.events import NotificationDelivered
 from common.messaging.ports import EventHandler, EventMeta, HandlerOutcome
 from notification.domain.delivery import Delivery, DeliveryStatus
-from notification.domain.messages import Message
+from notification.domain.messages import Message, local_time
 from notification.service_layer.notices import NOTICE_BOOK, NoticeBook
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
 _log = structlog.get_logger("gridloop.notification")
 
 WEBHOOK = "webhook"
+WECHAT = "wechat"
 
 Handler = EventHandler[EventData, AbstractNotificationUnitOfWork]
 
@@ -36,8 +39,26 @@ def notification_id(event_id: str, message: Message, channel: str | None = None)
     return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
+@dataclass(frozen=True)
+class WeChatRouting:
+    """Which templates go out as WeChat subscribe messages, as which WeChat template, and into
+    which of its data keys the title, body and time go (``thing`` values: 20 characters)."""
+
+    template_ids: Mapping[str, str]
+    keys: Mapping[str, str] = field(
+        default_factory=lambda: {"title": "thing1", "body": "thing2", "time": "time3"}
+    )
+    page: str | None = None
+
+    def data(self, message: Message, at: datetime) -> dict[str, dict[str, str]]:
+        values = {"title": message.title[:20], "body": message.body[:20], "time": local_time(at)}
+        return {key: {"value": values[part]} for part, key in self.keys.items()}
+
+
 def notify_handler(
-    on_written: Callable[[str], None] = lambda template: None, book: NoticeBook = NOTICE_BOOK
+    on_written: Callable[[str], None] = lambda template: None,
+    book: NoticeBook = NOTICE_BOOK,
+    wechat: WeChatRouting | None = None,
 ) -> Handler:
     async def notify(
         data: EventData, meta: EventMeta, uow: AbstractNotificationUnitOfWork
@@ -50,6 +71,8 @@ def notify_handler(
         for position, message in enumerate(messages):
             written += await _deliver(message, meta, uow, on_written, position)
             written += await _queue_webhook(message, meta, uow)
+            if wechat is not None:
+                written += await _queue_wechat(message, meta, uow, wechat)
         # Nobody to tell, or everyone told before (a replay under another consumer group).
         return "processed" if written else "ignored"
 
@@ -102,7 +125,7 @@ async def _queue_webhook(
         return False
     now = datetime.now(UTC)
     identity = notification_id(meta.id, message, WEBHOOK)
-    payload = {
+    payload: dict[str, Any] = {
         "delivery_id": identity,
         "notification_id": notification_id(meta.id, message),
         "event_id": meta.id,
@@ -118,6 +141,38 @@ async def _queue_webhook(
         "critical": message.critical,
         "created_at": now.isoformat(),
     }
+    return await _add_delivery(uow, identity, message, meta, WEBHOOK, payload, now)
+
+
+async def _queue_wechat(
+    message: Message,
+    meta: EventMeta,
+    uow: AbstractNotificationUnitOfWork,
+    routing: WeChatRouting,
+) -> bool:
+    """A subscribe message for a recipient with an openid, if the template has a WeChat one."""
+    template_id = routing.template_ids.get(message.template.value)
+    if template_id is None or await uow.wechat.openid(message.recipient_id) is None:
+        return False
+    now = datetime.now(UTC)
+    identity = notification_id(meta.id, message, WECHAT)
+    payload: dict[str, Any] = {
+        "template_id": template_id,
+        "data": routing.data(message, now),
+        "page": routing.page,
+    }
+    return await _add_delivery(uow, identity, message, meta, WECHAT, payload, now)
+
+
+async def _add_delivery(
+    uow: AbstractNotificationUnitOfWork,
+    identity: str,
+    message: Message,
+    meta: EventMeta,
+    channel: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> bool:
     return await uow.deliveries.add(
         Delivery(
             id=identity,
@@ -125,7 +180,7 @@ async def _queue_webhook(
             recipient_id=message.recipient_id,
             audience=message.audience,
             district=meta.district,
-            channel=WEBHOOK,
+            channel=channel,
             template=message.template.value,
             payload=payload,
             status=DeliveryStatus.PENDING,

@@ -7,7 +7,7 @@ import asyncio
 import random as _random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -50,6 +50,29 @@ class WebhookChannel:
                 f"no webhook for district {delivery.district} and {delivery.audience}"
             )
         return await self._poster.post(webhook.url, webhook.secrets, delivery.id, delivery.payload)
+
+
+class WeChatPort(Protocol):
+    async def send(
+        self, openid: str, template_id: str, data: dict[str, Any], page: str | None
+    ) -> SendResult: ...
+
+
+class WeChatChannel:
+    """Sends a subscribe message to the recipient's openid (as registered now)."""
+
+    def __init__(self, client: WeChatPort) -> None:
+        self._client = client
+
+    async def send(self, delivery: Delivery, uow_factory: UnitOfWorkFactory) -> SendResult:
+        async with uow_factory() as uow:
+            openid = await uow.wechat.openid(delivery.recipient_id)
+        if openid is None:
+            return SendResult.refused(f"no openid for {delivery.recipient_id}")
+        payload = delivery.payload
+        return await self._client.send(
+            openid, str(payload["template_id"]), dict(payload["data"]), payload.get("page")
+        )
 
 
 class DeliverySender:
