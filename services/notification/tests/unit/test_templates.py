@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from common.contracts.base import EventData
+from common.contracts.workorder_events import VoidReason
 from gridloop_tools.testing import builders
 from gridloop_tools.testing.builders import DISTRICT
 from notification.adapters.templates import load_catalogue
@@ -157,3 +158,12 @@ def test_a_redemption_deadline_is_in_local_time() -> None:
     [message] = NoticeBook().messages_for(builders.redemption_reserved())
     expires = builders.redemption_reserved().expires_at
     assert f"请于 {local_time(expires)} 前到鼓楼驿站" in message.body
+
+
+def test_a_reporter_who_withdrew_is_not_told_their_order_was_voided() -> None:
+    withdrawn = builders.work_order_voided(
+        reporter_ids=["rider-1"], voided_by="rider-1", reason_code=VoidReason.WITHDRAWN_BY_REPORTER
+    )
+    assert NoticeBook().messages_for(withdrawn) == []
+    by_supervisor = builders.work_order_voided(reporter_ids=["rider-1"], voided_by="sup-1")
+    assert [m.recipient_id for m in NoticeBook().messages_for(by_supervisor)] == ["rider-1"]

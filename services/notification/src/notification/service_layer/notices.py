@@ -26,6 +26,7 @@ from common.contracts.points_events import (
 )
 from common.contracts.workorder_events import (
     EscalationReason,
+    VoidReason,
     WorkOrderClosed,
     WorkOrderDispatched,
     WorkOrderEscalated,
@@ -120,6 +121,14 @@ def _own_report(data: Any, reporter: str) -> str | None:
     return data.report_id if reporter == first else None
 
 
+def _reporters_but_one_who_withdrew(data: Any) -> list[str]:
+    """An order voided because its reporter withdrew the report: that reporter did it and is
+    not told it back."""
+    if data.reason_code == VoidReason.WITHDRAWN_BY_REPORTER:
+        return [r for r in data.reporter_ids if r != data.voided_by]
+    return _reporters(data)
+
+
 def _to_reporters(model: type[EventData], template: TemplateId, **derived: Any) -> Notice:
     return Notice(model, template, _reporters, derived, report_of=_own_report)
 
@@ -147,7 +156,12 @@ NOTICES: tuple[Notice, ...] = (
     _to_reporters(WorkOrderClosed, TemplateId.REPORT_CLOSED),
     _to_reporters(WorkOrderRework, TemplateId.REPORT_REWORK),
     _to_reporters(WorkOrderReopened, TemplateId.REPORT_REOPENED),
-    _to_reporters(WorkOrderVoided, TemplateId.REPORT_VOIDED),
+    Notice(
+        WorkOrderVoided,
+        TemplateId.REPORT_VOIDED,
+        _reporters_but_one_who_withdrew,
+        report_of=_own_report,
+    ),
     Notice(
         WorkOrderMerged,
         TemplateId.REPORT_MERGED,
