@@ -5,7 +5,7 @@ failures, secret rotation, and the admin API."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from common.contracts.envelope import CloudEvent
 from gridloop_tools.testing import builders
 from gridloop_tools.testing.builders import DISTRICT, keyed_event
-from gridloop_tools.testing.service_fixtures import Auth, Deliver, assert_problem
+from gridloop_tools.testing.service_fixtures import Auth, Deliver, assert_problem, serving
 from gridloop_tools.testing.webhook_receiver import Receiver, free_port, running
 
 SECRET = "s3cret-0123456789abcdef"
@@ -170,6 +170,30 @@ async def test_transient_failures_retry_with_backoff_then_succeed(
     assert len(receiver.received) == 4
     text = (await client.get("/metrics")).text
     assert metric(text, "retried") + " 3.0" in text
+
+
+async def test_a_retry_survives_a_restart(
+    client: httpx.AsyncClient,
+    auth: Auth,
+    deliver: Deliver,
+    app: FastAPI,
+    build_app: Callable[[], FastAPI],
+    receiver: Receiver,
+) -> None:
+    receiver.answers = [(503, {})]
+    await configure(client, auth, receiver.url)
+    await deliver(dispatched())
+    [queued] = await deliveries(client, auth)
+    await send_due(app, at_time(queued["next_attempt_at"]))
+    waiting = await detail(client, auth, queued["id"])
+    assert (waiting["status"], waiting["attempts"]) == ("pending", 1)
+
+    restarted = build_app()  # a new process on the same database
+    async with serving(restarted):
+        assert await send_due(restarted, at_time(waiting["next_attempt_at"])) == 1
+    done = await detail(client, auth, queued["id"])
+    assert (done["status"], done["attempts"]) == ("sent", 2)
+    assert [r.delivery_id for r in receiver.received] == [queued["id"]] * 2
 
 
 async def test_a_permanent_refusal_fails_at_once_and_is_announced(
