@@ -127,6 +127,12 @@ async def test_the_assignee_webhook_gets_one_signed_post_per_message(
     assert (sent["status"], sent["attempts"]) == ("sent", 1)
     assert [a["outcome"] for a in sent["attempt_log"]] == ["sent"]
     assert [a["status_code"] for a in sent["attempt_log"]] == [200]
+    [logged] = [
+        e
+        for e in await outbox_types(app)
+        if e.type.endswith("notification.delivered") and e.data["channel"] == "webhook"
+    ]
+    assert (logged.subject, logged.data["notification_id"]) == ("gw-7", queued["id"])
     text = (await client.get("/metrics")).text
     assert metric(text, "sent") + " 1.0" in text
     # the reporter has no webhook configured: inbox only

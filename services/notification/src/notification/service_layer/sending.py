@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from common.contracts.events import NotificationFailed
+from common.contracts.events import NotificationDelivered, NotificationFailed
 from notification.domain.delivery import Delivery, DeliveryStatus, RetryPolicy, SendResult
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
@@ -171,6 +171,21 @@ class DeliverySender:
                 status_code=result.status_code,
                 error=result.error,
             )
+            if status is DeliveryStatus.SENT:
+                await uow.outbox.add(
+                    NotificationDelivered(
+                        notification_id=delivery.id,
+                        recipient_id=delivery.recipient_id,
+                        channel=delivery.channel,
+                        template=delivery.template,
+                        report_id=delivery.report_id,
+                        work_order_id=delivery.work_order_id,
+                        delivered_at=now,
+                    ),
+                    subject=delivery.recipient_id,
+                    sequence=int(now.timestamp() * 1_000_000),
+                    district=delivery.district or None,
+                )
             if status is DeliveryStatus.FAILED:
                 await uow.outbox.add(
                     NotificationFailed(
