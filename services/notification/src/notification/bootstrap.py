@@ -46,13 +46,19 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
     # Templates that name a variable their event lacks stop the service here.
     book = NoticeBook(NOTICES, load_catalogue(settings.template_overrides_dir, settings.locale))
+    wechat_on = bool(settings.wechat_appid and settings.wechat_secret)
+    # So are WeChat settings naming unknown templates or data parts.
+    wechat_routing = (
+        WeChatRouting(settings.wechat_template_ids, settings.wechat_data_keys, settings.wechat_page)
+        if wechat_on
+        else None
+    )
     runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, MESSAGING)
 
     unit_of_work = runtime.unit_of_work_factory(SqlNotificationUnitOfWork)
     webhook_client = WebhookClient(timeout=settings.webhook_timeout_seconds)
     channels: dict[str, ChannelSender] = {"webhook": WebhookChannel(webhook_client)}
     wechat_client: WeChatClient | None = None
-    wechat_routing: WeChatRouting | None = None
     if settings.wechat_appid and settings.wechat_secret:
         wechat_client = WeChatClient(
             settings.wechat_appid,
@@ -62,9 +68,6 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
             miniprogram_state=settings.wechat_miniprogram_state,
         )
         channels["wechat"] = WeChatChannel(wechat_client)
-        wechat_routing = WeChatRouting(
-            settings.wechat_template_ids, settings.wechat_data_keys, settings.wechat_page
-        )
 
     written = Counter(
         "gridloop_inbox_messages_total",

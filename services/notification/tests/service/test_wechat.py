@@ -209,3 +209,25 @@ async def test_a_wrong_secret_is_terminal(standin: WeChatStandIn) -> None:
         await client.aclose()
     assert (result.ok, result.transient) == (False, False)
     assert result.error == "wechat token 40001: invalid credential"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("NOTIFICATION_WECHAT_TEMPLATE_IDS", '{"report_closd": "T"}', "no gridloop template"),
+        ("NOTIFICATION_WECHAT_DATA_KEYS", '{"titel": "thing1"}', "unknown part titel"),
+    ],
+)
+def test_wrong_wechat_settings_stop_the_service_at_start(
+    build_app: Callable[[], FastAPI],
+    standin: WeChatStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    words: str,
+) -> None:
+    monkeypatch.setenv("NOTIFICATION_WECHAT_APPID", standin.appid)
+    monkeypatch.setenv("NOTIFICATION_WECHAT_SECRET", standin.secret)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=words):
+        build_app()

@@ -15,7 +15,7 @@ from common.contracts.base import EventData
 from common.contracts.events import NotificationDelivered
 from common.messaging.ports import EventHandler, EventMeta, HandlerOutcome
 from notification.domain.delivery import Delivery, DeliveryStatus
-from notification.domain.messages import Message, local_time
+from notification.domain.messages import Message, TemplateId, local_time
 from notification.service_layer.notices import NOTICE_BOOK, NoticeBook
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
 
@@ -49,6 +49,21 @@ class WeChatRouting:
         default_factory=lambda: {"title": "thing1", "body": "thing2", "time": "time3"}
     )
     page: str | None = None
+
+    PARTS = frozenset({"title", "body", "time"})
+
+    def __post_init__(self) -> None:
+        """Checked when the service starts: a wrong setting is not found at send time."""
+        unknown_parts = set(self.keys) - self.PARTS
+        unknown_templates = set(self.template_ids) - {t.value for t in TemplateId}
+        if unknown_parts or unknown_templates:
+            raise ValueError(
+                "WeChat settings: "
+                + "; ".join(
+                    [f"data key for unknown part {p}" for p in sorted(unknown_parts)]
+                    + [f"no gridloop template {t}" for t in sorted(unknown_templates)]
+                )
+            )
 
     def data(self, message: Message, at: datetime) -> dict[str, dict[str, str]]:
         values = {"title": message.title[:20], "body": message.body[:20], "time": local_time(at)}
