@@ -15,7 +15,7 @@ from common.auth import DEVELOPMENT_SECRET, issue_token
 from gridloop_tools.stack import Stack
 from gridloop_tools.staff import assignee_member, districts_root, find_member, load_roster
 from gridloop_tools.testing.webhook_receiver import Receiver, running
-from tests.integration.conftest import Rider, eventually
+from tests.integration.conftest import Rider, eventually, points_in_grids
 
 DISTRICT = "370812"
 SECRET = "integration-webhook-secret"
@@ -47,7 +47,6 @@ def bearer(token: str) -> dict[str, str]:
 def test_the_reporter_and_the_assignee_hear_of_one_order_and_the_webhook_gets_it_signed(
     stack: Stack,
     rider_factory: Callable[[], Rider],
-    district_points: dict[str, tuple[float, float]],
     receiver: Receiver,
 ) -> None:
     notification = stack.url("notification")
@@ -60,7 +59,9 @@ def test_the_reporter_and_the_assignee_hear_of_one_order_and_the_webhook_gets_it
         assert configured.status_code == 200, configured.text
         try:
             rider = rider_factory()
-            report_id = rider.submit("0501", *district_points["inside"], "楼道里有人飞线充电")
+            # a grid no other test reports in, so the report is not merged into another's order
+            (point,) = points_in_grids(DISTRICT, slice(190, 191))
+            report_id = rider.submit("0501", *point, "楼道里有人飞线充电")
             report = eventually(
                 lambda: (r := rider.report(report_id))["status"] == "dispatched" and r
             )
