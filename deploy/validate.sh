@@ -76,6 +76,7 @@ METRICS = {
     "gridloop_dead_letters_total", "gridloop_reports_submitted_total", "gridloop_reports_triaged_total",
     "gridloop_withdrawals_total",
     "gridloop_points_awarded_total", "gridloop_inbox_messages_total", "up",
+    "gridloop_notification_deliveries_total",
     "gridloop_ledger_points_total", "gridloop_ledger_transfer_conflicts_total",
     "gridloop_workorder_alerts_total", "gridloop_workorder_transitions_total",
     "gridloop_workorders_open", "gridloop_workorders_overdue",

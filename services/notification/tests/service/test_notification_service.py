@@ -140,6 +140,18 @@ async def test_inbox_pages(client: httpx.AsyncClient, auth: Auth, deliver: Deliv
     assert [i["report_id"] for i in second["items"]] == ["rep-0"]
 
 
+async def test_the_rider_hears_of_a_redemption_from_the_ledger(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    await deliver(as_event(builders.redemption_reserved()), Topic.POINTS)
+    await deliver(as_event(builders.redemption_expired()), Topic.POINTS)
+    items = await inbox(client, auth)
+    assert [(i["template"], i["title"]) for i in items] == [
+        ("redemption_expired", "兑换已过期：雨衣"),
+        ("redemption_reserved", "兑换成功：雨衣"),
+    ]
+
+
 # --- the consumer -----------------------------------------------------------------------------
 
 

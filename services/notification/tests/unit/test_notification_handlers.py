@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from gridloop_tools.testing.builders import (
     work_order_filed,
 )
 from gridloop_tools.testing.service_fixtures import FakeUnitOfWorkBase, newest_first_page
+from notification.domain.delivery import Webhook
 from notification.domain.messages import Message, StoredNotification
 from notification.service_layer.handlers import messages_for, notification_id, notify_handler
 from notification.service_layer.unit_of_work import AbstractNotificationUnitOfWork
@@ -40,8 +42,19 @@ class FakeNotifications:
         self.rows[notification_id] = (event_id, message, at)
         return True
 
+    async def mark_read(
+        self, recipient_id: str, notification_id: str, at: datetime
+    ) -> StoredNotification | None:
+        raise NotImplementedError  # the inbox API is tested against the real database
+
+    async def mark_all_read(self, recipient_id: str, at: datetime) -> int:
+        raise NotImplementedError
+
+    async def unread_count(self, recipient_id: str) -> int:
+        raise NotImplementedError
+
     async def inbox(
-        self, recipient_id: str, *, limit: int, after: SortKey | None
+        self, recipient_id: str, *, limit: int, after: SortKey | None, unread: bool = False
     ) -> list[StoredNotification]:
         mine = [
             StoredNotification(
@@ -63,10 +76,43 @@ class FakeNotifications:
         )
 
 
+class FakeWebhooks:
+    """No webhook configured: the handler writes inboxes only (webhooks are tested against
+    the real database and a real receiver)."""
+
+    async def get(self, district: str, audience: str) -> Webhook | None:
+        return None
+
+    async def put(self, webhook: Webhook, at: datetime) -> None:
+        raise NotImplementedError
+
+    async def delete(self, district: str, audience: str) -> bool:
+        raise NotImplementedError
+
+    async def all(self) -> list[Webhook]:
+        return []
+
+
+class FakeWorkOrders:
+    def __init__(self) -> None:
+        self.newest_seen: dict[str, int] = {}
+
+    async def note(self, work_order_id: str, sequence: int) -> None:
+        self.newest_seen[work_order_id] = max(sequence, self.newest_seen.get(work_order_id, 0))
+
+    async def newest(self, work_order_id: str) -> int:
+        return self.newest_seen.get(work_order_id, 0)
+
+
 class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__()
         self.notifications = FakeNotifications()
+        self.webhooks = FakeWebhooks()
+        self.deliveries: Any = None  # never reached without a webhook
+        self.preferences: Any = None  # read by the sender only
+        self.wechat: Any = None  # never reached without WeChat routing
+        self.work_orders = FakeWorkOrders()
 
 
 def _typed(uow: FakeUnitOfWork) -> AbstractNotificationUnitOfWork:

@@ -135,12 +135,33 @@ class NotificationDelivered(EventData):
     delivered_at: AwareDatetime
 
 
+class NotificationFailed(EventData):
+    """A message could not be delivered on a channel: a permanent refusal, or every retry
+    spent. The inbox copy stays. Key: recipient id."""
+
+    event_type: ClassVar[str] = "gridloop.notification.failed"
+    topic: ClassVar[Topic] = Topic.NOTIFICATIONS
+
+    notification_id: str
+    """The delivery's id (also the ``X-Gridloop-Delivery`` header a webhook receiver saw)."""
+    recipient_id: str
+    channel: str
+    template: str
+    attempts: int = Field(ge=0)
+    error: str
+    """What the last attempt met (an HTTP status, a timeout, an error code)."""
+    report_id: str | None = None
+    work_order_id: str | None = None
+    failed_at: AwareDatetime
+
+
 EVENT_MODELS: tuple[type[EventData], ...] = (
     ReportSubmitted,
     WorkOrderFiled,
     ReportRejected,
     PointsAwarded,
     NotificationDelivered,
+    NotificationFailed,
     *WORKORDER_EVENT_MODELS,
     *POINTS_EVENT_MODELS,
     DistrictCataloguePublished,
@@ -149,6 +170,7 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
 __all__ = [
     "EVENT_MODELS",
     "NotificationDelivered",
+    "NotificationFailed",
     "PointsAwarded",
     "PointsCapped",
     "PointsReversed",

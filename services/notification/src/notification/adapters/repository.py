@@ -53,27 +53,66 @@ class NotificationRepository:
         return bool(result.rowcount)
 
     async def inbox(
-        self, recipient_id: str, *, limit: int, after: SortKey | None
+        self, recipient_id: str, *, limit: int, after: SortKey | None, unread: bool = False
     ) -> list[StoredNotification]:
+        mine = select(NotificationRow).where(NotificationRow.recipient_id == recipient_id)
+        if unread:
+            mine = mine.where(col(NotificationRow.read_at).is_(None))
         statement = newest_first(
-            select(NotificationRow).where(NotificationRow.recipient_id == recipient_id),
+            mine,
             at=col(NotificationRow.created_at),
             id_=col(NotificationRow.id),
             after=after,
             limit=limit,
         )
         rows = (await self._session.exec(statement)).all()
-        return [
-            StoredNotification(
-                id=row.id,
-                recipient_id=row.recipient_id,
-                channel=row.channel,
-                template=row.template,
-                title=row.title,
-                body=row.body,
-                report_id=row.report_id,
-                work_order_id=row.work_order_id,
-                created_at=row.created_at,
+        return [_stored(row) for row in rows]
+
+    async def mark_read(
+        self, recipient_id: str, notification_id: str, at: datetime
+    ) -> StoredNotification | None:
+        row = await self._session.get(NotificationRow, notification_id)
+        if row is None or row.recipient_id != recipient_id:
+            return None
+        if row.read_at is None:
+            row.read_at = at
+            self._session.add(row)
+            await self._session.flush()
+        return _stored(row)
+
+    async def mark_all_read(self, recipient_id: str, at: datetime) -> int:
+        result = await self._session.exec(
+            sa.update(NotificationRow)
+            .where(
+                col(NotificationRow.recipient_id) == recipient_id,
+                col(NotificationRow.read_at).is_(None),
             )
-            for row in rows
-        ]
+            .values(read_at=at)
+        )
+        return int(result.rowcount)
+
+    async def unread_count(self, recipient_id: str) -> int:
+        count = await self._session.scalar(
+            select(sa.func.count())
+            .select_from(NotificationRow)
+            .where(
+                col(NotificationRow.recipient_id) == recipient_id,
+                col(NotificationRow.read_at).is_(None),
+            )
+        )
+        return int(count or 0)
+
+
+def _stored(row: NotificationRow) -> StoredNotification:
+    return StoredNotification(
+        id=row.id,
+        recipient_id=row.recipient_id,
+        channel=row.channel,
+        template=row.template,
+        title=row.title,
+        body=row.body,
+        report_id=row.report_id,
+        work_order_id=row.work_order_id,
+        created_at=row.created_at,
+        read_at=row.read_at,
+    )

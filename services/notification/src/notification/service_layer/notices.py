@@ -16,8 +16,17 @@ from typing import Any
 from common.contracts.base import EventData
 from common.contracts.catalogue import find_category
 from common.contracts.events import PointsAwarded, ReportRejected, WorkOrderFiled
+from common.contracts.points_events import (
+    PointsCapped,
+    PointsReversed,
+    RedemptionCancelled,
+    RedemptionExpired,
+    RedemptionFulfilled,
+    RedemptionReserved,
+)
 from common.contracts.workorder_events import (
     EscalationReason,
+    VoidReason,
     WorkOrderClosed,
     WorkOrderDispatched,
     WorkOrderEscalated,
@@ -30,12 +39,13 @@ from common.contracts.workorder_events import (
     WorkOrderSlaWarning,
     WorkOrderVoided,
 )
+from notification.domain.delivery import Audience
 from notification.domain.messages import (
     TEMPLATES,
     Message,
     Template,
+    TemplateCatalogue,
     TemplateId,
-    check_templates,
     local_time,
     render,
 )
@@ -47,6 +57,11 @@ ESCALATION_LEVELS = {1: "街道", 2: "区"}
 ESCALATION_REASONS = {
     EscalationReason.OVERDUE: "超过处置时限未处置完毕",
     EscalationReason.TROUBLED: "多次返工、回退或发回重办",
+}
+ESCALATION_LEVELS_EN = {1: "street", 2: "district"}
+ESCALATION_REASONS_EN = {
+    EscalationReason.OVERDUE: "past its deadline",
+    EscalationReason.TROUBLED: "reworked, returned or reopened too often",
 }
 
 
@@ -64,6 +79,10 @@ class Notice:
         data, "report_id", None
     )
     """The report a recipient's message is about (None: none of theirs the event names)."""
+    audience: Audience = Audience.REPORTER
+    """The role the recipients hear it in (webhooks are configured per district and role)."""
+    critical: bool = False
+    """Critical messages bypass quiet hours."""
 
     def provides(self) -> set[str]:
         return set(self.model.model_fields) | set(self.derived)
@@ -102,8 +121,24 @@ def _own_report(data: Any, reporter: str) -> str | None:
     return data.report_id if reporter == first else None
 
 
+def _reporters_but_one_who_withdrew(data: Any) -> list[str]:
+    """An order voided because its reporter withdrew the report: that reporter did it and is
+    not told it back."""
+    if data.reason_code == VoidReason.WITHDRAWN_BY_REPORTER:
+        return [r for r in data.reporter_ids if r != data.voided_by]
+    return _reporters(data)
+
+
 def _to_reporters(model: type[EventData], template: TemplateId, **derived: Any) -> Notice:
     return Notice(model, template, _reporters, derived, report_of=_own_report)
+
+
+def _to_rider(model: type[EventData], template: TemplateId, **derived: Any) -> Notice:
+    return Notice(model, template, lambda d: [d.rider_id], derived)
+
+
+def _reason_or(default: str) -> Callable[[Any], str]:
+    return lambda data: data.reason or default
 
 
 NOTICES: tuple[Notice, ...] = (
@@ -121,7 +156,12 @@ NOTICES: tuple[Notice, ...] = (
     _to_reporters(WorkOrderClosed, TemplateId.REPORT_CLOSED),
     _to_reporters(WorkOrderRework, TemplateId.REPORT_REWORK),
     _to_reporters(WorkOrderReopened, TemplateId.REPORT_REOPENED),
-    _to_reporters(WorkOrderVoided, TemplateId.REPORT_VOIDED),
+    Notice(
+        WorkOrderVoided,
+        TemplateId.REPORT_VOIDED,
+        _reporters_but_one_who_withdrew,
+        report_of=_own_report,
+    ),
     Notice(
         WorkOrderMerged,
         TemplateId.REPORT_MERGED,
@@ -135,6 +175,7 @@ NOTICES: tuple[Notice, ...] = (
         _assignee,
         {"deadline": _deadline, "claim_deadline": lambda d: local_time(d.claim_due)},
         applies=lambda d: not d.redispatch,
+        audience=Audience.ASSIGNEE,
     ),
     Notice(
         WorkOrderDispatched,
@@ -142,12 +183,36 @@ NOTICES: tuple[Notice, ...] = (
         _assignee,
         {"deadline": _deadline, "claim_deadline": lambda d: local_time(d.claim_due)},
         applies=lambda d: d.redispatch,
+        audience=Audience.ASSIGNEE,
     ),
-    Notice(WorkOrderRework, TemplateId.ORDER_REWORK, _assignee, {"deadline": _deadline}),
-    Notice(WorkOrderSlaWarning, TemplateId.ORDER_SLA_WARNING, _assignee, {"deadline": _deadline}),
+    Notice(
+        WorkOrderRework,
+        TemplateId.ORDER_REWORK,
+        _assignee,
+        {"deadline": _deadline},
+        audience=Audience.ASSIGNEE,
+    ),
+    Notice(
+        WorkOrderSlaWarning,
+        TemplateId.ORDER_SLA_WARNING,
+        _assignee,
+        {"deadline": _deadline},
+        audience=Audience.ASSIGNEE,
+    ),
     # the supervisors
-    Notice(WorkOrderReviewRequested, TemplateId.ORDER_REVIEW_REQUESTED, _supervisors),
-    Notice(WorkOrderOverdue, TemplateId.ORDER_OVERDUE, _supervisors, {"deadline": _deadline}),
+    Notice(
+        WorkOrderReviewRequested,
+        TemplateId.ORDER_REVIEW_REQUESTED,
+        _supervisors,
+        audience=Audience.SUPERVISOR,
+    ),
+    Notice(
+        WorkOrderOverdue,
+        TemplateId.ORDER_OVERDUE,
+        _supervisors,
+        {"deadline": _deadline},
+        audience=Audience.SUPERVISOR,
+    ),
     Notice(
         WorkOrderEscalated,
         TemplateId.ORDER_ESCALATED,
@@ -155,8 +220,28 @@ NOTICES: tuple[Notice, ...] = (
         {
             "level_name": lambda d: ESCALATION_LEVELS.get(d.level, str(d.level)),
             "reason_text": lambda d: ESCALATION_REASONS[d.reason],
+            "level_name_en": lambda d: ESCALATION_LEVELS_EN.get(d.level, str(d.level)),
+            "reason_text_en": lambda d: ESCALATION_REASONS_EN[d.reason],
         },
+        audience=Audience.SUPERVISOR,
+        critical=True,
     ),
+    # the rider, of their points and gifts
+    _to_rider(PointsCapped, TemplateId.POINTS_CAPPED),
+    _to_rider(
+        PointsReversed,
+        TemplateId.POINTS_REVERSED,
+        reason_text=_reason_or("工单作废"),
+        work_order_ref=lambda d: d.work_order_id or d.report_id,
+    ),
+    _to_rider(
+        RedemptionReserved,
+        TemplateId.REDEMPTION_RESERVED,
+        expires=lambda d: local_time(d.expires_at),
+    ),
+    _to_rider(RedemptionFulfilled, TemplateId.REDEMPTION_FULFILLED),
+    _to_rider(RedemptionCancelled, TemplateId.REDEMPTION_CANCELLED, reason_text=_reason_or("—")),
+    _to_rider(RedemptionExpired, TemplateId.REDEMPTION_EXPIRED),
 )
 
 
@@ -166,14 +251,21 @@ class NoticeBook:
     def __init__(
         self,
         notices: Sequence[Notice] = NOTICES,
-        templates: Mapping[TemplateId, Template] = TEMPLATES,
+        templates: Mapping[TemplateId, Template] | TemplateCatalogue = TEMPLATES,
     ) -> None:
+        """``templates``: a whole catalogue (locales, district overrides), or the zh-CN set to
+        ship with the English fallback."""
         provided: dict[TemplateId, set[str]] = {}
         for notice in notices:
             names = provided.setdefault(notice.template, notice.provides())
             names &= notice.provides()  # a template used twice must make do with both
-        check_templates(provided, templates)
-        self._templates = templates
+        catalogue = (
+            templates
+            if isinstance(templates, TemplateCatalogue)
+            else TemplateCatalogue.shipped(templates)
+        )
+        catalogue.check(provided)
+        self._catalogue = catalogue
         self._notices: dict[str, list[Notice]] = {}
         for notice in notices:
             self._notices.setdefault(notice.model.event_type, []).append(notice)
@@ -187,16 +279,17 @@ class NoticeBook:
 
     @property
     def templates(self) -> list[TemplateId]:
-        return list(self._templates)
+        return list(TemplateId)
 
-    def messages_for(self, data: EventData) -> list[Message]:
+    def messages_for(self, data: EventData, district: str | None = None) -> list[Message]:
         """What the event tells whom: one message per recipient and template (a recipient
-        named twice, or none at all, changes nothing)."""
+        named twice, or none at all, changes nothing), in ``district``'s words."""
         messages: list[Message] = []
         for notice in self._notices.get(data.event_type, []):
             if not notice.applies(data):
                 continue
             variables = notice.variables(data)
+            template = {notice.template: self._catalogue.pick(notice.template, district)}
             for recipient in dict.fromkeys(r for r in notice.recipients(data) if r):
                 messages.append(
                     render(
@@ -205,7 +298,9 @@ class NoticeBook:
                         variables=variables,
                         report_id=notice.report_of(data, recipient),
                         work_order_id=getattr(data, "work_order_id", None),
-                        templates=self._templates,
+                        templates=template,
+                        audience=notice.audience.value,
+                        critical=notice.critical,
                     )
                 )
         return messages
