@@ -72,6 +72,8 @@ class Outcome:
     rejected: set[str] = field(default_factory=set)
     transfers: dict[str, tuple[str, int]] = field(default_factory=dict)
     """transfer id -> (report id, amount)."""
+    capped: set[str] = field(default_factory=set)
+    """report ids with a reward the daily cap held back (in whole or part)."""
 
 
 async def check_reports(databases: ServiceDatabases, accepted: Sequence[Accepted]) -> Check:
@@ -211,6 +213,7 @@ async def check_points(
         "ledger",
         sa.select(
             withheld_table.c.id,
+            withheld_table.c.report_id,
             withheld_table.c.code,
             withheld_table.c.rider_id,
             withheld_table.c.amount,
@@ -220,6 +223,7 @@ async def check_points(
     codes = {code.value for code in EARNING_CODES}
     paid = [row for row in every_transfer if row.code in codes]
     outcome.transfers = {row.id: (row.report_id, row.amount) for row in paid}
+    outcome.capped = {row.report_id for row in withheld}
     owed = {award_transfer_id(report): TransferCode.REPORT_ACCEPTED for report in outcome.filed}
     owed |= {corroboration_transfer_id(r): TransferCode.CORROBORATION for r in outcome.merged}
     decided: Counter[str] = Counter()  # reward id -> points paid and withheld under it
@@ -314,6 +318,7 @@ async def check_inbox(databases: ServiceDatabases, outcome: Outcome) -> Check:
         | {(report, TemplateId.REPORT_REJECTED.value): 1 for report in outcome.rejected}
         | {(report, TemplateId.REPORT_MERGED.value): 1 for report in outcome.merged}
         | {(report, TemplateId.POINTS_AWARDED.value): 1 for report in awarded}
+        | {(report, TemplateId.POINTS_CAPPED.value): 1 for report in outcome.capped}
     )
     assigned = {
         (report, TemplateId.ORDER_ASSIGNED.value, assignee)
