@@ -106,3 +106,63 @@ def test_the_reporter_and_the_assignee_hear_of_one_order_and_the_webhook_gets_it
             assert count.json()["unread"] == 0
         finally:
             http.delete(webhook, headers=admin)
+
+
+def test_the_street_supervisor_the_assignee_and_the_reporter_each_hear_of_one_reviewed_order(
+    stack: Stack, rider_factory: Callable[[], Rider]
+) -> None:
+    """A report of a category a street supervisor reviews first (0701 邻里纠纷): the supervisor
+    is asked to review, accepts it, the assignee is told of the order and the reporter of its
+    filing and dispatch — every message about the same work order, each in its own inbox."""
+    notification = stack.url("notification")
+    roster = load_roster(districts_root(), DISTRICT)
+    rider = rider_factory()
+    (point,) = points_in_grids(DISTRICT, slice(192, 193))
+    report_id = rider.submit("0701", *point, "楼上邻居长期噪音扰民，协商无果")
+    pending = eventually(
+        lambda: (r := rider.report(report_id))["status"] == "pending_review" and r, timeout=60
+    )
+    order_id = pending["work_order_id"]
+    with httpx.Client(timeout=15) as http:
+        district_supervisor = find_member(f"{DISTRICT}-d-01", districts_root(), [DISTRICT])
+        orders = f"{stack.url('dispatch')}/v1/workorders"
+        as_district = bearer(district_supervisor.token(DEVELOPMENT_SECRET))
+        street = http.get(f"{orders}/{order_id}", headers=as_district).json()["street"]
+        reviewers = roster.supervising(street)
+        assert reviewers, f"nobody supervises {street}"
+        reviewer = find_member(reviewers[0].id, districts_root(), [DISTRICT])
+        as_reviewer = bearer(reviewer.token(DEVELOPMENT_SECRET))
+
+        def heard(headers: dict[str, str]) -> Callable[[], list[dict[str, Any]]]:
+            def about_the_order() -> list[dict[str, Any]]:
+                page = http.get(f"{notification}/v1/inbox", headers=headers).json()
+                return [i for i in page["items"] if i["work_order_id"] == order_id]
+
+            return about_the_order
+
+        [asked] = eventually(heard(as_reviewer), timeout=60)
+        assert asked["template"] == "order_review_requested"
+        accepted = http.post(
+            f"{orders}/{order_id}/accept",
+            json={"note": "已核实"},
+            headers={**as_reviewer, "Idempotency-Key": f"accept-{order_id}"},
+        )
+        assert accepted.status_code == 200, accepted.text
+        order = eventually(
+            lambda: (
+                (o := http.get(f"{orders}/{order_id}", headers=as_district).json())["assignee"]
+                and o
+            )
+        )
+        assignee = assignee_member(
+            order["assignee"], district=DISTRICT, grid_id=order["grid_id"], roster=roster
+        )
+        [assigned] = eventually(heard(bearer(assignee.token(DEVELOPMENT_SECRET))), timeout=60)
+        assert assigned["template"] == "order_assigned"
+        told = eventually(
+            lambda: (
+                {m["template"] for m in rider.inbox() if m["work_order_id"] == order_id}
+                >= {"report_filed", "report_dispatched"}
+            )
+        )
+        assert told

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from gridloop_tools.embedded_broker import EmbeddedBroker, die_with_parent, free_port
+from gridloop_tools.staff import district_codes, districts_root
 
 SERVICES: tuple[str, ...] = ("reporting", "dispatch", "ledger", "notification")
 DEFAULT_PORTS: dict[str, int] = {
@@ -256,6 +257,7 @@ class Stack:
         for name in SERVICES:
             self.start_service(name)
         self.wait_ready(timeout=timeout)
+        self.wait_served(timeout=timeout)
         if self.replicas > 1:
             further = [
                 self.start_service(name, replica).key
@@ -284,6 +286,37 @@ class Stack:
         service.start()
         self.services[key] = service
         return service
+
+    def districts(self) -> list[str]:
+        """The districts dispatch loads at start (its ``DISPATCH_DISTRICTS_DIR``)."""
+        folder = self.service_env("dispatch").get("DISPATCH_DISTRICTS_DIR")
+        if not folder:
+            return []
+        root = districts_root(None if folder == "demo" else Path(folder))
+        return district_codes(root)
+
+    def wait_served(self, *, timeout: float = 90.0) -> None:
+        """Until reporting serves every district dispatch loads: dispatch publishes each one's
+        category catalogue at its start, and a report is refused (403) until reporting has
+        consumed it."""
+        wanted = set(self.districts())
+        served: set[str] = set()
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=5) as client:
+            while time.monotonic() < deadline:
+                try:
+                    answer = client.get(f"{self.url('reporting')}/v1/categories")
+                    served = {catalogue["district"] for catalogue in answer.json()}
+                except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                    served = set()
+                if wanted <= served:
+                    return
+                time.sleep(0.3)
+        raise StackError(
+            f"reporting serves {sorted(served) or 'no district'} after {timeout:.0f}s, not "
+            f"every district dispatch loads ({sorted(wanted)}):\n"
+            f"--- dispatch:\n{self.services['dispatch'].tail()}"
+        )
 
     def wait_ready(self, names: list[str] | None = None, *, timeout: float = 90.0) -> None:
         pending = list(names or self.services)
