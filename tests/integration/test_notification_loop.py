@@ -1,5 +1,6 @@
-"""One work order's messages through the real broker and the four services: the reporter's and
-the assignee's inboxes, and the assignee's signed webhook delivery to a real receiver."""
+"""One work order's messages through the real broker and the four services: the reporter's, the
+assignee's and the reviewing street supervisor's inboxes, and the assignee's signed webhook
+delivery to a real receiver."""
 
 from __future__ import annotations
 
