@@ -137,6 +137,12 @@ async def test_the_assignee_webhook_gets_one_signed_post_per_message(
     assert metric(text, "sent") + " 1.0" in text
     # the reporter has no webhook configured: inbox only
     assert {d["recipient_id"] for d in await deliveries(client, auth)} == {"gw-7"}
+    # staff of another district see none of this district's deliveries
+    elsewhere = auth(role="supervisor", subject="sv-9", district="370811")
+    listed = await client.get("/v1/deliveries", headers=elsewhere)
+    assert (listed.status_code, listed.json()["items"]) == (200, [])
+    hidden = await client.get(f"/v1/deliveries/{queued['id']}", headers=elsewhere)
+    assert hidden.status_code == 404
 
 
 async def test_transient_failures_retry_with_backoff_then_succeed(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -169,9 +170,16 @@ class DeliveryRepository:
         return int(newest or 0)
 
     async def listed(
-        self, *, status: DeliveryStatus | None, recipient_id: str | None, limit: int
+        self,
+        *,
+        status: DeliveryStatus | None,
+        recipient_id: str | None,
+        limit: int,
+        districts: Sequence[str] | None = None,
     ) -> list[Delivery]:
         statement = select(DeliveryRow)
+        if districts is not None:
+            statement = statement.where(col(DeliveryRow.district).in_(list(districts)))
         if status is not None:
             statement = statement.where(DeliveryRow.status == status.value)
         if recipient_id is not None:

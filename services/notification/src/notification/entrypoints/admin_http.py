@@ -145,17 +145,21 @@ def build_admin_router(
     @router.get(
         "/deliveries",
         response_model=DeliveryList,
-        summary="Deliveries beyond the inbox, newest first (staff)",
+        summary="Deliveries beyond the inbox of the districts the token covers, newest first "
+        "(staff)",
     )
     async def list_deliveries(
-        _: Staff,
+        principal: Staff,
         status: DeliveryStatus | None = None,
         recipient_id: Annotated[str | None, Query(max_length=128)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> DeliveryList:
         async with unit_of_work() as uow:
             found = await uow.deliveries.listed(
-                status=status, recipient_id=recipient_id, limit=limit
+                status=status,
+                recipient_id=recipient_id,
+                limit=limit,
+                districts=principal.all_districts,
             )
         return DeliveryList(
             items=[DeliveryOut.model_validate(d, from_attributes=True) for d in found]
@@ -166,11 +170,11 @@ def build_admin_router(
         response_model=DeliveryDetail,
         summary="One delivery with every attempt (staff)",
     )
-    async def get_delivery(delivery_id: str, _: Staff) -> DeliveryDetail:
+    async def get_delivery(delivery_id: str, principal: Staff) -> DeliveryDetail:
         async with unit_of_work() as uow:
             delivery = await uow.deliveries.get(delivery_id)
             attempts = await uow.deliveries.attempts(delivery_id) if delivery else []
-        if delivery is None:
+        if delivery is None or not principal.covers(delivery.district):
             raise Problem(404, "Not Found", f"no delivery {delivery_id}")
         return DeliveryDetail(
             **DeliveryOut.model_validate(delivery, from_attributes=True).model_dump(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -75,7 +76,12 @@ class DeliveryStore(Protocol):
     async def newest_sequence(self, work_order_id: str) -> int: ...
 
     async def listed(
-        self, *, status: DeliveryStatus | None, recipient_id: str | None, limit: int
+        self,
+        *,
+        status: DeliveryStatus | None,
+        recipient_id: str | None,
+        limit: int,
+        districts: Sequence[str] | None = None,
     ) -> list[Delivery]: ...
 
 
