@@ -20,6 +20,7 @@ BUILDERS: dict[str, Callable[[], EventData]] = {
     "gridloop.report.rejected": builders.report_rejected,
     "gridloop.points.awarded": builders.points_awarded,
     "gridloop.notification.delivered": builders.notification_delivered,
+    "gridloop.notification.failed": builders.notification_failed,
     "gridloop.workorder.review_requested": builders.work_order_review_requested,
     "gridloop.workorder.dispatched": builders.work_order_dispatched,
     "gridloop.workorder.claimed": builders.work_order_claimed,

@@ -22,6 +22,7 @@ from common.contracts.envelope import CloudEvent
 from common.contracts.events import (
     EVENT_MODELS,
     NotificationDelivered,
+    NotificationFailed,
     PointsAwarded,
     RejectionReason,
     ReportRejected,
@@ -186,6 +187,27 @@ def notification_delivered(
         report_id=report_id,
         work_order_id=work_order_id,
         delivered_at=delivered_at,
+    )
+
+
+def notification_failed(
+    *,
+    notification_id: str = "d-1",
+    recipient_id: str = "gw-1",
+    channel: str = "webhook",
+    template: str = "order_assigned",
+    failed_at: datetime = AT,
+) -> NotificationFailed:
+    return NotificationFailed(
+        notification_id=notification_id,
+        recipient_id=recipient_id,
+        channel=channel,
+        template=template,
+        attempts=8,
+        error="HTTP 503",
+        report_id="rep-1",
+        work_order_id="wo-rep-1",
+        failed_at=failed_at,
     )
 
 

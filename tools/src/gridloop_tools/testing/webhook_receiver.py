@@ -84,7 +84,9 @@ async def running(receiver: Receiver) -> AsyncIterator[Receiver]:
     port = free_port()
     app = Starlette(routes=[Route("/hook", receiver.handle, methods=["POST"])])
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False
+        )
     )
     task = asyncio.create_task(server.serve())
     # uvicorn offers no event to await for its startup; poll its flag (a few milliseconds).

@@ -87,7 +87,9 @@ async def running(standin: WeChatStandIn) -> AsyncIterator[WeChatStandIn]:
         ]
     )
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False
+        )
     )
     task = asyncio.create_task(server.serve())
     # uvicorn offers no event to await for its startup; poll its flag (a few milliseconds).
