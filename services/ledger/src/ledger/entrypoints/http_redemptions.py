@@ -3,7 +3,7 @@ rider's redemption (Idempotency-Key), and the collection point's fulfil or cance
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -254,20 +254,17 @@ def build_redemptions_router(
         responses={409: {"description": "Expired, cancelled, or already ended otherwise."}},
     )
     async def fulfil(redemption_id: str, body: FulfilRequest, principal: Staff) -> RedemptionView:
-        async with unit_of_work() as uow:
-            await _staff_of(uow, principal, redemption_id)
-            try:
-                ended = await redemptions.fulfil(
-                    uow,
-                    redemption_id,
-                    collection_code=body.collection_code,
-                    by=principal.subject,
-                    now=datetime.now(UTC),
-                )
-            except RedemptionRefused as refused:
-                raise _problem(refused) from refused
-            await uow.commit()
-        return RedemptionView.of(ended)
+        return await _ended_by_staff(
+            principal,
+            redemption_id,
+            lambda uow: redemptions.fulfil(
+                uow,
+                redemption_id,
+                collection_code=body.collection_code,
+                by=principal.subject,
+                now=datetime.now(UTC),
+            ),
+        )
 
     @router.post(
         "/redemptions/{redemption_id}/cancel",
@@ -276,25 +273,34 @@ def build_redemptions_router(
         responses={409: {"description": "Already fulfilled or expired."}},
     )
     async def cancel(redemption_id: str, body: CancelRequest, principal: Staff) -> RedemptionView:
+        return await _ended_by_staff(
+            principal,
+            redemption_id,
+            lambda uow: redemptions.cancel(
+                uow,
+                redemption_id,
+                by=principal.subject,
+                now=datetime.now(UTC),
+                reason=body.reason,
+            ),
+        )
+
+    async def _ended_by_staff(
+        principal: Principal,
+        redemption_id: str,
+        end: Callable[[SqlLedgerUnitOfWork], Awaitable[Redemption]],
+    ) -> RedemptionView:
+        """Fulfil or cancel a redemption of a district the staff member covers (else 404)."""
         async with unit_of_work() as uow:
-            await _staff_of(uow, principal, redemption_id)
+            found = await uow.ledger.get_redemption(redemption_id)
+            if found is None:
+                raise Problem(404, "Unknown redemption", f"no redemption {redemption_id}")
+            _covers(principal, found.district)
             try:
-                ended = await redemptions.cancel(
-                    uow,
-                    redemption_id,
-                    by=principal.subject,
-                    now=datetime.now(UTC),
-                    reason=body.reason,
-                )
+                ended = await end(uow)
             except RedemptionRefused as refused:
                 raise _problem(refused) from refused
             await uow.commit()
         return RedemptionView.of(ended)
-
-    async def _staff_of(uow: SqlLedgerUnitOfWork, principal: Principal, redemption_id: str) -> None:
-        found = await uow.ledger.get_redemption(redemption_id)
-        if found is None:
-            raise Problem(404, "Unknown redemption", f"no redemption {redemption_id}")
-        _covers(principal, found.district)
 
     return router
