@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -299,24 +299,12 @@ class Stack:
         """Until reporting serves every district dispatch loads: dispatch publishes each one's
         category catalogue at its start, and a report is refused (403) until reporting has
         consumed it."""
-        wanted = set(self.districts())
-        served: set[str] = set()
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=5) as client:
-            while time.monotonic() < deadline:
-                try:
-                    answer = client.get(f"{self.url('reporting')}/v1/categories")
-                    served = {catalogue["district"] for catalogue in answer.json()}
-                except (httpx.HTTPError, ValueError, KeyError, TypeError):
-                    served = set()
-                if wanted <= served:
-                    return
-                time.sleep(0.3)
-        raise StackError(
-            f"reporting serves {sorted(served) or 'no district'} after {timeout:.0f}s, not "
-            f"every district dispatch loads ({sorted(wanted)}):\n"
-            f"--- dispatch:\n{self.services['dispatch'].tail()}"
-        )
+        try:
+            wait_until_served(self.url("reporting"), self.districts(), timeout=timeout)
+        except StackError as error:
+            raise StackError(
+                f"{error}\n--- dispatch:\n{self.services['dispatch'].tail()}"
+            ) from None
 
     def wait_ready(self, names: list[str] | None = None, *, timeout: float = 90.0) -> None:
         pending = list(names or self.services)
@@ -340,6 +328,29 @@ class Stack:
             service.stop()
         if self.broker is not None:
             self.broker.stop()
+
+
+def wait_until_served(reporting_url: str, districts: Iterable[str], *, timeout: float) -> None:
+    """Until the reporting service at ``reporting_url`` serves every one of ``districts``
+    (``GET /v1/categories`` lists its catalogue); :class:`StackError` after ``timeout``."""
+    wanted = set(districts)
+    served: set[str] = set()
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=5) as client:
+        while time.monotonic() < deadline:
+            try:
+                answer = client.get(f"{reporting_url}/v1/categories")
+                served = {catalogue["district"] for catalogue in answer.json()}
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                served = set()
+            if wanted <= served:
+                return
+            time.sleep(0.3)
+    raise StackError(
+        f"reporting at {reporting_url} serves {sorted(served) or 'no district'} after "
+        f"{timeout:.0f}s, not every district expected ({sorted(wanted)}): dispatch has not "
+        "published their catalogues"
+    )
 
 
 def _create_topics(bootstrap_servers: str) -> None:

@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-import httpx
-
 from gridloop_tools.bench.anchor import AnchorResult, run_anchor
 from gridloop_tools.bench.config import Backend, BenchConfig, BenchError
 from gridloop_tools.bench.listener import NotificationListener
@@ -26,6 +24,7 @@ from gridloop_tools.bench.processes import backends_cpu, sample
 from gridloop_tools.bench.results import BenchResult, compute
 from gridloop_tools.bench.target import Target, bench_target, postgres_database, require_postgres
 from gridloop_tools.cli.simulate.planning import PlannedReport
+from gridloop_tools.stack import StackError, wait_until_served
 
 __all__ = ["run_bench"]
 
@@ -179,23 +178,12 @@ async def _warm_up(
 
 
 async def _wait_served(reporting_url: str, districts: set[str]) -> None:
-    """Until reporting serves every district of the plan: dispatch publishes each district's
-    catalogue at its start, and a fresh stack's reporting may not have consumed them yet."""
-    deadline = time.perf_counter() + WARMUP_TIMEOUT
-    served: set[str] = set()
-    async with httpx.AsyncClient(timeout=5) as client:
-        while time.perf_counter() < deadline:
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                answer = await client.get(f"{reporting_url}/v1/categories")
-                served = {catalogue["district"] for catalogue in answer.json()}
-            if districts <= served:
-                return
-            await asyncio.sleep(0.5)
-    raise BenchError(
-        f"reporting ({reporting_url}) serves {sorted(served) or 'no district'} after "
-        f"{WARMUP_TIMEOUT:.0f} s, not every district of the plan ({sorted(districts)}): "
-        "dispatch has not published their catalogues (see its log)"
-    )
+    """Until reporting serves every district of the plan (a running stack given with --url
+    may not have consumed dispatch's catalogues yet)."""
+    try:
+        await asyncio.to_thread(wait_until_served, reporting_url, districts, timeout=WARMUP_TIMEOUT)
+    except StackError as error:
+        raise BenchError(str(error)) from None
 
 
 async def _quiet(listener: NotificationListener) -> None:
