@@ -1,0 +1,3 @@
+import { createApp, h } from 'vue'
+
+createApp({ render: () => h('main', '网格工作台') }).mount('#app')
