@@ -1,0 +1,63 @@
+/** A district's grids (GeoJSON), grid load and categories from dispatch, cached per district. */
+import { ApiError, api } from '@shared/api'
+
+import type { CategoryView, GridCollection, GridLoad } from './types'
+
+const gridCache = new Map<string, Promise<GridCollection>>()
+const categoryCache = new Map<string, Promise<CategoryView[]>>()
+
+export function districtGrids(district: string, fresh = false): Promise<GridCollection> {
+  let found = gridCache.get(district)
+  if (!found || fresh) {
+    found = api<GridCollection>('dispatch', `/v1/districts/${district}/grids`)
+    found.catch(() => gridCache.delete(district))
+    gridCache.set(district, found)
+  }
+  return found
+}
+
+export function gridLoad(district: string): Promise<GridLoad[]> {
+  return api<GridLoad[]>('dispatch', `/v1/districts/${district}/grid-load`)
+}
+
+export function districtCategories(district: string): Promise<CategoryView[]> {
+  let found = categoryCache.get(district)
+  if (!found) {
+    found = api<CategoryView[]>('dispatch', `/v1/districts/${district}/categories`)
+    found.catch(() => categoryCache.delete(district))
+    categoryCache.set(district, found)
+  }
+  return found
+}
+
+export function forgetDistrict(district: string): void {
+  gridCache.delete(district)
+  categoryCache.delete(district)
+}
+
+export function isNotFound(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 404
+}
+
+export interface GridOption {
+  id: string
+  name: string
+  street: string
+}
+
+/** The grids and streets of a district for filters; empty lists when the grids cannot be read
+ * (the filters then take typed values). */
+export async function gridOptions(district: string): Promise<{ grids: GridOption[]; streets: string[] }> {
+  try {
+    const collection = await districtGrids(district)
+    const grids = collection.features.map((f) => ({
+      id: f.properties.grid_id,
+      name: f.properties.name,
+      street: f.properties.street ?? '',
+    }))
+    const streets = [...new Set(grids.map((g) => g.street).filter(Boolean))].sort()
+    return { grids, streets }
+  } catch {
+    return { grids: [], streets: [] }
+  }
+}
