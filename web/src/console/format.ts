@@ -1,4 +1,5 @@
-/** How the console writes times, durations and rates (zh-CN, Asia/Shanghai as the browser is). */
+/** How the console writes times, durations and rates: zh-CN, in Asia/Shanghai (the districts'
+ * zone, whatever the browser's). */
 
 const dateTime = new Intl.DateTimeFormat('zh-CN', {
   year: 'numeric',
@@ -7,6 +8,7 @@ const dateTime = new Intl.DateTimeFormat('zh-CN', {
   hour: '2-digit',
   minute: '2-digit',
   hour12: false,
+  timeZone: 'Asia/Shanghai',
 })
 
 export function formatDateTime(iso: string | null | undefined): string {
@@ -81,10 +83,9 @@ export const ACTOR_ROLE_LABELS: Record<string, string> = {
   supervisor: '监督员',
 }
 
-/** Today in the browser's zone as YYYY-MM-DD. */
+const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' })
+
+/** A moment's day in Asia/Shanghai (the districts' days) as YYYY-MM-DD. */
 export function isoDay(date: Date): string {
-  const y = date.getFullYear()
-  const m = String(date.getMonth() + 1).padStart(2, '0')
-  const d = String(date.getDate()).padStart(2, '0')
-  return `${y}-${m}-${d}`
+  return day.format(date)
 }

@@ -35,8 +35,9 @@ export function forgetDistrict(district: string): void {
   categoryCache.delete(district)
 }
 
-export function isNotFound(error: unknown): boolean {
-  return error instanceof ApiError && error.status === 404
+/** The service answers no such route (yet): 404, or 405 where only PUT exists on the path. */
+export function isNotProvided(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 404 || error.status === 405)
 }
 
 export interface GridOption {
