@@ -1,7 +1,7 @@
 /** A district's grids (GeoJSON), grid load and categories from dispatch, cached per district. */
 import { ApiError, api } from '@shared/api'
 
-import type { CategoryView, GridCollection, GridLoad } from './types'
+import type { CategoryView, DistrictGridLoad, GridCollection, GridLoad } from './types'
 
 const gridCache = new Map<string, Promise<GridCollection>>()
 const categoryCache = new Map<string, Promise<CategoryView[]>>()
@@ -16,8 +16,13 @@ export function districtGrids(district: string, fresh = false): Promise<GridColl
   return found
 }
 
-export function gridLoad(district: string): Promise<GridLoad[]> {
-  return api<GridLoad[]>('dispatch', `/v1/districts/${district}/grid-load`)
+/** Each grid's open and overdue orders now (GET …/grid-load answers them under `grids`, with
+ * the moment they were counted). */
+export async function gridLoad(district: string, street?: string): Promise<DistrictGridLoad> {
+  const answer = await api<DistrictGridLoad | GridLoad[]>('dispatch', `/v1/districts/${district}/grid-load`, {
+    query: { street },
+  })
+  return Array.isArray(answer) ? { district, street: street ?? null, as_of: null, grids: answer } : answer
 }
 
 export function districtCategories(district: string): Promise<CategoryView[]> {

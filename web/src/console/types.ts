@@ -186,11 +186,19 @@ export interface StatisticsView {
   districts: DistrictFigures[]
 }
 
-/** GET /v1/districts/{district}/grid-load: one row per grid. */
+/** A grid's 在办数 and 超期数 now. */
 export interface GridLoad {
   grid_id: string
   open: number
   overdue: number
+}
+
+/** GET /v1/districts/{district}/grid-load. */
+export interface DistrictGridLoad {
+  district: string
+  street: string | null
+  as_of: string | null
+  grids: GridLoad[]
 }
 
 export interface GridProperties {
@@ -203,12 +211,14 @@ export interface GridProperties {
 
 export interface GridFeature {
   type: 'Feature'
+  id?: string
   properties: GridProperties
   geometry: { type: 'Polygon' | 'MultiPolygon'; coordinates: unknown }
 }
 
 export interface GridCollection {
   type: 'FeatureCollection'
+  bbox?: number[]
   features: GridFeature[]
 }
 
