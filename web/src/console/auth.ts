@@ -2,7 +2,15 @@
 import { computed, ref } from 'vue'
 
 import { configureApi } from '@shared/api'
-import { clearSession, loadSession, saveSession, type Role, type Session } from '@shared/session'
+import {
+  clearSession,
+  loadSession,
+  saveSession,
+  takeTokenFromLocation,
+  TOKEN_IN_HASH,
+  type Role,
+  type Session,
+} from '@shared/session'
 
 const APP = 'console' as const
 
@@ -50,6 +58,21 @@ export function acceptSession(next: Session): boolean {
   }
   session.value = next
   signInNotice.value = ''
+  return true
+}
+
+/** Production: the identity provider sends the browser back with #token=<jwt> — at start, or
+ * as a new hash on an open console. True when the address carried a token. */
+export function adoptTokenFromLocation(): boolean {
+  if (!TOKEN_IN_HASH.test(window.location.hash)) return false
+  try {
+    const handed = takeTokenFromLocation(APP)
+    if (handed) acceptSession(handed)
+  } catch (error) {
+    clearSession(APP)
+    session.value = null
+    signInNotice.value = error instanceof Error ? `登录凭证无法识别：${error.message}` : '登录凭证无法识别'
+  }
   return true
 }
 

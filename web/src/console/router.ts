@@ -2,7 +2,7 @@ import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-rou
 
 import type { Role } from '@shared/session'
 
-import { homeOf, role, session } from './auth'
+import { adoptTokenFromLocation, homeOf, role, session } from './auth'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -47,6 +47,7 @@ const routes: RouteRecordRaw[] = [
 export const router = createRouter({ history: createWebHashHistory(), routes })
 
 router.beforeEach((to) => {
+  if (adoptTokenFromLocation()) return session.value ? homeOf(role.value) : { name: 'sign-in', replace: true }
   if (to.name === 'sign-in') return session.value ? homeOf(role.value) : true
   if (!session.value) return { name: 'sign-in' }
   const allowed = to.meta.roles

@@ -72,14 +72,18 @@ export function saveSession(app: AppName, token: string, name?: string): Session
   return session
 }
 
+/** `#token=…`, `#/token=…` or `…&token=…` in the URL fragment. */
+export const TOKEN_IN_HASH = /(?:^#\/?|&)token=([^&]+)/
+
 export function clearSession(app: AppName): void {
   localStorage.removeItem(storageKey(app))
 }
 
 /** A token handed back by the identity provider in the URL fragment (`#token=…`), taken once
- * and removed from the address bar. */
+ * and removed from the address bar. A hash router may already have rewritten the fragment to
+ * `#/token=…` (vue-router's hash history does so when it is created), which is taken too. */
 export function takeTokenFromLocation(app: AppName): Session | null {
-  const match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash)
+  const match = TOKEN_IN_HASH.exec(window.location.hash)
   if (!match) return null
   history.replaceState(null, '', window.location.pathname + window.location.search)
   return saveSession(app, decodeURIComponent(match[1]))
