@@ -31,12 +31,14 @@ SUPERVISOR = "370811-d-01"
 ADMIN = "admin-370811"
 OPEN = ("pending_review", "filed", "dispatched", "claimed", "resolved", "rework", "returned")
 
-# One grid per test (far apart): nothing one test reports is merged into another's order.
+# A grid per order (far apart): no report is merged into another test's order (并单 joins
+# reports of one category group nearby).
 WORKER_GRID = "370811-13-003-1"
 VERIFY_GRID = "370811-14-003-4"
 MAP_GRID = "370811-15-002-3"
 STATS_GRID = "370811-16-002-4"
 REVIEW_GRID = "370811-11-002-4"
+VOID_GRID = "370811-09-002-3"
 
 pytestmark = pytest.mark.browser
 
@@ -323,18 +325,20 @@ def test_supervisor_fails_then_passes_the_fix(
     no_serious_violations(desk, serious_a11y)
 
 
-def test_supervisor_accepts_a_report_held_for_review(
+def test_supervisor_accepts_one_report_held_for_review_and_voids_another(
     desk: Page,
     file_order: Callable[..., dict[str, Any]],
     api_as: Callable[[str], Api],
     screenshot: Screenshot,
     serious_a11y: A11yScan,
 ) -> None:
-    order = file_order(REVIEW_GRID, "0701", "楼上楼下因漏水起纠纷", state="pending_review")
+    dispute = file_order(REVIEW_GRID, "0701", "楼上楼下因漏水起纠纷", state="pending_review")
+    hoax = file_order(VOID_GRID, "0702", "物业不作为（测试）", state="pending_review")
     sign_in(desk, SUPERVISOR)
     desk.locator("[data-test=nav-review]").click()
-    row = order_row(desk, order["id"])
+    row = order_row(desk, dispute["id"])
     expect(row).to_have_attribute("data-state", "pending_review")
+    expect(order_row(desk, hoax["id"])).to_have_attribute("data-state", "pending_review")
     shoot(desk, screenshot, "console-review-desk")
     no_serious_violations(desk, serious_a11y)
 
@@ -343,10 +347,19 @@ def test_supervisor_accepts_a_report_held_for_review(
     desk.locator("[data-test=accept-confirm]").click()
     expect(row).to_have_count(0)
     accepted = eventually(
-        lambda: (o := api_as(SUPERVISOR).order(order["id"]))["state"] == "dispatched" and o,
+        lambda: (o := api_as(SUPERVISOR).order(dispute["id"]))["state"] == "dispatched" and o,
         what="the accepted order dispatched",
     )
     assert any(step["action"] == "accept" for step in accepted["history"])
+
+    order_row(desk, hoax["id"]).locator("[data-test=void]").click()
+    desk.locator("[data-test=void-code]").select_option("虚假上报")
+    desk.locator("textarea[data-test=void-text]").fill("现场核实无此问题")
+    desk.locator("[data-test=void-confirm]").click()
+    expect(order_row(desk, hoax["id"])).to_have_count(0)
+    voided = api_as(SUPERVISOR).order(hoax["id"])
+    assert voided["state"] == "voided"
+    assert voided["history"][-1]["reason"] == "虚假上报：现场核实无此问题"
 
     desk.locator("[data-test=nav-escalations]").click()
     expect(desk.locator("[data-test=orders-table]")).to_be_visible()
