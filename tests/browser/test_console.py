@@ -300,6 +300,7 @@ def test_supervisor_fails_then_passes_the_fix(
     desk.locator("[data-test=fail-confirm]").click()  # no reason yet: refused in words
     expect(desk.locator("[data-test=dialog-error]")).to_contain_text("请填写不通过的原因")
     desk.locator("textarea[data-test=fail-text]").fill("照片看不出已清运，请补拍")
+    expect(desk.locator("[data-test=dialog-error]")).to_have_count(0)
     shoot(desk, screenshot, "console-verify-fail-desk")
     no_serious_violations(desk, serious_a11y)
     desk.locator("[data-test=fail-confirm]").click()
