@@ -414,3 +414,47 @@ async def test_the_grid_workers_evidence_shows_on_the_resolved_step_to_the_repor
     await deliver(keyed_event(resolved, sequence=2))  # redelivered: nothing doubles
     again = (await client.get(f"/v1/reports/{report_id}", headers=rider)).json()["timeline"]
     assert [s["step"] for s in again].count("resolved") == 1
+
+
+async def test_the_grid_worker_of_the_reports_grid_and_the_districts_departments_see_its_photos(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    rider = auth(subject="rider-1")
+    photo = (await upload(client, rider, jpeg())).json()
+    report = await client.post(
+        "/v1/reports",
+        json={
+            "category": "0101",
+            "lat": 35.5531,
+            "lon": 116.8287,
+            "text": "楼道杂物",
+            "photo_ids": [photo["id"]],
+        },
+        headers=rider,
+    )
+    assert report.status_code == 201, report.text
+    report_id = report.json()["id"]
+    filed = work_order_filed(report_id=report_id, work_order_id="wo-grid")
+    await deliver(keyed_event(filed, sequence=1))
+    grid = (await client.get(f"/v1/reports/{report_id}", headers=rider)).json()["grid_id"]
+    assert grid
+
+    in_grid = auth(role="grid_worker", subject="gw-1", grids=(grid,))
+    other_grid = auth(role="grid_worker", subject="gw-2", grids=("370812-99-999-9",))
+    department = auth(role="department", subject="370812-d-01")
+    department_elsewhere = auth(role="department", subject="370811-d-01", district="370811")
+    for headers, allowed in (
+        (in_grid, True),
+        (department, True),
+        (other_grid, False),
+        (department_elsewhere, False),
+    ):
+        seen = await client.get(f"/v1/reports/{report_id}", headers=headers)
+        picture = await client.get(photo["url"], headers=headers)
+        thumbnail = await client.get(photo["thumbnail_url"], headers=headers)
+        expected = 200 if allowed else 404
+        assert (seen.status_code, picture.status_code, thumbnail.status_code) == (
+            expected,
+            expected,
+            expected,
+        ), headers

@@ -47,6 +47,24 @@ def photo(photo_id: str = "p-1", uploader: str = "rider-1", district: str = "370
         (Viewer("sup", True, ("370811",)), [], False),
         (Viewer("sup", True, ("370811",)), [Referrer("rider-1", "370811")], True),
         (Viewer("worker", False, ("370812",)), [Referrer("rider-1", "370812")], False),
+        # The grid worker of the report's grid goes out to it: they see its photos.
+        (
+            Viewer("worker", False, ("370812",), grids=("g-1",)),
+            [Referrer("rider-1", "370812", "g-1")],
+            True,
+        ),
+        (
+            Viewer("worker", False, ("370812",), grids=("g-2",)),
+            [Referrer("rider-1", "370812", "g-1")],
+            False,
+        ),
+        (
+            Viewer("worker", False, ("370811",), grids=("g-1",)),
+            [Referrer("rider-1", "370812", "g-1")],
+            False,
+        ),
+        (Viewer("dept", False, ("370812",), department=True), [Referrer("r", "370812")], True),
+        (Viewer("dept", False, ("370811",), department=True), [Referrer("r", "370812")], False),
     ],
 )
 def test_who_may_see_a_photo(viewer: Viewer, referrers: list[Referrer], allowed: bool) -> None:

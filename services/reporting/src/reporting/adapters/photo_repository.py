@@ -70,8 +70,11 @@ class PhotoRepository:
 
     async def referrers(self, photo_id: str) -> list[Referrer]:
         statement = (
-            sa.select(REPORTS.c.reporter_id, REPORTS.c.district)
+            sa.select(REPORTS.c.reporter_id, REPORTS.c.district, REPORTS.c.grid_id)
             .join(REPORT_PHOTOS, REPORT_PHOTOS.c.report_id == REPORTS.c.id)
             .where(REPORT_PHOTOS.c.photo_id == photo_id)
         )
-        return [Referrer(row.reporter_id, row.district) for row in await self._rows(statement)]
+        return [
+            Referrer(row.reporter_id, row.district, row.grid_id)
+            for row in await self._rows(statement)
+        ]

@@ -129,12 +129,15 @@ class PhotoReference:
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who asks to see a photo: their subject, whether they are staff, the districts their
-    token covers."""
+    """Who asks to see a report or a photo: their subject, whether they are staff
+    (supervisors, admins, services), whether they are a department, the districts their token
+    covers and, for a grid worker, their grids."""
 
     subject: str
     staff: bool
     districts: tuple[str, ...]
+    grids: tuple[str, ...] = ()
+    department: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,20 +146,29 @@ class Referrer:
 
     reporter_id: str
     district: str
+    grid_id: str | None = None
+
+
+def may_see_report(viewer: Viewer, referrer: Referrer) -> bool:
+    """Its reporter; staff and departments whose token covers its district; a grid worker of
+    that district whose grids include the report's grid (the one who goes out to fix it)."""
+    if referrer.reporter_id == viewer.subject:
+        return True
+    if referrer.district not in viewer.districts:
+        return False
+    if viewer.staff or viewer.department:
+        return True
+    return referrer.grid_id is not None and referrer.grid_id in viewer.grids
 
 
 def may_see(photo: Photo, viewer: Viewer, referrers: Iterable[Referrer]) -> bool:
-    """The uploader, the reporter of a report that references the photo, and staff whose
-    token covers the photo's district or the district of such a report may see it."""
+    """The uploader, staff whose token covers the photo's district, and whoever may see a
+    report that references the photo."""
     if viewer.subject == photo.uploader_id:
         return True
     if viewer.staff and photo.district in viewer.districts:
         return True
-    return any(
-        referrer.reporter_id == viewer.subject
-        or (viewer.staff and referrer.district in viewer.districts)
-        for referrer in referrers
-    )
+    return any(may_see_report(viewer, referrer) for referrer in referrers)
 
 
 def check_photo_ids(photo_ids: Sequence[str]) -> None:

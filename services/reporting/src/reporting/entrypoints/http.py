@@ -31,6 +31,9 @@ from reporting.domain.photos import (
     MAX_PHOTOS_PER_REPORT,
     CaptureWindow,
     InvalidReportField,
+    Referrer,
+    Viewer,
+    may_see_report,
 )
 from reporting.domain.progress import TimelineEntry
 from reporting.domain.reporter_requests import (
@@ -318,6 +321,17 @@ ASKING: dict[str, Any] = {
 """What the rating and the reopening routes answer."""
 
 
+def viewer_of(principal: Principal) -> Viewer:
+    """Who is asking to see a report or a photo, as the access rules know them."""
+    return Viewer(
+        principal.subject,
+        principal.is_staff(),
+        principal.all_districts,
+        grids=principal.grids if principal.role is Role.GRID_WORKER else (),
+        department=principal.role is Role.DEPARTMENT,
+    )
+
+
 def not_possible_now(refused: RequestRefused) -> Problem:
     """409 for a reporter's request the report's status does not allow, naming that status."""
     return Problem(
@@ -453,12 +467,9 @@ def build_router(
     )
     async def get_report(report_id: str, principal: Caller) -> ReportDetail:
         found = await detail(report_id)
-        visible = (
-            found.reporter_id == principal.subject
-            if principal.role is Role.RIDER
-            else principal.is_staff() and principal.covers(found.district)
-        )
-        if not visible:
+        if not may_see_report(
+            viewer_of(principal), Referrer(found.reporter_id, found.district, found.grid_id)
+        ):
             raise not_found("report", report_id)
         return found
 

@@ -24,9 +24,13 @@ from reporting.domain.photos import (
     PhotoNotFound,
     PhotoRefused,
     RefusalReason,
-    Viewer,
 )
-from reporting.entrypoints.http import IdempotencyKey, ReportDetail, SubmitReportRequest
+from reporting.entrypoints.http import (
+    IdempotencyKey,
+    ReportDetail,
+    SubmitReportRequest,
+    viewer_of,
+)
 from reporting.entrypoints.photo_views import PhotoView, photo_url
 from reporting.service_layer.photos import (
     PhotoService,
@@ -156,7 +160,7 @@ def build_photo_router(uploads: PhotoUploads) -> APIRouter:
     async def serve(
         photo_id: str, principal: Principal, request: Request, *, thumbnail: bool
     ) -> Response:
-        viewer = Viewer(principal.subject, principal.is_staff(), principal.all_districts)
+        viewer = viewer_of(principal)
         try:
             content = await photo_content(
                 photo_id,
