@@ -1,3 +1,31 @@
-import { createApp, h } from 'vue'
+import 'vant/es/toast/style'
+import 'vant/es/dialog/style'
+import 'vant/es/image-preview/style'
+import './theme.css'
 
-createApp({ render: () => h('main', '随手拍') }).mount('#app')
+import { createApp, watch } from 'vue'
+
+import App from './App.vue'
+import { restoreSession, riderId, whenExpired } from './auth'
+import { flush, startOutbox } from './outbox'
+import { router } from './router'
+import { startUnreadBadge, stopUnreadBadge } from './unread'
+
+restoreSession()
+whenExpired(() => {
+  void router.replace({ name: 'sign-in', query: { next: router.currentRoute.value.fullPath } })
+})
+
+createApp(App).use(router).mount('#app')
+
+void startOutbox()
+watch(
+  riderId,
+  (rider) => {
+    if (rider) {
+      startUnreadBadge()
+      void flush()
+    } else stopUnreadBadge()
+  },
+  { immediate: true },
+)
