@@ -279,6 +279,8 @@ export function flush(): Promise<void> {
     return running
   }
   running = (async () => {
+    // Yield first: the `finally` below must not run before `running` is assigned.
+    await Promise.resolve()
     try {
       do {
         again = false
