@@ -6,7 +6,11 @@ PYTHON ?= python3
 # uv from PATH, or a private copy bootstrapped from PyPI into .tools/ on first use.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
-.PHONY: help install run test test-unit test-integration bench lint typecheck layers contracts contracts-check validate-deploy check clean
+# The web front end (web/): npm packages from package-lock.json, then one Vite build into
+# web/dist, which the gateway serves. Rebuilt only when a source file changed.
+WEB_SOURCES := $(shell find web/src web/index.html web/console/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+
+.PHONY: help install web browser run test test-unit test-integration bench lint typecheck layers contracts contracts-check validate-deploy check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -24,10 +28,27 @@ install: $(UV)  ## install every package and tool into .venv (from uv.lock)
 	$(UV) sync --all-packages --all-extras --locked --compile-bytecode --quiet
 	.venv/bin/python -m compileall -q -j 0 libs/common/src services/*/src tools/src > /dev/null
 
-run: install  ## start a broker and the four services with the demo district (Ctrl-C stops)
+web/node_modules/.package-lock.json: web/package-lock.json
+	@command -v npm >/dev/null || { echo "the web front end needs Node.js 20 and npm"; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run --silent typecheck && npm run --silent build
+
+web: web/dist/index.html  ## build the web front end (rider's app and staff console) into web/dist
+
+# The browser tests drive the system's Chromium (Debian's package; Playwright's own download
+# cannot be reached from every machine).
+browser:  ## install Chromium for the browser tests (Debian's package) if it is missing
+	@command -v chromium >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "no chromium and no apt-get: install Chromium and set GRIDLOOP_CHROMIUM"; exit 1; }; \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+
+run: install web  ## start a broker, the four services and the web front end on :8000 (Ctrl-C stops)
 	$(UV) run gridloop run
 
-test: install  ## run every test: unit, service and cross-service integration
+test: install web browser  ## run every test: unit, service, cross-service integration and browser
 	$(UV) run pytest
 
 test-unit: install  ## the fast tests only (no broker, no PostgreSQL)
@@ -46,7 +67,7 @@ lint: install  ## ruff lint and format check
 
 typecheck: install  ## mypy: strict over the runtime library; the services, the tools and every test
 	$(UV) run mypy --strict -p common
-	$(UV) run mypy -p reporting -p dispatch -p ledger -p notification -p gridloop_tools
+	$(UV) run mypy -p reporting -p dispatch -p ledger -p notification -p gateway -p gridloop_tools
 	@# one run per test tree: each has its own conftest module
 	@for tree in libs/common/tests services/*/tests tools/tests tests; do \
 	  echo "mypy $$tree"; $(UV) run mypy $$tree || exit 1; done
@@ -76,4 +97,4 @@ validate-deploy: install $(PROMTOOL)  ## offline checks of compose, Kubernetes, 
 check: lint layers typecheck contracts-check validate-deploy test  ## everything CI runs
 
 clean:  ## remove local data, caches and the virtualenv
-	rm -rf data .venv .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data .venv .tools .pytest_cache .mypy_cache .ruff_cache web/node_modules web/dist

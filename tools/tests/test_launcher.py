@@ -14,7 +14,13 @@ import httpx
 import pytest
 
 from gridloop_tools.stack import SERVICES, ServiceProcess, port_in_use
-from gridloop_tools.testing.launcher import GRIDLOOP, four_free_ports, running_launcher, wait_for
+from gridloop_tools.testing.launcher import (
+    GRIDLOOP,
+    RunningLauncher,
+    four_free_ports,
+    running_launcher,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,19 +42,24 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
+def launcher(tmp_path: Path) -> Iterator[RunningLauncher]:
     with running_launcher(tmp_path) as running:
-        yield running.process, running.first_port, running.log
+        yield running
 
 
 def test_a_crashed_service_is_restarted_and_nothing_outlives_a_killed_launcher(
-    launcher: tuple[subprocess.Popen[str], int, Path],
+    launcher: RunningLauncher,
 ) -> None:
-    process, first, log = launcher
+    process, first, log = launcher.process, launcher.first_port, launcher.log
     reporting = f"http://127.0.0.1:{first}"
+    gateway = f"http://127.0.0.1:{launcher.gateway_port}"
     before = httpx.get(f"{reporting}/healthz").json()["instance"]
     children = children_of(process.pid)
-    assert len(children) == 5  # the broker and four services
+    assert len(children) == 6  # the broker, four services and the gateway
+    # The gateway routes to the services it was started with, and offers the demo people.
+    assert httpx.get(f"{gateway}/api/reporting/healthz").json()["instance"] == before
+    people = httpx.get(f"{gateway}/api/dev/people").json()
+    assert {"370811-w-001", "admin-370812"} <= {member["subject"] for member in people["staff"]}
 
     victim = next(
         pid for pid in children if b"-m\x00reporting" in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -74,7 +85,10 @@ def test_a_crashed_service_is_restarted_and_nothing_outlives_a_killed_launcher(
     process.wait()
     wait_for(lambda: not any(alive(pid) for pid in children), 15, "every child to die")
     wait_for(
-        lambda: not any(port_in_use(first + i) for i in range(len(SERVICES))),
+        lambda: (
+            not any(port_in_use(first + i) for i in range(len(SERVICES)))
+            and not port_in_use(launcher.gateway_port)
+        ),
         15,
         "the ports to be free",
     )

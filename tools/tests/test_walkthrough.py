@@ -144,11 +144,11 @@ def test_the_readme_walkthrough_works_as_written(stack: RunningLauncher) -> None
 def test_simulate_tours_the_whole_intake_of_each_district(stack: RunningLauncher) -> None:
     """`gridloop simulate` against the stack: the riders' reports, then per district a report
     with a photo, the same report again, a withdrawal and an Open311 round trip; and the
-    richest rider redeems a demo gift, which the staff hand over."""
-    urls = [f"--{name}-url={stack.url(name)}" for name in ("reporting", "dispatch")]
-    urls += [f"--{name}-url={stack.url(name)}" for name in ("ledger", "notification")]
+    richest rider redeems a demo gift, which the staff hand over. All of it through the
+    gateway, as a browser (or an operator with only the ingress) reaches the services."""
+    gateway = f"--gateway=http://127.0.0.1:{stack.gateway_port}"
     result = subprocess.run(
-        [*GRIDLOOP, "simulate", "--reports", "6", "--riders", "3", "--seed", "5", *urls],
+        [*GRIDLOOP, "simulate", "--reports", "6", "--riders", "3", "--seed", "5", gateway],
         capture_output=True,
         text=True,
         timeout=180,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from gridloop_tools.dev_sign_in import write_dev_people
 from gridloop_tools.embedded_broker import EmbeddedBroker, die_with_parent, free_port
 from gridloop_tools.staff import district_codes, districts_root
 
@@ -31,6 +32,11 @@ DEFAULT_PORTS: dict[str, int] = {
     "notification": 8004,
 }
 
+
+GATEWAY = "gateway"
+DEFAULT_GATEWAY_PORT = 8000
+WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
+"""The built front end of a checkout (``make web``)."""
 
 EMBEDDED_PARTITIONS = 6
 """Partitions per topic in embedded mode, as on Kubernetes, so replicas can share them."""
@@ -159,6 +165,15 @@ class Stack:
     """Every service process by its :attr:`ServiceProcess.key`: ``services[name]`` is the
     first replica of ``name``."""
     replicas: int = 1
+    gateway_port: int | None = None
+    """Also start the gateway (the web front end and ``/api/<service>/…``) on this port, with
+    the development sign-in; None: the four services only."""
+    web_dir: Path | None = None
+    """The built front end the gateway serves; None: the API only."""
+
+    def __post_init__(self) -> None:
+        if self.gateway_port is not None:
+            self.ports = {**self.ports, GATEWAY: self.gateway_port}
 
     @property
     def bootstrap_servers(self) -> str:
@@ -227,6 +242,8 @@ class Stack:
     def service_env(self, name: str, port: int | None = None) -> dict[str, str]:
         """The environment of a process of ``name`` listening on ``port`` (default: the
         service's port)."""
+        if name == GATEWAY:
+            return self.gateway_env()
         prefix = name.upper() + "_"
         env = {
             **os.environ,
@@ -244,6 +261,28 @@ class Stack:
         if name == "ledger":
             env.setdefault("LEDGER_DISTRICTS_DIR", "demo")
         return env
+
+    def gateway_env(self) -> dict[str, str]:
+        """The gateway in development: it signs in anyone of the demo districts' people."""
+        env = {
+            **os.environ,
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(self.ports[GATEWAY]),
+            "GATEWAY_ENVIRONMENT": "development",
+            "GATEWAY_DEV_SIGN_IN_FILE": str(self.dev_people_file.resolve()),
+            "GATEWAY_LOG_JSON": "true",
+            **{f"GATEWAY_{name.upper()}_URL": self.url(name) for name in SERVICES},
+            **self.extra_env,
+        }
+        if self.web_dir is not None:
+            env["GATEWAY_WEB_DIR"] = str(self.web_dir.resolve())
+        if self.jwt_secret:
+            env["GRIDLOOP_JWT_SECRET"] = self.jwt_secret
+        return env
+
+    @property
+    def dev_people_file(self) -> Path:
+        return self.data_dir / "dev-sign-in.json"
 
     def start(self, timeout: float = 90.0) -> None:
         """Start the broker and every service, and wait until each process is ready. Further
@@ -265,6 +304,17 @@ class Stack:
                 for replica in range(2, self.replicas + 1)
             ]
             self.wait_ready(further, timeout=timeout)
+        if self.gateway_port is not None:
+            self.start_gateway(timeout=timeout)
+
+    def start_gateway(self, *, timeout: float = 90.0) -> None:
+        folder = self.service_env("dispatch").get("DISPATCH_DISTRICTS_DIR")
+        write_dev_people(
+            districts_root(None if folder in (None, "demo") else Path(folder)),
+            self.dev_people_file,
+        )
+        self.start_service(GATEWAY)
+        self.wait_ready([GATEWAY], timeout=timeout)
 
     def start_service(self, name: str, replica: int = 1) -> ServiceProcess:
         """Start (or start again) replica ``replica`` of ``name``; a restarted replica keeps

@@ -188,7 +188,7 @@ def create_app(settings: DispatchSettings | None = None) -> FastAPI:
                 unit_of_work, registry, grids_max_body_bytes=settings.grids_max_body_bytes
             ),
             build_workorders_router(unit_of_work, registry),
-            build_stats_router(statistics_store, registry),
+            build_stats_router(statistics_store, statistics_store, registry),
         ],
         on_started=[load_reference_data],
         background=background,

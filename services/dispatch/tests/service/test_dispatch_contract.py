@@ -38,7 +38,11 @@ class TestDispatchServiceContract(ServiceContractSuite, PagedListSuite):
     consumed_topic = Topic.REPORTS
     invalid_field = "lat"
     public_operations: ClassVar[frozenset[tuple[str, str]]] = frozenset(
-        {("GET", "/v1/districts"), ("GET", "/v1/districts/{district}/categories")}
+        {
+            ("GET", "/v1/districts"),
+            ("GET", "/v1/districts/{district}/categories"),
+            ("GET", "/v1/districts/{district}/grids"),
+        }
     )
     test_every_operation_answers_as_documented = answers_as_documented(bootstrap, DispatchSettings)
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
+from dispatch.domain.grids import GridIndex
 from dispatch.domain.statistics import (
     CLOSED_STATES,
     MAX_SPAN_DAYS,
     TIMED_STATES,
     Figures,
+    GridWorkload,
     OpenOrders,
     Period,
     PeriodError,
@@ -21,7 +24,13 @@ from dispatch.domain.statistics import (
     ratio,
 )
 from dispatch.domain.work_orders import WorkOrderState
-from dispatch.service_layer.statistics import StatsScope, statistics
+from dispatch.service_layer.statistics import (
+    StatsScope,
+    StreetUnknown,
+    grid_workload,
+    statistics,
+)
+from gridloop_tools.testing.dispatch import GULOU, JIUXIAN, YANZHOU, district_grids
 
 # --- the period ---------------------------------------------------------------------------------
 
@@ -203,3 +212,50 @@ async def test_a_scope_narrowed_below_the_district_is_marked_so() -> None:
     assert StatsScope(["370812"], street="鼓楼街道").narrowed
     assert StatsScope(["370812"], grid_id="g-1").narrowed
     assert StatsScope(["370812"], department="d-1").narrowed
+
+
+# --- each grid's open and overdue orders ------------------------------------------------------
+
+
+class FakeWorkloadStore:
+    def __init__(self, *found: GridWorkload) -> None:
+        self._found = {row.grid_id: row for row in found}
+        self.asked: list[tuple[str, list[str] | None, datetime]] = []
+
+    async def grid_workload(
+        self, district: str, grid_ids: Sequence[str] | None, now: datetime
+    ) -> dict[str, GridWorkload]:
+        self.asked.append((district, None if grid_ids is None else list(grid_ids), now))
+        return {k: v for k, v in self._found.items() if grid_ids is None or k in grid_ids}
+
+
+NOW = datetime(2025, 3, 20, tzinfo=UTC)
+YANZHOU_GRIDS = GridIndex.from_feature_collection(district_grids(YANZHOU))
+
+
+async def test_every_grid_is_listed_in_file_order_with_zeros_when_idle() -> None:
+    store = FakeWorkloadStore(GridWorkload("g-east", 3, 1), GridWorkload("g-gone", 2, 2))
+    found = await grid_workload(YANZHOU_GRIDS, store, street=None, now=NOW)
+    assert found == [
+        GridWorkload("g-west", 0, 0),
+        GridWorkload("g-east", 3, 1),
+        GridWorkload("g-south", 0, 0),
+    ]
+    assert store.asked == [(YANZHOU, None, NOW)]
+
+
+async def test_a_street_asks_for_its_grids_only() -> None:
+    store = FakeWorkloadStore(GridWorkload("g-south", 1, 0), GridWorkload("g-west", 2, 0))
+    found = await grid_workload(YANZHOU_GRIDS, store, street=GULOU, now=NOW)
+    assert found == [GridWorkload("g-west", 2, 0), GridWorkload("g-east", 0, 0)]
+    assert store.asked == [(YANZHOU, ["g-west", "g-east"], NOW)]
+    assert await grid_workload(YANZHOU_GRIDS, store, street=JIUXIAN, now=NOW) == [
+        GridWorkload("g-south", 1, 0)
+    ]
+
+
+async def test_a_street_without_grids_is_unknown() -> None:
+    store = FakeWorkloadStore()
+    with pytest.raises(StreetUnknown, match="新驿镇"):
+        await grid_workload(YANZHOU_GRIDS, store, street="新驿镇", now=NOW)
+    assert store.asked == []

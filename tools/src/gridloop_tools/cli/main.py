@@ -19,7 +19,15 @@ from gridloop_tools.cli.ledger import ledger
 from gridloop_tools.cli.simulate import simulate
 from gridloop_tools.cli.token import token
 from gridloop_tools.embedded_broker import BrokerUnavailable
-from gridloop_tools.stack import DEFAULT_PORTS, SERVICES, Stack, StackError
+from gridloop_tools.stack import (
+    DEFAULT_GATEWAY_PORT,
+    DEFAULT_PORTS,
+    GATEWAY,
+    SERVICES,
+    WEB_DIST,
+    Stack,
+    StackError,
+)
 from gridloop_tools.staff import StaffError, district_codes, districts_root
 from gridloop_tools.supervisor import GaveUp, Supervisor
 
@@ -68,15 +76,31 @@ def run(
             max=65532,
         ),
     ] = DEFAULT_PORTS["reporting"],
+    gateway_port: Annotated[
+        int,
+        typer.Option(
+            help="the web front end and /api/<service>/… (0: do not start the gateway)",
+            min=0,
+            max=65535,
+        ),
+    ] = DEFAULT_GATEWAY_PORT,
 ) -> None:
-    """Start a broker (unless KAFKA_BOOTSTRAP_SERVERS is set) and the four services, and keep
-    them running: a crashed service or broker is restarted (with back-off; after repeated
-    crashes it gives up). Ctrl-C stops everything."""
+    """Start a broker (unless KAFKA_BOOTSTRAP_SERVERS is set), the four services and the
+    gateway serving the web front end, and keep them running: a crashed process or broker is
+    restarted (with back-off; after repeated crashes it gives up). Ctrl-C stops everything."""
+    web_dir = WEB_DIST if (WEB_DIST / "index.html").is_file() else None
+    if gateway_port and web_dir is None:
+        errors.print(
+            f"[yellow]the web front end is not built ({WEB_DIST}): the gateway serves the API "
+            "only; `make run` builds it (or `make web`)[/yellow]"
+        )
     stack = Stack(
         data_dir=data_dir,
         database_urls=_database_urls(),
         kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         ports={name: ports_from + offset for offset, name in enumerate(SERVICES)},
+        gateway_port=gateway_port or None,
+        web_dir=web_dir,
     )
     stopping = False
 
@@ -86,7 +110,7 @@ def run(
 
     signal.signal(signal.SIGTERM, request_stop)
     try:
-        with console.status("starting the broker and the four services…"):
+        with console.status("starting the broker, the four services and the gateway…"):
             stack.start()
     except (StackError, BrokerUnavailable, OSError) as error:
         errors.print(f"[red]gridloop did not start:[/red] {error}")
@@ -103,6 +127,12 @@ def run(
         url = stack.url(name)
         table.add_row(name, url, f"{url}/docs")
     console.print(table)
+    if gateway_port:
+        gateway = stack.url(GATEWAY)
+        console.print(
+            f"web: rider's app {gateway}/    staff console {gateway}/console/    "
+            f"(development sign-in: pick anyone)"
+        )
     console.print(f"broker: {stack.bootstrap_servers}    logs: {data_dir / 'logs'}")
     console.print(
         "try:  uv run gridloop simulate --reports 20 --riders 4 --play-staff    (Ctrl-C stops)"

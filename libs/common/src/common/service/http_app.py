@@ -113,12 +113,17 @@ def create_service_app(
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run one service process (``python -m <service>``)."""
+    serve_app(app, host=settings.host, port=settings.port)
+
+
+def serve_app(app: FastAPI, *, host: str, port: int) -> None:
+    """Serve ``app`` with the settings every gridloop process uses."""
     import uvicorn
 
     uvicorn.run(
         app,
-        host=settings.host,
-        port=settings.port,
+        host=host,
+        port=port,
         loop="uvloop",
         http="httptools",
         log_config=None,

@@ -1,5 +1,6 @@
-"""The 综合评价 counts and the open-order levels as SQL aggregates (GROUP BY district), on
-SQLite and PostgreSQL alike; no order is loaded into Python."""
+"""The 综合评价 counts and the open-order levels as SQL aggregates (GROUP BY district, or GROUP
+BY grid for a district's map), on SQLite and PostgreSQL alike; no order is loaded into
+Python."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from dispatch.domain.statistics import (
     CLOSED_STATES,
     SATISFIED_FROM,
     TIMED_STATES,
+    GridWorkload,
     OpenOrders,
     Period,
     Tally,
@@ -81,6 +83,12 @@ def _scope(scope: StatsScope) -> list[ColumnElement[bool]]:
     if scope.department is not None:
         where += [o.assignee_kind == "department", o.assignee_id == scope.department]
     return where
+
+
+def _overdue_at(now: datetime) -> ColumnElement[bool]:
+    """An open order is overdue when its clock runs and its handling deadline has passed."""
+    o = ORDERS.c
+    return sa.and_(o.status.in_(_states(TIMED_STATES)), o.handle_due < now)
 
 
 def _first(action: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -205,9 +213,8 @@ class SqlStatistics:
     async def open_orders(self, scope: StatsScope | None, now: datetime) -> list[OpenOrders]:
         o = ORDERS.c
         group = sa.func.coalesce(o.category_group, sa.func.substr(o.category, 1, 2))
-        overdue = sa.and_(o.status.in_(_states(TIMED_STATES)), o.handle_due < now)
         statement = (
-            sa.select(o.district, group, o.status, sa.func.count(), _count_if(overdue))
+            sa.select(o.district, group, o.status, sa.func.count(), _count_if(_overdue_at(now)))
             .where(o.status.in_(_states(OPEN_STATES)), *(_scope(scope) if scope else ()))
             .group_by(o.district, group, o.status)
         )
@@ -217,6 +224,22 @@ class SqlStatistics:
             OpenOrders(district, category_group, state, int(count), int(late))
             for district, category_group, state, count, late in rows
         ]
+
+    async def grid_workload(
+        self, district: str, grid_ids: Sequence[str] | None, now: datetime
+    ) -> dict[str, GridWorkload]:
+        o = ORDERS.c
+        statement = sa.select(o.grid_id, sa.func.count(), _count_if(_overdue_at(now))).where(
+            o.district == district, o.status.in_(_states(OPEN_STATES))
+        )
+        if grid_ids is not None:
+            statement = statement.where(o.grid_id.in_(list(grid_ids)))
+        async with self._engine.connect() as connection:
+            rows: Sequence[Any] = (await connection.execute(statement.group_by(o.grid_id))).all()
+        return {
+            grid_id: GridWorkload(grid_id, int(count), int(late or 0))
+            for grid_id, count, late in rows
+        }
 
 
 def _tally(values: dict[str, Any]) -> Tally:

@@ -222,3 +222,14 @@ class OpenOrders:
     state: str
     count: int
     overdue: int
+
+
+@dataclass(frozen=True)
+class GridWorkload:
+    """How many orders of a grid are open now (在办), and how many of those are overdue (超期):
+    in a state whose clock runs (:data:`TIMED_STATES`) and past their handling deadline — as
+    ``open_now`` and ``overdue_now`` count them for a district."""
+
+    grid_id: str
+    open: int = 0
+    overdue: int = 0

@@ -1,19 +1,23 @@
 """A district's reference data over HTTP: admins load its grids, categories, roster and
 working calendar (each replaced whole, refused whole with every problem named); anyone may
-read the districts served and their category catalogues."""
+read the districts served, their category catalogues and their grids (as the GeoJSON the
+admins load, with an ETag and a short max-age: maps fetch them often)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Header, Path
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from common.auth import Principal, Role, require_roles
 from common.problems import Problem, not_found
 from common.service.body_limit import allow_body_bytes
-from dispatch.domain.grids import GridFileError, GridIndex
+from dispatch.domain.grids import Grid, GridFileError, GridIndex
 from dispatch.domain.reference import ReferenceDataError
 from dispatch.service_layer import reference
 from dispatch.service_layer.districts import CALENDAR, CATEGORIES, ROSTER, DistrictRegistry
@@ -26,6 +30,28 @@ ReferenceBody = Annotated[
     Body(description="the category catalogue, roster or working calendar (docs/workflow.md)"),
 ]
 """Module-level: with postponed annotations FastAPI resolves them in the module's globals."""
+IfNoneMatch = Annotated[
+    str | None,
+    Header(description="the ETag of the grids the caller holds: 304 if they are still current"),
+]
+
+GEOJSON_TYPE = "application/geo+json"
+GRIDS_MAX_AGE_SECONDS = 300
+"""How long a client may use the grids it fetched without asking again (an admin's new grids
+reach every replica within ``DISPATCH_GRIDS_REFRESH_SECONDS``, then callers within this)."""
+GRIDS_CACHE_CONTROL = f"public, max-age={GRIDS_MAX_AGE_SECONDS}"
+CACHE_HEADERS: dict[str, Any] = {
+    "ETag": {
+        "description": "a hash of the body: send it back in If-None-Match",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": f"public, max-age={GRIDS_MAX_AGE_SECONDS}",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
 
 
 class GridLoadSummary(BaseModel):
@@ -33,6 +59,46 @@ class GridLoadSummary(BaseModel):
     grids: int
     streets: int
     communities: int
+
+
+class GridProperties(BaseModel):
+    grid_id: str = Field(description="the grid's identifier; work orders and rosters name it")
+    name: str = Field(description="display name, e.g. 鼓楼街道第3社区第2网格")
+    community: str = Field(description="the 社区 / 村 the grid belongs to")
+    street: str = Field(description="the 街道 / 镇 the community belongs to")
+    district_code: str = Field(description="the district's 6-digit code")
+
+
+class GridGeometry(BaseModel):
+    type: Literal["Polygon", "MultiPolygon"]
+    coordinates: list[Any] = Field(description="GeoJSON positions, [longitude, latitude]")
+
+
+class GridFeature(BaseModel):
+    type: Literal["Feature"]
+    id: str = Field(description="the grid_id again, as the Feature's id (maps key state by it)")
+    properties: GridProperties
+    geometry: GridGeometry
+
+
+class GridFeatureCollection(BaseModel):
+    """The district's grids in the format ``PUT /v1/districts/{district}/grids`` takes
+    (docs/grids.md): what comes out can be loaded back unchanged."""
+
+    type: Literal["FeatureCollection"]
+    bbox: list[float] = Field(
+        min_length=4, max_length=4, description="[west, south, east, north] of all grids"
+    )
+    features: list[GridFeature] = Field(description="one per grid, in the order of its file")
+
+
+class GeoJSONResponse(JSONResponse):
+    """``application/geo+json`` (RFC 7946); given bytes, sends them as they are."""
+
+    media_type = GEOJSON_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else super().render(content)
 
 
 class DocumentLoaded(BaseModel):
@@ -70,6 +136,17 @@ def build_districts_router(
     grids_max_body_bytes: int,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["districts"])
+    rendered: dict[str, tuple[GridIndex, bytes, str]] = {}
+    """Per district: the grid index last served, as its body and ETag (rendered once per
+    index: a refresh or a load replaces the index)."""
+
+    def grids_body(index: GridIndex) -> tuple[bytes, str]:
+        cached = rendered.get(index.district_code)
+        if cached is None or cached[0] is not index:
+            body = _grids_geojson(index)
+            cached = (index, body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+            rendered[index.district_code] = cached
+        return cached[1], cached[2]
 
     def admin_of(principal: Principal, district: str) -> None:
         if not principal.covers(district):
@@ -124,6 +201,34 @@ def build_districts_router(
             )
             for rule in sorted(catalogue.categories.values(), key=lambda r: r.code)
         ]
+
+    @router.get(
+        "/districts/{district}/grids",
+        response_model=GridFeatureCollection,
+        response_class=GeoJSONResponse,
+        summary="A district's grids as a GeoJSON FeatureCollection (public, for maps)",
+        description="The grids dispatch places reports in, as the FeatureCollection "
+        "`PUT /v1/districts/{district}/grids` takes (the five properties it keeps, each "
+        "Feature's `id` being its `grid_id`, and the `bbox` of all grids): what comes out can be "
+        f"loaded back unchanged. Cacheable for {GRIDS_MAX_AGE_SECONDS} s; the ETag is a hash of "
+        "the body, and `If-None-Match` with it answers 304 while the grids are unchanged. 404 "
+        "for a district without grids.",
+        responses={
+            200: {"description": "The district's grids.", "headers": CACHE_HEADERS},
+            304: {"description": "The grids are those the caller holds.", "headers": CACHE_HEADERS},
+        },
+    )
+    async def get_district_grids(
+        district: DistrictCode, if_none_match: IfNoneMatch = None
+    ) -> Response:
+        index = registry.grids.get(district)
+        if index is None:
+            raise Problem(404, "Not Found", f"no grids are loaded for district {district}")
+        body, etag = grids_body(index)
+        headers = {"ETag": etag, "Cache-Control": GRIDS_CACHE_CONTROL}
+        if _matches(if_none_match, etag):
+            return Response(status_code=304, headers=headers)
+        return GeoJSONResponse(body, headers=headers)
 
     @router.put(
         "/districts/{district}/grids",
@@ -195,6 +300,29 @@ def _document_route(
                 422, f"Invalid {what}", str(error), extra={"problems": error.problems}
             ) from error
         return DocumentLoaded(district=district, kind=kind, revision=revision)
+
+
+def _grid_feature(grid: Grid) -> dict[str, Any]:
+    feature = grid.to_feature()
+    return {"type": "Feature", "id": grid.grid_id, **feature}
+
+
+def _grids_geojson(index: GridIndex) -> bytes:
+    document = {
+        "type": "FeatureCollection",
+        "bbox": list(index.bounds),
+        "features": [_grid_feature(grid) for grid in index.grids],
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks) or is
+    ``*``."""
+    if if_none_match is None:
+        return False
+    tags = (tag.strip() for tag in if_none_match.split(","))
+    return any(tag == "*" or tag.removeprefix("W/") == etag for tag in tags)
 
 
 def _grid_summary(index: GridIndex) -> GridLoadSummary:

@@ -1,6 +1,7 @@
 """综合评价 over HTTP: ``GET /v1/stats`` — a district's (or a street's, a grid's, a
 department's) figures for a period, as JSON or CSV, for the supervisors and admins of the
-districts their token covers."""
+districts their token covers; and ``GET /v1/districts/{district}/grid-load`` — each grid's open
+and overdue orders now, for a staff console's map."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,9 +27,19 @@ from dispatch.domain.statistics import (
     parse_day,
 )
 from dispatch.service_layer.districts import DistrictRegistry
-from dispatch.service_layer.statistics import Statistics, StatisticsStore, StatsScope, statistics
+from dispatch.service_layer.statistics import (
+    GridWorkloadStore,
+    Statistics,
+    StatisticsStore,
+    StatsScope,
+    StreetUnknown,
+    grid_workload,
+    statistics,
+)
 
 Overseer = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.ADMIN)]
+CommandCentre = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.ADMIN, Role.SERVICE)]
+DistrictCode = Annotated[str, Path(pattern=r"^\d{6}$", description="6-digit district code")]
 CSV_TYPE = "text/csv"
 DAY = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -135,12 +146,44 @@ class StatisticsView(BaseModel):
     districts: list[DistrictFiguresView]
 
 
+class GridWorkloadView(BaseModel):
+    grid_id: str
+    open: int = Field(description="在办数: the grid's orders in an open state now")
+    overdue: int = Field(
+        description="超期数: of those, the ones whose clock runs and whose handling deadline "
+        "has passed"
+    )
+
+
+class DistrictGridWorkloadView(BaseModel):
+    district: str
+    street: str | None = Field(description="the street asked for, or null for the whole district")
+    as_of: datetime = Field(description="the moment the orders were counted")
+    grids: list[GridWorkloadView] = Field(
+        description="every grid of the district (of the street), in the order of its grid file"
+    )
+
+
+GRID_LOAD = """\
+For each grid of the district (of `street` if given), in the order of its grid file: `open`
+(在办数) — its orders in an open state now (not closed, rated, voided or refused after review;
+waiting for review counts), and `overdue` (超期数) — those of them whose handling clock runs
+(not waiting for review, not resolved and waiting for verification) and whose handling deadline
+has passed. A grid without open orders is listed with zeros. The same counts as `open_now` and
+`overdue_now` of `GET /v1/stats?district=…&grid=…`, taken at once for every grid by one grouped
+query.
+
+For supervisors, admins and services whose token covers the district (403 otherwise, and for
+grid workers and departments); 404 for a district without grids or a street none of its grids
+lies in."""
+
 FIGURE_FIELDS = list(FiguresView.model_fields)
 CSV_COLUMNS = ["district", "name", "from", "to", *FIGURE_FIELDS]
 
 
 def build_stats_router(
     store: StatisticsStore,
+    workload: GridWorkloadStore,
     registry: DistrictRegistry,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -200,6 +243,34 @@ def build_stats_router(
             return _csv(found, registry)
         view = _view(found, registry)
         return JSONResponse(view.model_dump(mode="json", by_alias=True), headers={"Vary": "Accept"})
+
+    @router.get(
+        "/districts/{district}/grid-load",
+        response_model=DistrictGridWorkloadView,
+        summary="Open and overdue orders of each grid of a district, now (for a map)",
+        description=GRID_LOAD,
+    )
+    async def get_grid_load(
+        district: DistrictCode,
+        principal: CommandCentre,
+        street: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    ) -> DistrictGridWorkloadView:
+        if not principal.covers(district):
+            raise Problem(403, "Forbidden", f"the token does not cover district {district}")
+        grids = registry.grids.get(district)
+        if grids is None:
+            raise Problem(404, "Not Found", f"no grids are loaded for district {district}")
+        now = clock()
+        try:
+            found = await grid_workload(grids, workload, street=street, now=now)
+        except StreetUnknown as error:
+            raise Problem(404, "Not Found", str(error)) from error
+        return DistrictGridWorkloadView(
+            district=district,
+            street=street,
+            as_of=now,
+            grids=[GridWorkloadView(**vars(row)) for row in found],
+        )
 
     return router
 

@@ -1,5 +1,7 @@
-"""综合评价 and the open-order levels: what ``GET /v1/stats`` answers and what the work-order
-gauges show, from the aggregates a :class:`StatisticsStore` computes in the database."""
+"""综合评价 and the open-order levels: what ``GET /v1/stats`` answers, what the work-order
+gauges show and the open and overdue orders of each grid of a district (``GET
+/v1/districts/{district}/grid-load``), from the aggregates a :class:`StatisticsStore` and a
+:class:`GridWorkloadStore` compute in the database."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from dispatch.domain.statistics import Figures, OpenOrders, Period, Tally
+from dispatch.domain.grids import GridIndex
+from dispatch.domain.statistics import Figures, GridWorkload, OpenOrders, Period, Tally
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,31 @@ async def statistics(
             for district, tally in zip(districts, per_district, strict=True)
         ],
     )
+
+
+class GridWorkloadStore(Protocol):
+    async def grid_workload(
+        self, district: str, grid_ids: Sequence[str] | None, now: datetime
+    ) -> dict[str, GridWorkload]:
+        """Per grid of the district (of ``grid_ids`` only, if given) that has open orders: how
+        many, and how many of them are overdue at ``now`` — one grouped query."""
+        ...
+
+
+class StreetUnknown(LookupError):
+    """No grid of the district lies in the street asked for."""
+
+
+async def grid_workload(
+    grids: GridIndex, store: GridWorkloadStore, *, street: str | None, now: datetime
+) -> list[GridWorkload]:
+    """Every grid of the district (of ``street`` if given), in the order of its grid file,
+    with its open and overdue orders now; a grid without open orders has zeros.
+
+    Raises :class:`StreetUnknown` when ``street`` names no street of the district's grids."""
+    chosen = [grid for grid in grids if street is None or grid.street == street]
+    if not chosen:
+        raise StreetUnknown(f"no grid of district {grids.district_code} lies in street {street}")
+    ids = [grid.grid_id for grid in chosen]
+    found = await store.grid_workload(grids.district_code, None if street is None else ids, now)
+    return [found.get(grid_id, GridWorkload(grid_id)) for grid_id in ids]

@@ -44,6 +44,7 @@ from ledger.domain.redemption import (
     RedemptionState,
 )
 from ledger.domain.rules import RuleSet
+from ledger.service_layer.unit_of_work import RedemptionFilter
 
 ACCOUNTS: sa.Table = AccountRow.__table__  # type: ignore[attr-defined]
 TRANSFERS: sa.Table = TransferRow.__table__  # type: ignore[attr-defined]
@@ -369,6 +370,13 @@ class LedgerRepository:
         ).first()
         return _redemption(row) if row else None
 
+    async def redemptions(
+        self, where: RedemptionFilter, *, after: SortKey | None, limit: int
+    ) -> list[Redemption]:
+        connection = await self._session.connection()
+        rows = await connection.execute(redemptions_listing(where, after=after, limit=limit))
+        return [_redemption(row) for row in rows]
+
     async def end_redemption(
         self, redemption_id: str, state: RedemptionState, *, by: str, at: datetime
     ) -> bool:
@@ -424,6 +432,34 @@ class LedgerRepository:
         )
         await self._session.flush()
         return rules
+
+
+def redemptions_listing(
+    where: RedemptionFilter, *, after: SortKey | None, limit: int
+) -> sa.Select[Any]:
+    """The page's query: a rider's list reads ``ix_redemptions_rider_newest``, a district's
+    ``ix_redemptions_district_newest``, each as a range scan in the page's order."""
+    statement = sa.select(REDEMPTIONS)
+    if where.rider_id is not None:
+        statement = statement.where(REDEMPTIONS.c.rider_id == where.rider_id)
+    if where.districts is not None:
+        districts = sorted(set(where.districts))
+        statement = statement.where(
+            REDEMPTIONS.c.district == districts[0]
+            if len(districts) == 1
+            else REDEMPTIONS.c.district.in_(districts)
+        )
+    if where.states:
+        statement = statement.where(
+            REDEMPTIONS.c.state.in_(sorted({state.value for state in where.states}))
+        )
+    return newest_first(
+        statement,
+        at=REDEMPTIONS.c.reserved_at,
+        id_=REDEMPTIONS.c.id,
+        after=after,
+        limit=limit,
+    )
 
 
 def _transfer(row: TransferRow | sa.Row[Any]) -> Transfer:

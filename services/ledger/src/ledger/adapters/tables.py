@@ -128,6 +128,9 @@ class RedemptionRow(LedgerTable, table=True):
     __table_args__ = (
         sa.UniqueConstraint("rider_id", "idempotency_key", name="uq_redemptions_rider_key"),
         sa.Index("ix_redemptions_due", "state", "expires_at"),
+        # A rider's redemptions, and a district's, newest first a page at a time.
+        sa.Index("ix_redemptions_rider_newest", "rider_id", "reserved_at", "id"),
+        sa.Index("ix_redemptions_district_newest", "district", "reserved_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=64)

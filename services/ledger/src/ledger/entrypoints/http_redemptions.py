@@ -1,5 +1,6 @@
 """HTTP API of gifts and their redemption (兑换): the catalogue per district (admins), a
-rider's redemption (Idempotency-Key), and the collection point's fulfil or cancel (staff)."""
+rider's redemption (Idempotency-Key) and list of redemptions, and the collection point's
+fulfil or cancel (staff)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,30 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.auth import Principal, Role, authorise_rider_data, current_principal, require_roles
+from common.paging import SortKey
 from common.problems import Problem
+from common.service.paging import CursorPage, PageRequest, page_request
 from ledger.adapters.unit_of_work import SqlLedgerUnitOfWork
 from ledger.domain.redemption import (
     CollectionPointKind,
     Gift,
     Redemption,
     RedemptionRefused,
+    RedemptionState,
 )
 from ledger.service_layer.redemptions import Redemptions
+from ledger.service_layer.unit_of_work import RedemptionFilter
 
 Caller = Annotated[Principal, Depends(current_principal)]
 Admin = Annotated[Principal, require_roles(Role.ADMIN)]
 Rider = Annotated[Principal, require_roles(Role.RIDER)]
 Staff = Annotated[Principal, require_roles(Role.SUPERVISOR, Role.ADMIN)]
 DistrictCode = Annotated[str, Path(pattern=r"^\d{6}$", description="行政区划代码")]
+RedemptionPage = Annotated[PageRequest, Depends(page_request("redemptions"))]
 GiftId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 IdempotencyKey = Annotated[
     str,
@@ -150,9 +156,37 @@ class RedemptionView(BaseModel):
         )
 
 
+class RedemptionList(CursorPage[RedemptionView]):
+    """Redemptions, the newest reservation first."""
+
+
 def _covers(principal: Principal, district: str) -> None:
     if not principal.covers(district):
         raise Problem(403, "Forbidden", f"the token does not cover district {district}")
+
+
+def _listing_scope(
+    principal: Principal,
+    *,
+    rider: str | None,
+    district: str | None,
+    states: list[RedemptionState],
+) -> RedemptionFilter:
+    """What the caller's list may show: a rider their own (another rider's is 403); staff a
+    rider's or a district's within the districts their token covers (a district it does not
+    cover is 403), their home district's when they name neither; any other role nothing."""
+    authorise_rider_data(principal, rider or principal.subject, "redemptions")
+    if principal.role is Role.RIDER:
+        own_districts = (district,) if district is not None else None
+        return RedemptionFilter(principal.subject, own_districts, tuple(states))
+    if district is not None:
+        _covers(principal, district)
+        districts: tuple[str, ...] = (district,)
+    elif rider is not None:
+        districts = principal.all_districts
+    else:
+        districts = (principal.district,)
+    return RedemptionFilter(rider, districts, tuple(states))
 
 
 def build_redemptions_router(
@@ -233,6 +267,54 @@ def build_redemptions_router(
         if not made:
             response.status_code = 200
         return RedemptionView.of(redemption)
+
+    @router.get(
+        "/redemptions",
+        response_model=RedemptionList,
+        summary="Redemptions, newest first: a rider's own, or staff's of their districts",
+        description="A rider sees their own redemptions (with each one's collection code). "
+        "Supervisors, admins and services may name a `rider` and/or a `district`, and see "
+        "only redemptions of districts their token covers; with neither, their home "
+        "district's. `status` (repeatable) keeps those in the given states.",
+        responses={
+            403: {
+                "description": "Another rider's redemptions, a district the token does not "
+                "cover, or a role that sees no redemptions (grid workers, departments)."
+            }
+        },
+    )
+    async def list_redemptions(
+        principal: Caller,
+        page: RedemptionPage,
+        status: Annotated[
+            list[RedemptionState] | None,
+            Query(description="only redemptions in these states (repeatable)"),
+        ] = None,
+        rider: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=128,
+                description="only this rider's (staff; a rider may name only themselves)",
+            ),
+        ] = None,
+        district: Annotated[
+            str | None,
+            Query(
+                pattern=r"^\d{6}$",
+                description="行政区划代码: only this district's (staff: one their token covers)",
+            ),
+        ] = None,
+    ) -> RedemptionList:
+        where = _listing_scope(principal, rider=rider, district=district, states=status or [])
+        async with unit_of_work() as uow:
+            found = await uow.ledger.redemptions(where, after=page.after, limit=page.fetch)
+        return RedemptionList.of(
+            page,
+            found,
+            key=lambda r: SortKey(r.reserved_at, r.id),
+            view=RedemptionView.of,
+        )
 
     @router.get(
         "/redemptions/{redemption_id}",

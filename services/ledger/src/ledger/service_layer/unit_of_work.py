@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
@@ -50,6 +51,21 @@ class LedgerStore(Protocol):
     async def rule_sets(self, district: str) -> list[RuleSet]: ...
 
 
+@dataclass(frozen=True)
+class RedemptionFilter:
+    """Which redemptions a listing shows: a rider's, a set of districts', or a rider's within
+    those districts (what a staff member's token covers); ``states`` narrows either."""
+
+    rider_id: str | None = None
+    districts: Sequence[str] | None = None
+    """None: any district (a rider's own list)."""
+    states: Sequence[RedemptionState] = ()
+
+    def __post_init__(self) -> None:
+        if self.rider_id is None and self.districts is None:
+            raise ValueError("a listing of redemptions is bounded by a rider or by districts")
+
+
 class RedemptionStore(LedgerStore, Protocol):
     """The ledger with gifts and redemptions."""
 
@@ -67,6 +83,13 @@ class RedemptionStore(LedgerStore, Protocol):
     async def add_redemption(self, redemption: Redemption) -> None: ...
     async def get_redemption(self, redemption_id: str) -> Redemption | None: ...
     async def redemption_by_key(self, rider_id: str, key: str) -> Redemption | None: ...
+    async def redemptions(
+        self, where: RedemptionFilter, *, after: SortKey | None, limit: int
+    ) -> list[Redemption]:
+        """Newest reservation first (ties by id, descending), below ``after``; at most
+        ``limit``."""
+        ...
+
     async def end_redemption(
         self, redemption_id: str, state: RedemptionState, *, by: str, at: datetime
     ) -> bool:

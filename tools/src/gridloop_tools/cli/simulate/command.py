@@ -111,6 +111,15 @@ def simulate(
     notification_url: Annotated[
         str, typer.Option("--notification-url", help="Base URL of the notification service.")
     ] = DEFAULT_NOTIFICATION_URL,
+    gateway_url: Annotated[
+        str | None,
+        typer.Option(
+            "--gateway",
+            help="Base URL of the gateway (e.g. http://127.0.0.1:8000, or the ingress): reach "
+            "every service through it at /api/<service>/ instead of the --*-url options.",
+            show_default=False,
+        ),
+    ] = None,
     grids_file: Annotated[
         Path | None,
         typer.Option(
@@ -142,6 +151,11 @@ def simulate(
     (and, with --play-staff, until the staff have closed each work order)."""
     console = Console()
     errors = Console(stderr=True)
+    if gateway_url is not None:
+        through = gateway_url.rstrip("/")
+        reporting_url, dispatch_url, ledger_url, notification_url = (
+            f"{through}/api/{name}" for name in ("reporting", "dispatch", "ledger", "notification")
+        )
     config = SimulationConfig(
         reports=reports,
         riders=riders,
