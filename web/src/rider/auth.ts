@@ -3,7 +3,9 @@
 import { computed, shallowRef } from 'vue'
 
 import { configureApi } from '@shared/api'
-import { clearSession, loadSession, saveSession, takeTokenFromLocation, type Session } from '@shared/session'
+import { clearSession, loadSession, saveSession, type Session } from '@shared/session'
+
+import { handBackError, handedBack } from './handback'
 
 export const STAFF_REFUSED = '此入口仅供骑手使用，工作人员请使用 /console/'
 
@@ -29,13 +31,8 @@ function accept(found: Session | null): Session | null {
 
 /** At start: a token the identity provider handed back in `#token=…`, else the stored one. */
 export function restoreSession(): void {
-  let found: Session | null = null
-  try {
-    found = takeTokenFromLocation('rider')
-  } catch (error) {
-    refusal.value = error instanceof Error ? error.message : String(error)
-  }
-  current.value = accept(found ?? loadSession('rider'))
+  refusal.value = handBackError
+  current.value = accept(handedBack ?? loadSession('rider'))
 }
 
 /** Save a freshly minted token; false (with {@link refusal} set) if it is not a rider's. */

@@ -1,3 +1,5 @@
+// First: the identity provider's `#token=…` is read before the router rewrites the fragment.
+import './handback'
 import 'vant/es/toast/style'
 import 'vant/es/dialog/style'
 import 'vant/es/image-preview/style'
@@ -8,7 +10,7 @@ import { createApp, watch } from 'vue'
 import App from './App.vue'
 import { restoreSession, riderId, whenExpired } from './auth'
 import { flush, startOutbox } from './outbox'
-import { router } from './router'
+import { prefetchScreens, router } from './router'
 import { startUnreadBadge, stopUnreadBadge } from './unread'
 
 restoreSession()
@@ -17,6 +19,7 @@ whenExpired(() => {
 })
 
 createApp(App).use(router).mount('#app')
+prefetchScreens()
 
 void startOutbox()
 watch(
