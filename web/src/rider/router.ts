@@ -4,6 +4,7 @@ import { createRouter, createWebHashHistory, type RouteLocationNormalized } from
 
 import { session } from './auth'
 import HomePage from './pages/HomePage.vue'
+import { showToast } from './toast'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -72,5 +73,33 @@ router.beforeEach((to: RouteLocationNormalized) => {
 })
 
 router.afterEach((to) => {
-  document.title = to.meta.title ? `${to.meta.title} · 随手拍` : '随手拍 · gridloop'
+  document.title = to.meta.title && to.meta.title !== '随手拍' ? `随手拍 · ${to.meta.title}` : '随手拍 · gridloop'
 })
+
+/** A screen whose script cannot be fetched (offline) says so instead of doing nothing. */
+router.onError((error: unknown) => {
+  const words = error instanceof Error ? error.message : String(error)
+  if (/dynamically imported module|Failed to fetch|Importing a module script failed/i.test(words)) {
+    showToast({ message: '网络不可用，暂时无法打开此页面', type: 'fail' })
+  } else showToast({ message: `页面出错：${words}`, type: 'fail' })
+})
+
+const PREFETCH_DELAY_MS = 1_000
+
+/** Once the first screen is up and the phone is idle, fetch the other screens' scripts (not the
+ * map's), so 我的上报 and the rest still open when the network drops later. */
+export function prefetchScreens(): void {
+  const run = (): void => {
+    if (!navigator.onLine) return
+    for (const route of router.getRoutes()) {
+      const load = route.components?.default
+      if (typeof load === 'function' && !('render' in load) && !('setup' in load)) {
+        void (load as () => Promise<unknown>)().catch(() => undefined)
+      }
+    }
+  }
+  setTimeout(() => {
+    if ('requestIdleCallback' in window) window.requestIdleCallback(run, { timeout: 5_000 })
+    else run()
+  }, PREFETCH_DELAY_MS)
+}
