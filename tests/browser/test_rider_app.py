@@ -335,13 +335,24 @@ def test_a_refused_report_stays_on_the_phone_with_the_reason_until_retried(
 
     # Still there after a reload: nothing refused is dropped.
     phone.reload()
-    expect(phone.locator("[data-test=queued-item][data-status=failed]")).to_have_count(1)
+    expect(failed).to_have_count(1)
+    first_key = failed.get_attribute("data-key")
+
+    # Edited, it goes again in place of the refused one, under a key of its own.
+    phone.locator("[data-test=queued-edit]").click()
+    expect(phone.locator("[data-test=chosen-category]")).to_contain_text("机动车乱停放")
+    phone.locator("[data-test=report-text] textarea").fill("车停在消防通道口")
+    phone.locator("[data-test=submit-report]").click()
+    expect(failed).to_have_count(1)
+    expect(phone.locator("[data-test=queued-item]")).to_have_count(1)
+    assert failed.get_attribute("data-key") not in (None, first_key)
 
     phone.unroute(reports)
     phone.locator("[data-test=queued-retry]").click()
     expect(phone.locator("[data-test=queued-item]")).to_have_count(0)
     phone.locator("[data-test=tab-reports]").click()
     expect(phone.locator("[data-test=report-item]")).to_have_count(1)
+    expect(phone.locator("[data-test=report-item]")).to_contain_text("车停在消防通道口")
 
 
 def test_a_poor_fix_opens_the_grid_map_and_the_pin_sets_the_position(
@@ -442,6 +453,38 @@ def test_the_timeline_shows_each_step_with_the_evidence_and_the_rider_rates_it(
     )
     detail = api.get(f"/reporting/v1/reports/{report['id']}")
     assert detail["status"] == "rated"
+
+
+def test_a_closed_case_is_sent_back_when_the_rider_asks_within_the_window(
+    phone: Page,
+    gateway_url: str,
+    sign_in_token: SignIn,
+    grid_spots: Iterator[tuple[float, float]],
+) -> None:
+    rider = new_rider()
+    api = Api(gateway_url, sign_in_token(rider, role="rider", district=DISTRICT))
+    report = file_report(api, next(grid_spots), "0403", "小区门口有人私设地锁")
+    order = eventually(
+        lambda: api.get(f"/reporting/v1/reports/{report['id']}")["work_order_id"],
+        what="the report's work order",
+    )
+    close_work_order(gateway_url, sign_in_token, order)
+    eventually(
+        lambda: api.get(f"/reporting/v1/reports/{report['id']}")["status"] == "closed",
+        what="the report to show its case closed",
+    )
+    sign_in(phone, rider)
+    phone.goto(f"/#/reports/{report['id']}")
+    phone.locator("[data-test=reopen-open]").click()
+    phone.get_by_role("button", name="提交", exact=True).click()
+    expect(phone.locator("[data-test=reopen-error]")).to_have_text("请写明需要重新处理的原因")
+    phone.locator("[data-test=reopen-reason] textarea").fill("地锁又装回去了")
+    phone.get_by_role("button", name="提交", exact=True).click()
+    expect(phone.locator("[data-test=reopen-done]")).to_be_visible()
+    expect(phone.locator("[data-test=timeline-step][data-step=reopened]")).to_have_count(
+        1, timeout=30_000
+    )
+    assert api.get(f"/reporting/v1/reports/{report['id']}")["status"] != "closed"
 
 
 def test_a_report_waiting_for_review_can_be_withdrawn(
