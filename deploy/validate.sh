@@ -52,6 +52,8 @@ import yaml
 
 ROOT = Path.cwd()
 SERVICES = ["reporting", "dispatch", "ledger", "notification"]
+GATEWAY = "gateway"  # the web front end and /api/<service>/…: no database, no Kafka
+IMAGES = SERVICES + [GATEWAY]  # what the one Dockerfile builds
 RULES = ROOT / "deploy/prometheus/rules/gridloop.rules.yml"
 PROMRULE = ROOT / "deploy/k8s/base/monitoring/prometheusrule.yaml"
 DASHBOARD_DIR = ROOT / "deploy/grafana/dashboards"
@@ -61,8 +63,8 @@ TOPICS = {  # name: retention days (deploy/compose/create-topics.sh and KafkaTop
     "gridloop.reports.v1": 14, "gridloop.workorders.v1": 14, "gridloop.points.v1": 14,
     "gridloop.notifications.v1": 14, "gridloop.districts.v1": 14, "gridloop.deadletter.v1": 30,
 }
-# Metric names the services expose (libs/common/src/common/metrics.py and the services'
-# bootstrap.py); dashboards and rules may use only these, `up`, and FastStream's faststream_*.
+# Metric names the services and the gateway expose (libs/common/src/common/metrics.py, the
+# services' bootstrap.py, the gateway's adapters/upstream.py); dashboards and rules may use only these, `up`, and FastStream's faststream_*.
 METRICS = {
     "gridloop_http_requests_total",
     "gridloop_http_request_duration_seconds_bucket", "gridloop_http_request_duration_seconds_sum",
@@ -85,6 +87,10 @@ METRICS = {
     "gridloop_reports_limited_total", "gridloop_reports_duplicate_total",
     "gridloop_photos_uploaded_total", "gridloop_photo_bytes_stored_total",
     "gridloop_open311_requests_total", "gridloop_withdrawals_total",
+    # gateway (services/gateway/src/gateway/adapters/upstream.py)
+    "gridloop_gateway_upstream_requests_total",
+    "gridloop_gateway_upstream_duration_seconds_bucket", "gridloop_gateway_upstream_duration_seconds_sum",
+    "gridloop_gateway_upstream_duration_seconds_count",
 }
 GRAFANA_VARS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
                 "${__rate_interval}": "5m", "${__interval}": "1m", "${__range}": "1h"}
@@ -319,44 +325,72 @@ def cmd_kustomizations() -> None:
             elif target.is_dir() and not (target / "kustomization.yaml").exists():
                 err(f"{k.relative_to(ROOT)}: {r} is a directory without kustomization.yaml")
 
+def check_pod(label: str, name: str, dep: dict) -> dict:
+    """What every gridloop Deployment needs; returns its container's env by name."""
+    pod = dep["spec"]["template"]["spec"]
+    psc = pod.get("securityContext", {})
+    if not psc.get("runAsNonRoot") or psc.get("runAsUser") != 10001:
+        err(f"{label}: {name}: pod must run as non-root uid 10001")
+    if pod.get("automountServiceAccountToken") is not False:
+        err(f"{label}: {name}: automountServiceAccountToken must be false")
+    [c] = pod["containers"]
+    csc = c.get("securityContext", {})
+    if not (csc.get("readOnlyRootFilesystem") and csc.get("allowPrivilegeEscalation") is False
+            and csc.get("capabilities", {}).get("drop") == ["ALL"]):
+        err(f"{label}: {name}: container needs readOnlyRootFilesystem, no privilege escalation, drop ALL")
+    if not any(m.get("mountPath") == "/tmp" for m in c.get("volumeMounts", [])):
+        err(f"{label}: {name}: /tmp must be a writable volume")
+    for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        if c.get(probe, {}).get("httpGet", {}).get("path") != path:
+            err(f"{label}: {name}: {probe} must GET {path}")
+    res = c.get("resources", {})
+    if not res.get("requests", {}).get("cpu") or not res.get("limits", {}).get("memory"):
+        err(f"{label}: {name}: resources need a cpu request and a memory limit")
+    if not any(e.get("configMapRef", {}).get("name", "").startswith("gridloop-config") for e in c.get("envFrom", [])):
+        err(f"{label}: {name}: envFrom gridloop-config missing")
+    return {e["name"]: e for e in c.get("env", [])}
+
+def shared_config(by_kind: dict[str, dict[str, dict]], rendered: bool) -> dict[str, str]:
+    """gridloop-config as the pods get it: the rendered ConfigMap, or the base's generator."""
+    if rendered:
+        maps = [d for n, d in by_kind.get("ConfigMap", {}).items() if n.startswith("gridloop-config")]
+        return maps[0].get("data", {}) if len(maps) == 1 else {}
+    doc = yaml.safe_load((K8S / "base/kustomization.yaml").read_text(encoding="utf-8"))
+    [gen] = [g for g in doc.get("configMapGenerator", []) if g["name"] == "gridloop-config"]
+    return dict(lit.split("=", 1) for lit in gen.get("literals", []))
+
 def cmd_policy(*rendered: str) -> None:
     """Conventions for the service manifests: probes, non-root, read-only root fs, resources,
-    one of each companion object, KafkaUser ACLs, topics as in compose."""
+    one of each companion object, KafkaUser ACLs, topics as in compose; the gateway's Deployment,
+    companions, configuration and Ingress."""
     sources = [Path(r) for r in rendered] if rendered else manifest_files()
     docs = [d for p in sources for d in load_docs(p)]
     by_kind: dict[str, dict[str, dict]] = {}
     for d in docs:
         by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
     label = rendered[0] if rendered else "deploy/k8s (files)"
-    for svc in SERVICES:
+    companions = ("ServiceAccount", "Service", "Deployment", "HorizontalPodAutoscaler",
+                  "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor")
+    for svc in IMAGES:
         name = f"gridloop-{svc}"
-        for kind in ("ServiceAccount", "Service", "Deployment", "HorizontalPodAutoscaler",
-                     "PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor", "KafkaUser"):
+        for kind in companions + (("KafkaUser",) if svc in SERVICES else ()):
             if name not in by_kind.get(kind, {}):
                 err(f"{label}: {kind} {name} missing")
+        svc_obj = by_kind.get("Service", {}).get(name)
+        if svc_obj and [p.get("name") for p in svc_obj["spec"]["ports"]] != ["http"]:
+            err(f"{label}: Service {name}: the only port must be named http")
+        sm = by_kind.get("ServiceMonitor", {}).get(name)
+        if sm and not all(e.get("port") == "http" and e.get("path") == "/metrics" for e in sm["spec"]["endpoints"]):
+            err(f"{label}: ServiceMonitor {name}: must scrape port http path /metrics")
         dep = by_kind.get("Deployment", {}).get(name)
         if not dep:
             continue
-        pod = dep["spec"]["template"]["spec"]
-        psc = pod.get("securityContext", {})
-        if not psc.get("runAsNonRoot") or psc.get("runAsUser") != 10001:
-            err(f"{label}: {name}: pod must run as non-root uid 10001")
-        if pod.get("automountServiceAccountToken") is not False:
-            err(f"{label}: {name}: automountServiceAccountToken must be false")
-        [c] = pod["containers"]
-        csc = c.get("securityContext", {})
-        if not (csc.get("readOnlyRootFilesystem") and csc.get("allowPrivilegeEscalation") is False
-                and csc.get("capabilities", {}).get("drop") == ["ALL"]):
-            err(f"{label}: {name}: container needs readOnlyRootFilesystem, no privilege escalation, drop ALL")
-        if not any(m.get("mountPath") == "/tmp" for m in c.get("volumeMounts", [])):
-            err(f"{label}: {name}: /tmp must be a writable volume")
-        for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
-            if c.get(probe, {}).get("httpGet", {}).get("path") != path:
-                err(f"{label}: {name}: {probe} must GET {path}")
-        res = c.get("resources", {})
-        if not res.get("requests", {}).get("cpu") or not res.get("limits", {}).get("memory"):
-            err(f"{label}: {name}: resources need a cpu request and a memory limit")
-        env = {e["name"]: e for e in c.get("env", [])}
+        env = check_pod(label, name, dep)
+        if svc == GATEWAY:
+            for var in env:
+                if var.endswith("_DATABASE_URL") or var.startswith("KAFKA_") or var == "GATEWAY_DEV_SIGN_IN_FILE":
+                    err(f"{label}: {name}: the gateway has no database, no Kafka user and no development sign-in ({var})")
+            continue
         prefix = svc.upper() + "_"
         for var, secret in ((f"{prefix}DATABASE_URL", (f"gridloop-{svc}-db", "url")),
                             ("GRIDLOOP_JWT_SECRET", ("gridloop-jwt", "secret")),
@@ -364,14 +398,25 @@ def cmd_policy(*rendered: str) -> None:
             ref = env.get(var, {}).get("valueFrom", {}).get("secretKeyRef", {})
             if (ref.get("name"), ref.get("key")) != secret:
                 err(f"{label}: {name}: {var} must come from Secret {secret[0]} key {secret[1]}")
-        if not any(e.get("configMapRef", {}).get("name", "").startswith("gridloop-config") for e in c.get("envFrom", [])):
-            err(f"{label}: {name}: envFrom gridloop-config missing")
-        svc_obj = by_kind.get("Service", {}).get(name)
-        if svc_obj and [p.get("name") for p in svc_obj["spec"]["ports"]] != ["http"]:
-            err(f"{label}: Service {name}: the only port must be named http")
-        sm = by_kind.get("ServiceMonitor", {}).get(name)
-        if sm and not all(e.get("port") == "http" and e.get("path") == "/metrics" for e in sm["spec"]["endpoints"]):
-            err(f"{label}: ServiceMonitor {name}: must scrape port http path /metrics")
+    # The gateway: production, each service by its Service, and the public host routed to it.
+    config = shared_config(by_kind, bool(rendered))
+    if config.get("GATEWAY_ENVIRONMENT") != "production" or "GATEWAY_DEV_SIGN_IN_FILE" in config:
+        err(f"{label}: gridloop-config: GATEWAY_ENVIRONMENT must be production, without GATEWAY_DEV_SIGN_IN_FILE")
+    for svc in SERVICES:
+        var, want = f"GATEWAY_{svc.upper()}_URL", f"http://gridloop-{svc}:8000"
+        if config.get(var) != want:
+            err(f"{label}: gridloop-config: {var} must be {want} (is {config.get(var)!r})")
+    for var in ("GATEWAY_SIGN_IN_URL", "GATEWAY_MAP_TILE_URL", "GATEWAY_MAP_ATTRIBUTION"):
+        if config.get(var) == "":
+            err(f"{label}: gridloop-config: {var} is empty; leave it out to unset it")
+    routes = [(rule.get("host"), path.get("path"), path.get("backend", {}).get("service", {}))
+              for ing in by_kind.get("Ingress", {}).values()
+              for rule in ing["spec"].get("rules", []) for path in rule.get("http", {}).get("paths", [])]
+    if not any(p == "/" and b.get("name") == "gridloop-gateway" and b.get("port", {}).get("name") == "http"
+               for _, p, b in routes):
+        err(f"{label}: no Ingress routes / to Service gridloop-gateway port http")
+    if any(b.get("name") != "gridloop-gateway" for _, _, b in routes):
+        err(f"{label}: an Ingress routes to {sorted({b.get('name') for _, _, b in routes})}: only the gateway is public")
     topics = {d["spec"]["topicName"]: d for d in by_kind.get("KafkaTopic", {}).values()}
     if set(topics) != set(TOPICS):
         err(f"{label}: KafkaTopics {sorted(topics)} != {sorted(TOPICS)}")
@@ -425,6 +470,30 @@ def cmd_compose() -> None:
         if deps.get("kafka-init", {}).get("condition") != "service_completed_successfully" or \
            deps.get("postgres", {}).get("condition") != "service_healthy":
             err(f"docker-compose.yml: {svc}: depends_on kafka-init (completed) and postgres (healthy) missing")
+    # The gateway: port 8000, after the four services, each by its compose name, production.
+    g = services.get(GATEWAY)
+    if not g:
+        err(f"docker-compose.yml: service {GATEWAY} missing")
+    else:
+        build = g.get("build", {})
+        if build.get("context") != "." or build.get("dockerfile", "Dockerfile") != "Dockerfile" \
+                or (build.get("args") or {}).get("SERVICE") != GATEWAY:
+            err(f"docker-compose.yml: {GATEWAY} must build ./Dockerfile from the repo root with SERVICE={GATEWAY}")
+        if "8000:8000" not in [str(p) for p in g.get("ports", [])]:
+            err(f"docker-compose.yml: {GATEWAY} must publish 8000:8000")
+        if sorted(g.get("depends_on", {})) != sorted(SERVICES):
+            err(f"docker-compose.yml: {GATEWAY} must depend on {SERVICES} (and nothing else: no database, no broker)")
+        env = g.get("environment", {})
+        if env.get("GATEWAY_HOST") != "0.0.0.0" or str(env.get("GATEWAY_PORT")) != "8000":
+            err(f"docker-compose.yml: {GATEWAY}: GATEWAY_HOST 0.0.0.0 and GATEWAY_PORT 8000 expected")
+        if env.get("GATEWAY_ENVIRONMENT") != "production" or "GATEWAY_DEV_SIGN_IN_FILE" in env:
+            err(f"docker-compose.yml: {GATEWAY}: production by default (development sign-in: deploy/compose/dev-sign-in.yml)")
+        for svc in SERVICES:
+            if env.get(f"GATEWAY_{svc.upper()}_URL") != f"http://{svc}:8000":
+                err(f"docker-compose.yml: {GATEWAY}: GATEWAY_{svc.upper()}_URL must be http://{svc}:8000")
+        for var in ("GATEWAY_SIGN_IN_URL", "GATEWAY_MAP_TILE_URL", "GATEWAY_MAP_ATTRIBUTION"):
+            if env.get(var) == "":
+                err(f"docker-compose.yml: {GATEWAY}: {var} is empty (an empty value is not unset)")
     script = (ROOT / "deploy/compose/create-topics.sh").read_text(encoding="utf-8")
     found = dict((t, int(d)) for t, d in re.findall(r"^topic (\S+) (\d+)$", script, re.M))
     if found != TOPICS:
@@ -435,19 +504,20 @@ def cmd_compose() -> None:
             err(f"deploy/compose/postgres-init.sql: database {svc} (owned by {svc}) missing")
     prom = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text(encoding="utf-8"))
     jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
-    for svc in SERVICES:
+    for svc in IMAGES:
         targets = [t for sc in jobs.get(f"gridloop-{svc}", {}).get("static_configs", []) for t in sc["targets"]]
         if targets != [f"{svc}:8000"]:
             err(f"deploy/prometheus/prometheus.yml: job gridloop-{svc} must scrape {svc}:8000")
 
 def cmd_dockerfiles() -> None:
-    """The one image recipe: parses, multi-stage, non-root, health-checked, builds any service."""
+    """The one image recipe: parses, multi-stage, non-root, health-checked, builds any service and
+    the gateway (with the web front end built in a Node stage that no image keeps)."""
     path = ROOT / "Dockerfile"
     if not path.exists():
         err("Dockerfile missing")
         return
     text = path.read_text(encoding="utf-8")
-    for member in ["libs/common", "tools"] + [f"services/{s}" for s in SERVICES]:
+    for member in ["libs/common", "tools"] + [f"services/{s}" for s in IMAGES]:
         if f"COPY {member}/pyproject.toml {member}/" not in text:
             err(f"Dockerfile: must copy {member}/pyproject.toml (uv workspace discovery)")
     import dockerfile  # BuildKit's own Dockerfile parser (Go), so syntax errors show up here
@@ -456,17 +526,61 @@ def cmd_dockerfiles() -> None:
     except dockerfile.GoParseError as e:
         err(f"Dockerfile: does not parse: {e}")
         return
-    stages = [i for i, c in enumerate(instructions) if c.cmd == "FROM"]
-    final = instructions[stages[-1]:] if stages else []
-    cmds = {c.cmd: c for c in final}
-    if len(stages) < 2:
+    starts = [i for i, c in enumerate(instructions) if c.cmd == "FROM"]
+    if len(starts) < 2:
         err("Dockerfile: must be a multi-stage build")
-    if cmds.get("USER") is None or cmds["USER"].value[0].split(":")[0] not in ("10001",):
-        err("Dockerfile: final stage must run as USER 10001")
-    if cmds.get("CMD") is None or 'exec python -m "$GRIDLOOP_SERVICE"' not in " ".join(cmds["CMD"].value):
-        err('Dockerfile: final stage must exec python -m "$GRIDLOOP_SERVICE"')
-    if cmds.get("HEALTHCHECK") is None or "/healthz" not in " ".join(cmds["HEALTHCHECK"].value):
-        err("Dockerfile: final stage needs a HEALTHCHECK on /healthz")
+        return
+    stages: dict[str, tuple[str, list]] = {}  # name: (base, instructions)
+    for n, i in enumerate(starts):
+        value = instructions[i].value
+        body = instructions[i + 1:starts[n + 1] if n + 1 < len(starts) else len(instructions)]
+        name = value[2] if len(value) == 3 and value[1].upper() == "AS" else f"<stage {n}>"
+        stages[name] = (value[0], body)
+    global_args = dict(c.value[0].partition("=")[::2] for c in instructions[:starts[0]] if c.cmd == "ARG")
+    final_base, final_body = list(stages.values())[-1]
+    if final_base != "runtime-${SERVICE}" or final_body:
+        err("Dockerfile: the last stage must be just `FROM runtime-${SERVICE}` (the image picked by SERVICE)")
+    if "SERVICE" not in global_args:
+        err("Dockerfile: SERVICE must be a global ARG (before the first FROM) for `FROM runtime-${SERVICE}`")
+    runtime = stages.get("runtime")
+    if runtime is None or runtime[0] != "${PYTHON_IMAGE}":
+        err("Dockerfile: needs a stage `runtime` FROM ${PYTHON_IMAGE}, the base of every image")
+    else:
+        cmds = {c.cmd: c for c in runtime[1]}
+        if cmds.get("USER") is None or cmds["USER"].value[0].split(":")[0] not in ("10001",):
+            err("Dockerfile: the runtime stage must run as USER 10001")
+        if cmds.get("CMD") is None or 'exec python -m "$GRIDLOOP_SERVICE"' not in " ".join(cmds["CMD"].value):
+            err('Dockerfile: the runtime stage must exec python -m "$GRIDLOOP_SERVICE"')
+        if cmds.get("HEALTHCHECK") is None or "/healthz" not in " ".join(cmds["HEALTHCHECK"].value):
+            err("Dockerfile: the runtime stage needs a HEALTHCHECK on /healthz")
+    for image in IMAGES:
+        stage = stages.get(f"runtime-{image}")
+        if stage is None or stage[0] != "runtime":
+            err(f"Dockerfile: needs a stage `FROM runtime AS runtime-{image}`")
+            continue
+        for c in stage[1]:
+            if c.cmd in ("RUN", "USER", "CMD", "ENTRYPOINT", "FROM"):
+                err(f"Dockerfile: stage runtime-{image} may only add files and settings, not {c.cmd}")
+    case = next((c for c in stages.get("build", ("", []))[1] if c.cmd == "RUN" and "case" in c.value[0]), None)
+    if case is None or not all(re.search(rf"[ |]{s}[|)]", case.value[0]) for s in IMAGES):
+        err(f"Dockerfile: the build stage must accept SERVICE={'|'.join(IMAGES)}")
+    # The gateway's image: the front end built by npm in a Node stage, copied in, GATEWAY_WEB_DIR.
+    if not global_args.get("NODE_IMAGE", "").startswith("node:20-"):
+        err("Dockerfile: ARG NODE_IMAGE must default to a Node 20 image (node:20-bookworm-slim)")
+    web = stages.get("web")
+    runs = " && ".join(c.value[0] for c in (web[1] if web else []) if c.cmd == "RUN")
+    if web is None or web[0] != "${NODE_IMAGE}" or "npm ci" not in runs or "npm run build" not in runs:
+        err("Dockerfile: needs a stage `web` FROM ${NODE_IMAGE} that runs npm ci and npm run build")
+    gateway = stages.get(f"runtime-{GATEWAY}", ("", []))[1]
+    copies = [c for c in gateway if c.cmd == "COPY" and "--from=web" in c.flags]
+    env = dict(zip(*[iter(next((c.value for c in gateway if c.cmd == "ENV"), ()))] * 2))
+    if len(copies) != 1 or copies[0].value[0] != "/web/dist" or env.get("GATEWAY_WEB_DIR") != copies[0].value[-1]:
+        err("Dockerfile: runtime-gateway must COPY --from=web /web/dist to the folder GATEWAY_WEB_DIR names")
+    if env.get("GATEWAY_HOST") != "0.0.0.0" or env.get("GATEWAY_PORT") != "8000":
+        err("Dockerfile: runtime-gateway must preset GATEWAY_HOST=0.0.0.0 and GATEWAY_PORT=8000")
+    for base, _ in stages.values():
+        if base == "web":
+            err("Dockerfile: no stage may build on the Node stage `web` (the images keep no Node tooling)")
     for needle in ('uv sync --frozen --no-dev --package "gridloop-${SERVICE}"', "GRIDLOOP_SERVICE=${SERVICE}",
                    "EXPOSE 8000", "COPY --from=uv /uv /uvx /bin/", "COPY services/${SERVICE}/ services/${SERVICE}/"):
         if needle not in text:
@@ -477,8 +591,14 @@ def cmd_dockerfiles() -> None:
     ignore = (ROOT / ".dockerignore")
     if not ignore.exists():
         err(".dockerignore missing")
-    elif "**/.venv" not in ignore.read_text(encoding="utf-8"):
-        err(".dockerignore must exclude **/.venv")
+    else:
+        ignored = [line.strip() for line in ignore.read_text(encoding="utf-8").splitlines()
+                   if line.strip() and not line.startswith("#")]
+        for pattern in ("**/.venv", "**/node_modules", "**/dist"):
+            if pattern not in ignored:
+                err(f".dockerignore must exclude {pattern}")
+        if "/web" in ignored or "web" in ignored:
+            err(".dockerignore must not exclude web/: the gateway's image builds it")
 
 COMMANDS = {
     "dashboards": cmd_dashboards, "rules": cmd_rules, "sync-rules": cmd_sync_rules,
@@ -501,13 +621,17 @@ fi
 
 # ---------------------------------------------------------------- YAML and compose
 step "yamllint (.yamllint.yml)" uvx --quiet "$YAMLLINT" -c .yamllint.yml docker-compose.yml deploy .yamllint.yml
-step "docker-compose.yml against the compose-spec schema" \
-  uvx --quiet "$CHECK_JSONSCHEMA" --builtin-schema vendor.compose-spec docker-compose.yml
-step "compose conventions (services, ports, depends_on, topics, databases, scrape jobs)" pycheck compose
+step "docker-compose.yml (and the dev-sign-in override) against the compose-spec schema" \
+  uvx --quiet "$CHECK_JSONSCHEMA" --builtin-schema vendor.compose-spec docker-compose.yml deploy/compose/dev-sign-in.yml
+step "compose conventions (services, gateway, ports, depends_on, topics, databases, scrape jobs)" pycheck compose
 if docker compose version >/dev/null 2>&1; then
   step "docker compose config -q" docker compose -f docker-compose.yml config -q
+  step "docker compose config -q (with deploy/compose/dev-sign-in.yml)" \
+    docker compose -f docker-compose.yml -f deploy/compose/dev-sign-in.yml config -q
 elif command -v docker-compose >/dev/null 2>&1; then
   step "docker-compose config -q" docker-compose -f docker-compose.yml config -q
+  step "docker-compose config -q (with deploy/compose/dev-sign-in.yml)" \
+    docker-compose -f docker-compose.yml -f deploy/compose/dev-sign-in.yml config -q
 else
   skip "docker compose config" "no docker compose / docker-compose"
 fi
@@ -515,7 +639,7 @@ step "Dockerfile complete" pycheck dockerfiles
 
 image_contents() {  # what `uv sync --no-dev --package gridloop-<service>` installs in each image
   local service forbidden packages bad=0
-  for service in reporting dispatch ledger notification; do
+  for service in reporting dispatch ledger notification gateway; do
     if ! packages="$(uv export --frozen --no-dev --no-hashes --package "gridloop-$service")"; then
       echo "    uv export failed for $service"; bad=1; continue
     fi
@@ -531,7 +655,7 @@ image_contents() {  # what `uv sync --no-dev --package gridloop-<service>` insta
   done
   return "$bad"
 }
-step "Service images hold the runtime only" image_contents
+step "Service and gateway images hold the runtime only" image_contents
 if command -v shellcheck >/dev/null 2>&1; then
   step "shellcheck" shellcheck deploy/compose/create-topics.sh deploy/validate.sh
 else

@@ -66,8 +66,8 @@ async def test_a_service_that_is_down_is_a_502_in_words(gateway_client: GatewayC
     assert answer.headers["content-type"] == "application/problem+json"
     assert "ledger service cannot be reached" in answer.json()["detail"]
     assert (
-        'gridloop_gateway_upstream_requests_total{outcome="unreachable",upstream="ledger"} 1.0'
-        in metrics
+        'gridloop_gateway_upstream_requests_total{outcome="unreachable",service="gateway",'
+        'upstream="ledger"} 1.0' in metrics
     )
 
 

@@ -32,26 +32,30 @@ HOP_BY_HOP = frozenset(
 uvicorn set their own framing)."""
 
 
+SERVICE = "gateway"
+"""The ``service`` label every gridloop series carries."""
+
+
 class UpstreamMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
             "gridloop_gateway_upstream_requests_total",
             "Requests the gateway forwarded to a service, by the answer's status class "
             "(unreachable: no answer; timeout: no answer in time)",
-            ["upstream", "outcome"],
+            ["service", "upstream", "outcome"],
             registry=registry,
         )
         self.duration = Histogram(
             "gridloop_gateway_upstream_duration_seconds",
             "Time until a service's answer began",
-            ["upstream"],
+            ["service", "upstream"],
             registry=registry,
         )
 
     def observe(self, upstream: str, outcome: str, seconds: float | None = None) -> None:
-        self.requests.labels(upstream, outcome).inc()
+        self.requests.labels(SERVICE, upstream, outcome).inc()
         if seconds is not None:
-            self.duration.labels(upstream).observe(seconds)
+            self.duration.labels(SERVICE, upstream).observe(seconds)
 
 
 class Upstreams:
