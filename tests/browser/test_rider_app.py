@@ -296,6 +296,8 @@ def test_a_report_made_offline_is_queued_and_filed_once_when_back_online(
     expect(phone.locator("[data-test=queued-item]")).to_have_count(0, timeout=30_000)
     expect(phone.locator("[data-test=report-item]")).to_have_count(1)
     assert [r.status for r in posts if r.status < 300] in ([201], [200])
+    screenshot(phone, "rider-reports")
+    no_serious_violations(phone, serious_a11y)
 
     api = Api(gateway_url, sign_in_token(rider, role="rider", district=DISTRICT))
     mine = api.get("/reporting/v1/reports", mine="true")["items"]
@@ -433,7 +435,7 @@ def test_the_timeline_shows_each_step_with_the_evidence_and_the_rider_rates_it(
     expect(
         phone.locator("[data-test=timeline-step][data-step=points_awarded]").first
     ).to_contain_text("积分")
-    phone.locator("#timeline-title").scroll_into_view_if_needed()
+    resolved.evaluate("step => step.scrollIntoView({block: 'center'})")
     screenshot(phone, "rider-report-timeline")
     no_serious_violations(phone, serious_a11y)
 
