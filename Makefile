@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 # web/dist, which the gateway serves. Rebuilt only when a source file changed.
 WEB_SOURCES := $(shell find web/src web/index.html web/console/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: help install web browser run test test-unit test-integration bench lint typecheck layers contracts contracts-check validate-deploy check clean
+.PHONY: help install web browser screenshots run test test-unit test-integration bench lint typecheck layers contracts contracts-check validate-deploy check clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,12 @@ browser:  ## install Chromium for the browser tests (Debian's package) if it is 
 	  command -v apt-get >/dev/null || { echo "no chromium and no apt-get: install Chromium and set GRIDLOOP_CHROMIUM"; exit 1; }; \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+	@# Chinese text in screenshots needs a CJK font (else it renders as boxes).
+	@fc-list :lang=zh 2>/dev/null | grep -q . || ! command -v apt-get >/dev/null || \
+	  apt-get install -y -q fonts-noto-cjk >/dev/null || echo "no CJK font: screenshots will show boxes for Chinese"
+
+screenshots: install web browser  ## refresh docs/screenshots: the browser tests, saving each main screen there
+	GRIDLOOP_SCREENSHOTS_DIR=docs/screenshots $(UV) run pytest tests/browser -q
 
 run: install web  ## start a broker, the four services and the web front end on :8000 (Ctrl-C stops)
 	$(UV) run gridloop run

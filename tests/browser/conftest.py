@@ -4,7 +4,8 @@ started once for the session.
 
 Fixtures: ``gateway_url``; ``phone`` and ``desk`` pages (a phone's and a desk's viewport,
 zh-CN); ``sign_in_token`` for API calls a test makes as someone; ``screenshot`` (saved under
-``docs/screenshots/`` unless ``GRIDLOOP_SCREENSHOTS_DIR`` says otherwise); ``serious_a11y``
+``data/screenshots/`` unless ``GRIDLOOP_SCREENSHOTS_DIR`` says otherwise; ``make screenshots``
+refreshes the ones in ``docs/screenshots/``); ``serious_a11y``
 (an axe scan's serious and critical violations)."""
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ Screenshot = Callable[[Page, str], Path]
 
 @pytest.fixture(scope="session")
 def screenshot() -> Screenshot:
-    folder = Path(os.environ.get("GRIDLOOP_SCREENSHOTS_DIR") or REPO / "docs" / "screenshots")
+    folder = Path(os.environ.get("GRIDLOOP_SCREENSHOTS_DIR") or REPO / "data" / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
 
     def take(page: Page, name: str) -> Path:
