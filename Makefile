@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 
 # The web front end (web/): npm packages from package-lock.json, then one Vite build into
 # web/dist, which the gateway serves. Rebuilt only when a source file changed.
-WEB_SOURCES := $(shell find web/src web/index.html web/console/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+WEB_SOURCES := $(shell find web/src web/public web/index.html web/console/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
 
 .PHONY: help install web browser screenshots run test test-unit test-integration bench lint typecheck layers contracts contracts-check validate-deploy check clean
 

@@ -158,6 +158,32 @@ async def test_the_front_end_is_served_compressed_and_cached_by_name(
     assert api.json()["path"] == "/v1/anything"
 
 
+async def test_the_service_worker_and_the_manifest_are_revalidated_and_typed(
+    gateway_client: GatewayClient, built_web: Path
+) -> None:
+    """The rider's app starts offline through sw.js: the browser must see a new release's
+    worker and manifest at once (never a year-old copy), each with a content type it accepts."""
+    (built_web / "sw.js").write_text("self.addEventListener('fetch', () => {});\n")
+    (built_web / "manifest.webmanifest").write_text('{"name": "随手拍 · gridloop"}')
+    (built_web / "icons").mkdir()
+    (built_web / "icons" / "icon-192.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    async with gateway_client(web_dir=built_web) as client:
+        worker = await client.get("/sw.js")
+        manifest = await client.get("/manifest.webmanifest")
+        icon = await client.get("/icons/icon-192.png")
+    assert worker.status_code == 200
+    assert worker.headers["cache-control"] == "no-cache"
+    assert worker.headers["content-type"].split(";")[0] in {
+        "text/javascript",
+        "application/javascript",
+    }
+    assert manifest.status_code == 200
+    assert manifest.headers["cache-control"] == "no-cache"
+    assert manifest.headers["content-type"].split(";")[0] == "application/manifest+json"
+    assert manifest.json() == {"name": "随手拍 · gridloop"}
+    assert icon.headers["content-type"] == "image/png"
+
+
 def test_a_web_dir_without_a_build_is_refused_in_words(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="holds no built front end"):
         GatewaySettings(web_dir=tmp_path)

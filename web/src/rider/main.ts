@@ -11,6 +11,7 @@ import App from './App.vue'
 import { restoreSession, riderId, whenExpired } from './auth'
 import { flush, startOutbox } from './outbox'
 import { prefetchScreens, router } from './router'
+import { startOfflineShell } from './pwa'
 import { startUnreadBadge, stopUnreadBadge } from './unread'
 
 restoreSession()
@@ -20,6 +21,7 @@ whenExpired(() => {
 
 createApp(App).use(router).mount('#app')
 prefetchScreens()
+startOfflineShell(router)
 
 void startOutbox()
 watch(
