@@ -3,10 +3,10 @@ the whole system: the broker, the four services and the gateway serving the buil
 started once for the session.
 
 Fixtures: ``gateway_url``; ``phone`` and ``desk`` pages (a phone's and a desk's viewport,
-zh-CN); ``sign_in_token`` for API calls a test makes as someone; ``screenshot`` (saved under
-``data/screenshots/`` unless ``GRIDLOOP_SCREENSHOTS_DIR`` says otherwise; ``make screenshots``
-refreshes the ones in ``docs/screenshots/``); ``serious_a11y``
-(an axe scan's serious and critical violations)."""
+zh-CN); ``sign_in_token`` and ``api_as`` for API calls a test makes as someone; ``screenshot``
+(saved under ``data/screenshots/`` unless ``GRIDLOOP_SCREENSHOTS_DIR`` says otherwise; ``make
+screenshots`` refreshes the ones in ``docs/screenshots/``); ``serious_a11y`` (an axe scan's
+serious and critical violations). Helpers both faces' tests use are in ``helpers``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from playwright.sync_api import Browser, Page
 from gridloop_tools.embedded_broker import free_port
 from gridloop_tools.stack import SERVICES, WEB_DIST, Stack
 from gridloop_tools.testing.infrastructure import kafka_bootstrap_servers
+
+from .helpers import A11yScan, Api
 
 REPO = Path(__file__).resolve().parents[2]
 AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
@@ -121,6 +123,20 @@ def sign_in_token(gateway_url: str) -> SignIn:
     return mint
 
 
+ApiAs = Callable[..., Api]
+
+
+@pytest.fixture(scope="session")
+def api_as(gateway_url: str, sign_in_token: SignIn) -> ApiAs:
+    """The gateway's API as someone, with ``sign_in_token``'s arguments: ``api_as(subject)``,
+    ``api_as("rider-x", role="rider", district="370811")``."""
+
+    def make(subject: str, **extra: str) -> Api:
+        return Api(gateway_url, sign_in_token(subject, **extra))
+
+    return make
+
+
 def _page(browser: Browser, base_url: str, viewport: dict[str, int], **options: Any) -> Page:
     context = browser.new_context(
         base_url=base_url,
@@ -171,9 +187,6 @@ def screenshot() -> Screenshot:
         return path
 
     return take
-
-
-A11yScan = Callable[[Page], list[dict[str, Any]]]
 
 
 @pytest.fixture(scope="session")

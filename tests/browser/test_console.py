@@ -12,19 +12,18 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import FilePayload, Locator, Page, expect
 from shapely.geometry import shape
 
-from .conftest import A11yScan, Screenshot, SignIn
+from .conftest import ApiAs, Screenshot, SignIn
+from .helpers import A11yScan, Look, assert_no_serious_violations, eventually
 
 DISTRICT = "370811"
 SUPERVISOR = "370811-d-01"
@@ -77,63 +76,18 @@ def png(color: tuple[int, int, int] = (40, 140, 90)) -> bytes:
     return buffer.getvalue()
 
 
-class Api:
-    """The gateway's /api as one person (a development token)."""
-
-    def __init__(self, gateway_url: str, token: str) -> None:
-        self.client = httpx.Client(
-            base_url=f"{gateway_url}/api",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=15,
-        )
-
-    def get(self, path: str, **params: Any) -> Any:
-        answer = self.client.get(path, params=params)
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
-        answer = self.client.post(path, json=body, **kwargs)
-        assert answer.status_code in (200, 201), f"{path}: {answer.status_code} {answer.text}"
-        return answer.json()
-
-    def order(self, order_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.get(f"/dispatch/v1/workorders/{order_id}")
-        return found
-
-
-def eventually(check: Callable[[], Any], *, timeout: float = 60.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    raise AssertionError(f"not within {timeout:.0f}s: {what}")
+FileOrder = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture
-def api_as(gateway_url: str, sign_in_token: SignIn) -> Callable[[str], Api]:
-    def make(subject: str) -> Api:
-        return Api(gateway_url, sign_in_token(subject))
-
-    return make
-
-
-@pytest.fixture
-def file_order(
-    gateway_url: str, sign_in_token: SignIn, api_as: Callable[[str], Api]
-) -> Callable[..., dict[str, Any]]:
+def file_order(api_as: ApiAs) -> FileOrder:
     """Submit a report with a photo as a new rider in ``grid`` and answer the work order it
     became, once dispatch has filed it (and dispatched it, unless it waits for review)."""
 
     def submit(grid: str, category: str, text: str, *, state: str = "dispatched") -> dict[str, Any]:
         rider = f"rider-console-{uuid.uuid4().hex[:10]}"
-        as_rider = Api(gateway_url, sign_in_token(rider, role="rider", district=DISTRICT))
-        photo = as_rider.client.post(
-            "/reporting/v1/photos", files={"file": ("problem.png", png((180, 90, 40)), "image/png")}
-        )
-        assert photo.status_code in (200, 201), photo.text
+        as_rider = api_as(rider, role="rider", district=DISTRICT)
+        photo_id = as_rider.upload_photo("problem.png", png((180, 90, 40)), "image/png")
         lat, lon = point_in(grid)
         report = as_rider.post(
             "/reporting/v1/reports",
@@ -142,7 +96,7 @@ def file_order(
                 "lat": lat,
                 "lon": lon,
                 "text": text,
-                "photo_ids": [photo.json()["id"]],
+                "photo_ids": [photo_id],
             },
         )
         supervisor = api_as(SUPERVISOR)
@@ -180,15 +134,17 @@ def settle(page: Page) -> None:
     expect(page.locator(".el-message")).to_have_count(0, timeout=10_000)
 
 
-def shoot(page: Page, screenshot: Screenshot, name: str) -> None:
-    settle(page)
-    screenshot(page, name)
+@pytest.fixture
+def look_at(screenshot: Screenshot, serious_a11y: A11yScan) -> Look:
+    """Photograph the screen once it has settled, as ``name``, and fail on any serious or
+    critical axe violation on it."""
 
+    def look(page: Page, name: str) -> None:
+        settle(page)
+        screenshot(page, name)
+        assert_no_serious_violations(page, serious_a11y)
 
-def no_serious_violations(page: Page, scan: A11yScan) -> None:
-    expect(page.locator(".el-loading-mask")).to_have_count(0)
-    violations = scan(page)
-    assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)
+    return look
 
 
 def order_row(page: Page, order_id: str) -> Locator:
@@ -205,7 +161,7 @@ def fits_the_width(page: Page) -> None:
 
 
 def test_sign_in_lists_the_roster_and_refuses_a_riders_token(
-    phone: Page, sign_in_token: SignIn, screenshot: Screenshot, serious_a11y: A11yScan
+    phone: Page, sign_in_token: SignIn, look_at: Look
 ) -> None:
     phone.goto("/console/")
     workers = phone.locator('[data-test=person][data-role="grid_worker"]')
@@ -213,8 +169,7 @@ def test_sign_in_lists_the_roster_and_refuses_a_riders_token(
     expect(phone.locator('[data-test=person][data-subject="admin-370811"]')).to_be_visible()
     expect(phone.locator(f'[data-test=person][data-subject="{SUPERVISOR}"]')).to_be_visible()
     fits_the_width(phone)
-    shoot(phone, screenshot, "console-sign-in-phone")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "console-sign-in-phone")
 
     rider = sign_in_token("rider-console-refused", role="rider", district=DISTRICT)
     phone.goto(f"/console/#token={rider}")
@@ -225,10 +180,9 @@ def test_sign_in_lists_the_roster_and_refuses_a_riders_token(
 
 def test_grid_worker_on_a_phone_claims_and_resolves_with_a_photo(
     phone: Page,
-    file_order: Callable[..., dict[str, Any]],
-    api_as: Callable[[str], Api],
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
+    file_order: FileOrder,
+    api_as: ApiAs,
+    look_at: Look,
 ) -> None:
     order = file_order(WORKER_GRID, "0101", "3号楼2单元楼道堆放杂物")
     assert order["assignee"]["kind"] == "grid_worker"
@@ -240,8 +194,7 @@ def test_grid_worker_on_a_phone_claims_and_resolves_with_a_photo(
     expect(row).to_be_visible()
     expect(row.locator("[data-test=time-left]")).to_have_text(re.compile(r"^(剩余|已超时) \d"))
     fits_the_width(phone)
-    shoot(phone, screenshot, "console-my-orders-phone")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "console-my-orders-phone")
 
     row.locator("[data-test=claim]").click()
     expect(row).to_have_attribute("data-state", "claimed")
@@ -252,12 +205,11 @@ def test_grid_worker_on_a_phone_claims_and_resolves_with_a_photo(
         files=[file("after.png", "image/png", png())]
     )
     expect(phone.locator("[data-test=resolve-files] li")).to_have_count(1)
-    shoot(phone, screenshot, "console-resolve-phone")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "console-resolve-phone")
     phone.locator("[data-test=resolve-confirm]").click()
     expect(row).to_have_count(0)  # no longer to do: it waits for verification
 
-    resolved = api_as(SUPERVISOR).order(order["id"])
+    resolved = api_as(SUPERVISOR).work_order(order["id"])
     assert resolved["state"] == "resolved"
     step = resolved["history"][-1]
     assert step["action"] == "resolve"
@@ -272,16 +224,14 @@ def test_grid_worker_on_a_phone_claims_and_resolves_with_a_photo(
     expect(evidence).to_have_count(1)
     expect(evidence).to_have_attribute("src", re.compile(r"^blob:"))
     fits_the_width(phone)
-    shoot(phone, screenshot, "console-order-phone")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "console-order-phone")
 
 
 def test_supervisor_fails_then_passes_the_fix(
     desk: Page,
-    file_order: Callable[..., dict[str, Any]],
-    api_as: Callable[[str], Api],
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
+    file_order: FileOrder,
+    api_as: ApiAs,
+    look_at: Look,
 ) -> None:
     order = file_order(VERIFY_GRID, "0103", "小区门口乱堆建材")
     worker = api_as(order["assignee"]["id"])
@@ -293,19 +243,17 @@ def test_supervisor_fails_then_passes_the_fix(
     desk.goto(f"/console/#/orders?grid={VERIFY_GRID}")
     row = order_row(desk, order["id"])
     expect(row).to_have_attribute("data-state", "resolved")
-    shoot(desk, screenshot, "console-orders-desk")
-    no_serious_violations(desk, serious_a11y)
+    look_at(desk, "console-orders-desk")
 
     row.locator("[data-test=verify-fail]").click()
     desk.locator("[data-test=fail-confirm]").click()  # no reason yet: refused in words
     expect(desk.locator("[data-test=dialog-error]")).to_contain_text("请填写不通过的原因")
     desk.locator("textarea[data-test=fail-text]").fill("照片看不出已清运，请补拍")
     expect(desk.locator("[data-test=dialog-error]")).to_have_count(0)
-    shoot(desk, screenshot, "console-verify-fail-desk")
-    no_serious_violations(desk, serious_a11y)
+    look_at(desk, "console-verify-fail-desk")
     desk.locator("[data-test=fail-confirm]").click()
     expect(row).to_have_attribute("data-state", "rework")
-    failed = api_as(SUPERVISOR).order(order["id"])
+    failed = api_as(SUPERVISOR).work_order(order["id"])
     assert failed["state"] == "rework"
     assert failed["history"][-1]["reason"] == "照片看不出已清运，请补拍"
 
@@ -316,22 +264,20 @@ def test_supervisor_fails_then_passes_the_fix(
     row.locator("[data-test=verify-pass]").click()
     desk.locator("[data-test=pass-confirm]").click()
     expect(row).to_have_attribute("data-state", "closed")
-    assert api_as(SUPERVISOR).order(order["id"])["state"] == "closed"
+    assert api_as(SUPERVISOR).work_order(order["id"])["state"] == "closed"
 
     # The order's page shows the reporter's photo (fetched with the supervisor's token).
     row.locator("[data-test=order-link]").click()
     expect(desk.locator("[data-test=reporter-photos] img[data-test=photo]")).to_have_count(1)
     expect(desk.locator("[data-test=history-step][data-action=verify]")).to_have_count(2)
-    shoot(desk, screenshot, "console-order-desk")
-    no_serious_violations(desk, serious_a11y)
+    look_at(desk, "console-order-desk")
 
 
 def test_supervisor_accepts_one_report_held_for_review_and_voids_another(
     desk: Page,
-    file_order: Callable[..., dict[str, Any]],
-    api_as: Callable[[str], Api],
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
+    file_order: FileOrder,
+    api_as: ApiAs,
+    look_at: Look,
 ) -> None:
     dispute = file_order(REVIEW_GRID, "0701", "楼上楼下因漏水起纠纷", state="pending_review")
     hoax = file_order(VOID_GRID, "0702", "物业不作为（测试）", state="pending_review")
@@ -340,15 +286,14 @@ def test_supervisor_accepts_one_report_held_for_review_and_voids_another(
     row = order_row(desk, dispute["id"])
     expect(row).to_have_attribute("data-state", "pending_review")
     expect(order_row(desk, hoax["id"])).to_have_attribute("data-state", "pending_review")
-    shoot(desk, screenshot, "console-review-desk")
-    no_serious_violations(desk, serious_a11y)
+    look_at(desk, "console-review-desk")
 
     row.locator("[data-test=accept]").click()
     desk.locator("textarea[data-test=accept-text]").fill("属实，请网格员上门调解")
     desk.locator("[data-test=accept-confirm]").click()
     expect(row).to_have_count(0)
     accepted = eventually(
-        lambda: (o := api_as(SUPERVISOR).order(dispute["id"]))["state"] == "dispatched" and o,
+        lambda: (o := api_as(SUPERVISOR).work_order(dispute["id"]))["state"] == "dispatched" and o,
         what="the accepted order dispatched",
     )
     assert any(step["action"] == "accept" for step in accepted["history"])
@@ -358,22 +303,20 @@ def test_supervisor_accepts_one_report_held_for_review_and_voids_another(
     desk.locator("textarea[data-test=void-text]").fill("现场核实无此问题")
     desk.locator("[data-test=void-confirm]").click()
     expect(order_row(desk, hoax["id"])).to_have_count(0)
-    voided = api_as(SUPERVISOR).order(hoax["id"])
+    voided = api_as(SUPERVISOR).work_order(hoax["id"])
     assert voided["state"] == "voided"
     assert voided["history"][-1]["reason"] == "虚假上报：现场核实无此问题"
 
     desk.locator("[data-test=nav-escalations]").click()
     expect(desk.locator("[data-test=orders-table]")).to_be_visible()
     expect(desk.locator("[data-test=load-error]")).to_have_count(0)
-    shoot(desk, screenshot, "console-escalations-desk")
-    no_serious_violations(desk, serious_a11y)
+    look_at(desk, "console-escalations-desk")
 
 
 def test_map_colours_the_grid_with_an_open_order(
     desk: Page,
-    file_order: Callable[..., dict[str, Any]],
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
+    file_order: FileOrder,
+    look_at: Look,
 ) -> None:
     file_order(MAP_GRID, "0301", "路边垃圾堆积")
     sign_in(desk, SUPERVISOR)
@@ -395,16 +338,14 @@ def test_map_colours_the_grid_with_an_open_order(
     tooltip = desk.locator(".leaflet-tooltip")
     expect(tooltip).to_contain_text(grid_name(MAP_GRID))
     expect(tooltip).to_contain_text(re.compile(r"未结 [1-9]\d* 件"))
-    shoot(desk, screenshot, "console-map-desk")
-    no_serious_violations(desk, serious_a11y)
+    look_at(desk, "console-map-desk")
 
 
 def test_stats_show_the_figures_and_download_as_csv(
     desk: Page,
-    file_order: Callable[..., dict[str, Any]],
-    api_as: Callable[[str], Api],
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
+    file_order: FileOrder,
+    api_as: ApiAs,
+    look_at: Look,
 ) -> None:
     file_order(STATS_GRID, "0402", "非机动车堵住盲道")
     sign_in(desk, SUPERVISOR)
@@ -430,8 +371,7 @@ def test_stats_show_the_figures_and_download_as_csv(
         }"""
     )
     assert painted > 1000, "the chart drew nothing"
-    shoot(desk, screenshot, "console-stats-desk")
-    no_serious_violations(desk, serious_a11y)
+    look_at(desk, "console-stats-desk")
 
     with desk.expect_download() as download:
         desk.locator("[data-test=stats-csv]").click()
@@ -446,9 +386,8 @@ def test_stats_show_the_figures_and_download_as_csv(
 
 def test_admin_sees_a_refused_files_problems_row_by_row(
     desk: Page,
-    api_as: Callable[[str], Api],
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
+    api_as: ApiAs,
+    look_at: Look,
 ) -> None:
     demo = resources.files("dispatch.demo_data") / DISTRICT
     roster = json.loads((demo / "roster.json").read_text(encoding="utf-8"))
@@ -488,8 +427,7 @@ def test_admin_sees_a_refused_files_problems_row_by_row(
         "不是有效的 JSON"
     )
     expect(desk.locator("[data-test=submit-calendar]")).to_be_disabled()
-    shoot(desk, screenshot, "console-admin-desk")
-    no_serious_violations(desk, serious_a11y)
+    look_at(desk, "console-admin-desk")
 
     after = {d["code"]: d for d in api_as(ADMIN).get("/dispatch/v1/districts")}[DISTRICT]
     assert after == before  # a refused file changes nothing

@@ -12,18 +12,19 @@ import gzip
 import io
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import Page, Response, Route, expect
 
-from .conftest import A11yScan, Screenshot, SignIn
+from .conftest import ApiAs, Screenshot, SignIn
+from .helpers import A11yScan, Api, Look, assert_no_serious_violations, eventually
 
 DISTRICT = "370811"
 DISTRICT_SUPERVISOR = "370811-d-01"
@@ -33,43 +34,7 @@ FIRST_SCREEN_BUDGET = 300 * 1024
 
 pytestmark = pytest.mark.browser
 
-T = TypeVar("T")
-
-
 # helpers -------------------------------------------------------------------------------------
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float = 45.0, what: str = "") -> T:
-    """The first truthy answer of ``probe``, polled until ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting: {what}")
-        time.sleep(0.5)
-
-
-class Api:
-    """Calls through the gateway as one signed-in person."""
-
-    def __init__(self, gateway_url: str, token: str) -> None:
-        self.client = httpx.Client(
-            base_url=f"{gateway_url}/api",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=15,
-        )
-
-    def get(self, path: str, **params: Any) -> Any:
-        answer = self.client.get(path, params=params)
-        answer.raise_for_status()
-        return answer.json()
-
-    def post(self, path: str, body: Any = None, **options: Any) -> Any:
-        answer = self.client.post(path, json=body, **options)
-        assert answer.status_code < 300, answer.text
-        return answer.json() if answer.content else None
 
 
 @pytest.fixture(scope="module")
@@ -112,15 +77,25 @@ def evidence_jpeg() -> bytes:
     return out.getvalue()
 
 
-def new_rider() -> str:
-    return f"rider-web-{uuid.uuid4().hex[:10]}"
+@dataclass(frozen=True)
+class Rider:
+    id: str
+    api: Api
+    """The gateway's API as this rider."""
 
 
-def sign_in(page: Page, rider: str, district: str = DISTRICT) -> None:
+@pytest.fixture
+def rider(api_as: ApiAs) -> Rider:
+    """A rider of the district of the test's own (so no report is merged into another test's)."""
+    rider_id = f"rider-web-{uuid.uuid4().hex[:10]}"
+    return Rider(rider_id, api_as(rider_id, role="rider", district=DISTRICT))
+
+
+def sign_in(page: Page, rider: Rider) -> None:
     """Through the development sign-in page, as a rider typed by id."""
     page.goto("/")
-    page.locator("[data-test=custom-rider-id] input").fill(rider)
-    page.locator(f"[data-test=district-{district}]").click()
+    page.locator("[data-test=custom-rider-id] input").fill(rider.id)
+    page.locator(f"[data-test=district-{DISTRICT}]").click()
     page.locator("[data-test=custom-sign-in]").click()
     expect(page.locator("[data-test=submit-report]")).to_be_visible()
 
@@ -145,25 +120,30 @@ def file_report(api: Api, spot: tuple[float, float], category: str, text: str) -
     return report
 
 
-def no_serious_violations(page: Page, scan: A11yScan) -> None:
-    # Let messages and transitions settle so the scan sees the screen as the rider does.
-    expect(page.locator("[data-test=toast]")).to_have_count(0, timeout=10_000)
-    violations = scan(page)
-    assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)
+@pytest.fixture
+def look_at(screenshot: Screenshot, serious_a11y: A11yScan) -> Look:
+    """Photograph the screen as ``name``; then, once messages have gone (so the scan sees the
+    screen as the rider does), fail on any serious or critical axe violation on it."""
+
+    def look(page: Page, name: str) -> None:
+        screenshot(page, name)
+        expect(page.locator("[data-test=toast]")).to_have_count(0, timeout=10_000)
+        assert_no_serious_violations(page, serious_a11y)
+
+    return look
 
 
 # sign-in -------------------------------------------------------------------------------------
 
 
 def test_sign_in_offers_the_demo_riders_and_refuses_a_staff_token(
-    phone: Page, sign_in_token: SignIn, screenshot: Screenshot, serious_a11y: A11yScan
+    phone: Page, sign_in_token: SignIn, look_at: Look
 ) -> None:
     phone.goto("/")
     riders = phone.locator("[data-test=dev-rider]")
     expect(riders.first).to_be_visible()
     assert riders.count() >= 2
-    screenshot(phone, "rider-sign-in")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "rider-sign-in")
 
     riders.first.click()
     expect(phone.locator("[data-test=submit-report]")).to_be_visible()
@@ -184,14 +164,11 @@ def test_sign_in_offers_the_demo_riders_and_refuses_a_staff_token(
 
 def test_a_report_with_a_photo_and_the_phone_position_is_filed(
     phone: Page,
-    gateway_url: str,
-    sign_in_token: SignIn,
+    rider: Rider,
     grid_spots: Iterator[tuple[float, float]],
     photo: Path,
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
+    look_at: Look,
 ) -> None:
-    rider = new_rider()
     spot = next(grid_spots)
     stand_at(phone, spot, accuracy=9)
 
@@ -216,8 +193,7 @@ def test_a_report_with_a_photo_and_the_phone_position_is_filed(
 
     phone.locator("[data-test=photo-input]").set_input_files(photo)
     expect(phone.locator("[data-test=photo-preview]")).to_be_visible()
-    screenshot(phone, "rider-home")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "rider-home")
 
     with phone.expect_response(
         lambda r: r.url.endswith("/api/reporting/v1/reports") and r.request.method == "POST"
@@ -227,8 +203,7 @@ def test_a_report_with_a_photo_and_the_phone_position_is_filed(
     key = sent.value.request.headers["idempotency-key"]
     expect(phone.locator("[data-test=queued-item]")).to_have_count(0)
 
-    api = Api(gateway_url, sign_in_token(rider, role="rider", district=DISTRICT))
-    mine = api.get("/reporting/v1/reports", mine="true")["items"]
+    mine = rider.api.get("/reporting/v1/reports", mine="true")["items"]
     assert len(mine) == 1
     report = mine[0]
     assert (report["category"], report["text"]) == ("0101", "3号楼2单元楼道堆满纸箱")
@@ -244,13 +219,10 @@ def test_a_report_with_a_photo_and_the_phone_position_is_filed(
 
 def test_a_report_made_offline_is_queued_and_filed_once_when_back_online(
     phone: Page,
-    gateway_url: str,
-    sign_in_token: SignIn,
+    rider: Rider,
     grid_spots: Iterator[tuple[float, float]],
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
+    look_at: Look,
 ) -> None:
-    rider = new_rider()
     stand_at(phone, next(grid_spots))
     scripts: list[str] = []
     phone.on(
@@ -284,8 +256,7 @@ def test_a_report_made_offline_is_queued_and_filed_once_when_back_online(
     expect(queued).to_contain_text("待发送 · 网络恢复后自动发送")
     expect(phone.locator("[data-test=queued-count]")).to_have_text("1")
     expect(phone.locator("[data-test=queued-badge]")).to_have_text("1")
-    screenshot(phone, "rider-offline-queue")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "rider-offline-queue")
 
     # It waits on the phone: 我的上报 shows it too, and reloading the app keeps it.
     phone.locator("[data-test=tab-reports]").click()
@@ -296,19 +267,16 @@ def test_a_report_made_offline_is_queued_and_filed_once_when_back_online(
     expect(phone.locator("[data-test=queued-item]")).to_have_count(0, timeout=30_000)
     expect(phone.locator("[data-test=report-item]")).to_have_count(1)
     assert [r.status for r in posts if r.status < 300] in ([201], [200])
-    screenshot(phone, "rider-reports")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "rider-reports")
 
-    api = Api(gateway_url, sign_in_token(rider, role="rider", district=DISTRICT))
-    mine = api.get("/reporting/v1/reports", mine="true")["items"]
+    mine = rider.api.get("/reporting/v1/reports", mine="true")["items"]
     assert [(r["category"], r["text"]) for r in mine] == [("0301", "路口垃圾堆了两天")]
     assert mine[0]["captured_at"] is not None
 
 
 def test_a_refused_report_stays_on_the_phone_with_the_reason_until_retried(
-    phone: Page, grid_spots: Iterator[tuple[float, float]]
+    phone: Page, rider: Rider, grid_spots: Iterator[tuple[float, float]]
 ) -> None:
-    rider = new_rider()
     stand_at(phone, next(grid_spots))
     sign_in(phone, rider)
     expect(phone.locator("[data-test=position-coords]")).to_be_visible()
@@ -358,12 +326,12 @@ def test_a_refused_report_stays_on_the_phone_with_the_reason_until_retried(
 
 
 def test_a_poor_fix_opens_the_grid_map_and_the_pin_sets_the_position(
-    phone: Page, grid_spots: Iterator[tuple[float, float]]
+    phone: Page, rider: Rider, grid_spots: Iterator[tuple[float, float]]
 ) -> None:
     scripts: list[str] = []
     phone.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
     stand_at(phone, next(grid_spots), accuracy=400)
-    sign_in(phone, new_rider())
+    sign_in(phone, rider)
     expect(phone.locator("[data-test=poor-accuracy]")).to_contain_text("约 400 米")
     expect(phone.locator("[data-test=map-picker]")).to_be_visible()
     expect(phone.locator("[data-test=map-grid]")).to_contain_text("图钉位于：")
@@ -378,46 +346,42 @@ def test_a_poor_fix_opens_the_grid_map_and_the_pin_sets_the_position(
 # the timeline ----------------------------------------------------------------------------------
 
 
-def close_work_order(gateway_url: str, sign_in_token: SignIn, work_order_id: str) -> None:
-    """The assignee claims and resolves it with an evidence photo; a supervisor passes it."""
-    supervisor = Api(gateway_url, sign_in_token(DISTRICT_SUPERVISOR))
-    order = supervisor.get(f"/dispatch/v1/workorders/{work_order_id}")
-    worker_token = sign_in_token(order["assignee"]["id"])
-    worker = Api(gateway_url, worker_token)
-    evidence = worker.client.post(
-        "/reporting/v1/photos", files={"file": ("fixed.jpg", evidence_jpeg(), "image/jpeg")}
+def closed_case(
+    api: Api, api_as: ApiAs, spot: tuple[float, float], category: str, text: str
+) -> dict[str, Any]:
+    """A report of the rider's (``api``) whose work order its assignee has claimed and resolved
+    with an evidence photo and a supervisor has passed, once the report shows it closed."""
+    report = file_report(api, spot, category, text)
+    work_order_id = eventually(
+        lambda: api.get(f"/reporting/v1/reports/{report['id']}")["work_order_id"],
+        what="the report's work order",
     )
-    assert evidence.status_code in (200, 201), evidence.text
+    supervisor = api_as(DISTRICT_SUPERVISOR)
+    worker = api_as(supervisor.work_order(work_order_id)["assignee"]["id"])
+    evidence = worker.upload_photo("fixed.jpg", evidence_jpeg(), "image/jpeg")
     worker.post(f"/dispatch/v1/workorders/{work_order_id}/claim")
     worker.post(
         f"/dispatch/v1/workorders/{work_order_id}/resolve",
-        {"note": "已清理，通道畅通", "evidence": [evidence.json()["id"]]},
+        {"note": "已清理，通道畅通", "evidence": [evidence]},
     )
     supervisor.post(
         f"/dispatch/v1/workorders/{work_order_id}/verify", {"passed": True, "note": "核查通过"}
     )
-
-
-def test_the_timeline_shows_each_step_with_the_evidence_and_the_rider_rates_it(
-    phone: Page,
-    gateway_url: str,
-    sign_in_token: SignIn,
-    grid_spots: Iterator[tuple[float, float]],
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
-) -> None:
-    rider = new_rider()
-    api = Api(gateway_url, sign_in_token(rider, role="rider", district=DISTRICT))
-    report = file_report(api, next(grid_spots), "0102", "消防通道被电动车堵住")
-    filed = eventually(
-        lambda: api.get(f"/reporting/v1/reports/{report['id']}")["work_order_id"],
-        what="the report's work order",
-    )
-    close_work_order(gateway_url, sign_in_token, filed)
     eventually(
         lambda: api.get(f"/reporting/v1/reports/{report['id']}")["status"] == "closed",
         what="the report to show its case closed",
     )
+    return report
+
+
+def test_the_timeline_shows_each_step_with_the_evidence_and_the_rider_rates_it(
+    phone: Page,
+    rider: Rider,
+    api_as: ApiAs,
+    grid_spots: Iterator[tuple[float, float]],
+    look_at: Look,
+) -> None:
+    report = closed_case(rider.api, api_as, next(grid_spots), "0102", "消防通道被电动车堵住")
 
     sign_in(phone, rider)
     phone.locator("[data-test=tab-reports]").click()
@@ -436,8 +400,7 @@ def test_the_timeline_shows_each_step_with_the_evidence_and_the_rider_rates_it(
         phone.locator("[data-test=timeline-step][data-step=points_awarded]").first
     ).to_contain_text("积分")
     resolved.evaluate("step => step.scrollIntoView({block: 'center'})")
-    screenshot(phone, "rider-report-timeline")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "rider-report-timeline")
 
     # Tapping the evidence shows it large.
     resolved.locator("[data-test=photo-thumb]").click()
@@ -453,28 +416,17 @@ def test_the_timeline_shows_each_step_with_the_evidence_and_the_rider_rates_it(
     expect(phone.locator("[data-test=timeline-step][data-step=rated]")).to_have_count(
         1, timeout=30_000
     )
-    detail = api.get(f"/reporting/v1/reports/{report['id']}")
+    detail = rider.api.get(f"/reporting/v1/reports/{report['id']}")
     assert detail["status"] == "rated"
 
 
 def test_a_closed_case_is_sent_back_when_the_rider_asks_within_the_window(
     phone: Page,
-    gateway_url: str,
-    sign_in_token: SignIn,
+    rider: Rider,
+    api_as: ApiAs,
     grid_spots: Iterator[tuple[float, float]],
 ) -> None:
-    rider = new_rider()
-    api = Api(gateway_url, sign_in_token(rider, role="rider", district=DISTRICT))
-    report = file_report(api, next(grid_spots), "0403", "小区门口有人私设地锁")
-    order = eventually(
-        lambda: api.get(f"/reporting/v1/reports/{report['id']}")["work_order_id"],
-        what="the report's work order",
-    )
-    close_work_order(gateway_url, sign_in_token, order)
-    eventually(
-        lambda: api.get(f"/reporting/v1/reports/{report['id']}")["status"] == "closed",
-        what="the report to show its case closed",
-    )
+    report = closed_case(rider.api, api_as, next(grid_spots), "0403", "小区门口有人私设地锁")
     sign_in(phone, rider)
     phone.goto(f"/#/reports/{report['id']}")
     phone.locator("[data-test=reopen-open]").click()
@@ -486,20 +438,19 @@ def test_a_closed_case_is_sent_back_when_the_rider_asks_within_the_window(
     expect(phone.locator("[data-test=timeline-step][data-step=reopened]")).to_have_count(
         1, timeout=30_000
     )
-    assert api.get(f"/reporting/v1/reports/{report['id']}")["status"] != "closed"
+    assert rider.api.get(f"/reporting/v1/reports/{report['id']}")["status"] != "closed"
 
 
 def test_a_report_waiting_for_review_can_be_withdrawn(
     phone: Page,
-    gateway_url: str,
-    sign_in_token: SignIn,
+    rider: Rider,
     grid_spots: Iterator[tuple[float, float]],
 ) -> None:
-    rider = new_rider()
-    api = Api(gateway_url, sign_in_token(rider, role="rider", district=DISTRICT))
-    report = file_report(api, next(grid_spots), "0701", "楼上楼下因漏水起了争执")
+    report = file_report(rider.api, next(grid_spots), "0701", "楼上楼下因漏水起了争执")
     eventually(
-        lambda: api.get(f"/reporting/v1/reports/{report['id']}")["status"] == "pending_review",
+        lambda: (
+            rider.api.get(f"/reporting/v1/reports/{report['id']}")["status"] == "pending_review"
+        ),
         what="the report to wait for review (邻里纠纷 is reviewed first)",
     )
     sign_in(phone, rider)
@@ -515,7 +466,7 @@ def test_a_report_waiting_for_review_can_be_withdrawn(
         "data-status", "withdrawn"
     )
     expect(phone.locator("[data-test=withdraw-open]")).to_have_count(0)
-    assert api.get(f"/reporting/v1/reports/{report['id']}")["status"] == "withdrawn"
+    assert rider.api.get(f"/reporting/v1/reports/{report['id']}")["status"] == "withdrawn"
 
 
 # points ------------------------------------------------------------------------------------------
@@ -523,21 +474,18 @@ def test_a_report_waiting_for_review_can_be_withdrawn(
 
 def test_points_buy_a_gift_and_the_rider_gets_a_collection_code(
     phone: Page,
-    gateway_url: str,
-    sign_in_token: SignIn,
+    rider: Rider,
     grid_spots: Iterator[tuple[float, float]],
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
+    look_at: Look,
 ) -> None:
-    rider = new_rider()
-    api = Api(gateway_url, sign_in_token(rider, role="rider", district=DISTRICT))
-    gifts = api.get(f"/ledger/v1/districts/{DISTRICT}/gifts")["gifts"]
+    gifts = rider.api.get(f"/ledger/v1/districts/{DISTRICT}/gifts")["gifts"]
     gift = min((g for g in gifts if g["stock"] > 0), key=lambda g: g["cost"])
     for category in ("0201", "0303", "0402", "0504", "0104")[: -(-gift["cost"] // 10)]:
-        file_report(api, next(grid_spots), category, "积分测试")
+        file_report(rider.api, next(grid_spots), category, "积分测试")
     balance = eventually(
         lambda: (
-            (b := api.get(f"/ledger/v1/accounts/{rider}/balance"))["available"] >= gift["cost"]
+            (b := rider.api.get(f"/ledger/v1/accounts/{rider.id}/balance"))["available"]
+            >= gift["cost"]
             and b
         ),
         what="points for the accepted reports",
@@ -551,8 +499,7 @@ def test_points_buy_a_gift_and_the_rider_gets_a_collection_code(
     card = phone.locator(f"[data-test=gift][data-gift-id='{gift['id']}']")
     expect(card).to_contain_text(gift["collection_point_name"])
     expect(card).to_contain_text(f"库存 {gift['stock']}")
-    screenshot(phone, "rider-points")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "rider-points")
 
     card.locator("[data-test=redeem-gift]").click()
     phone.get_by_role("button", name="兑换", exact=True).click()
@@ -562,14 +509,13 @@ def test_points_buy_a_gift_and_the_rider_gets_a_collection_code(
     expect(phone.locator("[data-test=collection-point]")).to_contain_text(
         gift["collection_point_name"]
     )
-    screenshot(phone, "rider-collection-code")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "rider-collection-code")
 
-    mine = api.get("/ledger/v1/redemptions")["items"]
+    mine = rider.api.get("/ledger/v1/redemptions")["items"]
     assert [(r["gift_id"], r["collection_code"]) for r in mine] == [
         (gift["id"], code.inner_text().strip())
     ]
-    after = api.get(f"/ledger/v1/accounts/{rider}/balance")
+    after = rider.api.get(f"/ledger/v1/accounts/{rider.id}/balance")
     assert after["reserved"] == gift["cost"]
     assert after["available"] == balance["available"] - gift["cost"]
 
@@ -586,17 +532,15 @@ def test_points_buy_a_gift_and_the_rider_gets_a_collection_code(
 
 def test_the_inbox_shows_unread_messages_and_marks_them_read(
     phone: Page,
-    gateway_url: str,
-    sign_in_token: SignIn,
+    rider: Rider,
     grid_spots: Iterator[tuple[float, float]],
-    screenshot: Screenshot,
-    serious_a11y: A11yScan,
+    look_at: Look,
 ) -> None:
-    rider = new_rider()
-    api = Api(gateway_url, sign_in_token(rider, role="rider", district=DISTRICT))
-    file_report(api, next(grid_spots), "0502", "楼道里有电动车在充电")
+    file_report(rider.api, next(grid_spots), "0502", "楼道里有电动车在充电")
     unread = eventually(
-        lambda: (n := api.get("/notification/v1/notifications/unread-count")["unread"]) >= 3 and n,
+        lambda: (
+            (n := rider.api.get("/notification/v1/notifications/unread-count")["unread"]) >= 3 and n
+        ),
         what="messages about the report: filed, dispatched, points",
     )
 
@@ -606,8 +550,7 @@ def test_the_inbox_shows_unread_messages_and_marks_them_read(
     items = phone.locator("[data-test=inbox-item]")
     expect(items).to_have_count(unread)
     expect(phone.locator("[data-test=inbox-item][data-read=false]")).to_have_count(unread)
-    screenshot(phone, "rider-inbox")
-    no_serious_violations(phone, serious_a11y)
+    look_at(phone, "rider-inbox")
 
     items.first.locator("button").first.click()
     expect(items.first).to_have_attribute("data-read", "true")
@@ -618,7 +561,7 @@ def test_the_inbox_shows_unread_messages_and_marks_them_read(
     phone.locator("[data-test=mark-all-read]").click()
     expect(items).to_have_count(0)
     expect(phone.locator("[data-test=unread-badge]")).to_have_count(0)
-    assert api.get("/notification/v1/notifications/unread-count")["unread"] == 0
+    assert rider.api.get("/notification/v1/notifications/unread-count")["unread"] == 0
 
     # Preferences and quiet hours.
     phone.locator("[data-test=inbox-settings]").click()
@@ -630,9 +573,8 @@ def test_the_inbox_shows_unread_messages_and_marks_them_read(
     expect(wechat).to_have_attribute("aria-checked", "true")
     wechat.click()
     expect(wechat).to_have_attribute("aria-checked", "false")
-    screenshot(phone, "rider-message-settings")
-    no_serious_violations(phone, serious_a11y)
-    prefs = api.get("/notification/v1/preferences")
+    look_at(phone, "rider-message-settings")
+    prefs = rider.api.get("/notification/v1/preferences")
     assert prefs["quiet_hours"] == {"start": "22:30", "end": "06:30"}
     assert {"kind": "points_awarded", "channel": "wechat", "enabled": False} in prefs["preferences"]
     phone.locator("[data-test=quiet-clear]").click()
@@ -658,7 +600,7 @@ def scripts_of_first_screen(page: Page, open_screen: Callable[[], None]) -> dict
 
 
 def test_the_first_screen_loads_less_than_300_kb_of_compressed_script(
-    phone: Page, grid_spots: Iterator[tuple[float, float]]
+    phone: Page, rider: Rider, grid_spots: Iterator[tuple[float, float]]
 ) -> None:
     def open_sign_in() -> None:
         phone.goto("/")
@@ -670,7 +612,7 @@ def test_the_first_screen_loads_less_than_300_kb_of_compressed_script(
 
     # A signed-in rider opening the app anew (a fresh browser context: nothing cached).
     stand_at(phone, next(grid_spots))
-    sign_in(phone, new_rider())
+    sign_in(phone, rider)
     browser = phone.context.browser
     assert browser is not None
     context = browser.new_context(

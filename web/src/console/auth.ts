@@ -31,6 +31,11 @@ export const signInNotice = ref<string>('')
 
 export const principal = computed(() => session.value?.principal ?? null)
 export const role = computed<Role | null>(() => principal.value?.role ?? null)
+/** The districts the token covers, its own first. */
+export const myDistricts = computed(() => {
+  const p = principal.value
+  return p ? [...new Set([p.district, ...p.districts])] : []
+})
 
 let unauthorized: () => void = () => {}
 

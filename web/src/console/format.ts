@@ -1,20 +1,11 @@
 /** How the console writes times, durations and rates: zh-CN, in Asia/Shanghai (the districts'
  * zone, whatever the browser's). */
-
-const dateTime = new Intl.DateTimeFormat('zh-CN', {
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  hour12: false,
-  timeZone: 'Asia/Shanghai',
-})
+import { beijingMinutes, parseMoment } from '@shared/time'
 
 export function formatDateTime(iso: string | null | undefined): string {
   if (!iso) return '—'
-  const date = new Date(iso)
-  return Number.isNaN(date.getTime()) ? iso : dateTime.format(date)
+  const date = parseMoment(iso)
+  return date ? beijingMinutes.format(date) : iso
 }
 
 /** "3 小时 12 分", "2 天 4 小时", "40 分" (whole minutes, never below 1 when not zero). */

@@ -51,6 +51,15 @@ export interface GridOption {
   street: string
 }
 
+/** An entry of a select: the value it sets and the words it shows. */
+export interface Choice {
+  value: string
+  label: string
+}
+
+export const streetChoice = (street: string): Choice => ({ value: street, label: street })
+export const gridChoice = (grid: GridOption): Choice => ({ value: grid.id, label: `${grid.name}（${grid.id}）` })
+
 /** The grids and streets of a district for filters; empty lists when the grids cannot be read
  * (the filters then take typed values). */
 export async function gridOptions(district: string): Promise<{ grids: GridOption[]; streets: string[] }> {

@@ -222,13 +222,6 @@ export interface GridCollection {
   features: GridFeature[]
 }
 
-export interface GatewayConfig {
-  environment: 'development' | 'production'
-  dev_sign_in: boolean
-  sign_in_url: string | null
-  map: { tile_url: string | null; attribution: string | null }
-}
-
 export interface DevStaff {
   subject: string
   role: string

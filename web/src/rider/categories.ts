@@ -2,6 +2,7 @@
  * still works offline, and the rider's recent choices (suggested first). */
 import { api } from '@shared/api'
 
+import { recentList } from './recentList'
 import type { Category, DistrictCatalogue } from './types'
 
 function cacheKey(district: string): string {
@@ -38,26 +39,10 @@ export async function loadCatalogue(district: string): Promise<LoadedCatalogue> 
   }
 }
 
-const RECENT_LIMIT = 4
+const recentChoices = recentList('gridloop.rider.recent-categories', 4)
 
-function recentKey(rider: string): string {
-  return `gridloop.rider.recent-categories.${rider}`
-}
-
-export function recentCodes(rider: string): string[] {
-  try {
-    const raw = localStorage.getItem(recentKey(rider))
-    const codes = raw ? (JSON.parse(raw) as unknown) : []
-    return Array.isArray(codes) ? codes.filter((code): code is string => typeof code === 'string') : []
-  } catch {
-    return []
-  }
-}
-
-export function rememberChoice(rider: string, code: string): void {
-  const codes = [code, ...recentCodes(rider).filter((known) => known !== code)].slice(0, RECENT_LIMIT)
-  localStorage.setItem(recentKey(rider), JSON.stringify(codes))
-}
+export const recentCodes = recentChoices.read
+export const rememberChoice = recentChoices.remember
 
 /** The active categories of a catalogue, the rider's recent ones first. */
 export function suggested(categories: Category[], rider: string): Category[] {

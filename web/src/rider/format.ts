@@ -1,21 +1,12 @@
 /** Words and colours the rider's screens share: times in Beijing time, report statuses. */
-
-const timeFormat = new Intl.DateTimeFormat('zh-CN', {
-  timeZone: 'Asia/Shanghai',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  hour12: false,
-})
+import { beijingMinutes, parseMoment } from '@shared/time'
 
 /** 2026-03-01 14:05 in Beijing time, whatever the phone's zone. */
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return ''
-  const date = new Date(iso)
-  if (Number.isNaN(date.getTime())) return iso
-  const parts = Object.fromEntries(timeFormat.formatToParts(date).map((part) => [part.type, part.value]))
+  const date = parseMoment(iso)
+  if (!date) return iso
+  const parts = Object.fromEntries(beijingMinutes.formatToParts(date).map((part) => [part.type, part.value]))
   return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`
 }
 

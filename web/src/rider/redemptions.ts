@@ -3,28 +3,13 @@
  * this phone remembers of the redemptions made on it. */
 import { api, ApiError } from '@shared/api'
 
+import { recentList } from './recentList'
 import type { Page, Redemption } from './types'
 
-const LOCAL_LIMIT = 50
+const madeHere = recentList('gridloop.rider.redemptions', 50)
 
-function localKey(rider: string): string {
-  return `gridloop.rider.redemptions.${rider}`
-}
-
-export function rememberedIds(rider: string): string[] {
-  try {
-    const raw = localStorage.getItem(localKey(rider))
-    const ids = raw ? (JSON.parse(raw) as unknown) : []
-    return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : []
-  } catch {
-    return []
-  }
-}
-
-export function rememberRedemption(rider: string, id: string): void {
-  const ids = [id, ...rememberedIds(rider).filter((known) => known !== id)].slice(0, LOCAL_LIMIT)
-  localStorage.setItem(localKey(rider), JSON.stringify(ids))
-}
+export const rememberedIds = madeHere.read
+export const rememberRedemption = madeHere.remember
 
 export interface RedemptionPage {
   items: Redemption[]

@@ -2,13 +2,6 @@
 
 // gateway -------------------------------------------------------------------------------------
 
-export interface GatewayConfig {
-  environment: 'development' | 'production'
-  dev_sign_in: boolean
-  sign_in_url: string | null
-  map: { tile_url: string | null; attribution: string | null }
-}
-
 export interface DevRider {
   subject: string
   district: string
