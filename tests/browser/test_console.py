@@ -373,6 +373,19 @@ def test_stats_show_the_figures_and_download_as_csv(
     assert painted > 1000, "the chart drew nothing"
     look_at(desk, "console-stats-desk")
 
+    # A street chosen, then cleared with its ×: the whole district again, not an error.
+    street = desk.locator("[data-test=stats-street]")
+    street.click()
+    desk.keyboard.type("观音阁街道")
+    desk.keyboard.press("Enter")
+    desk.locator("[data-test=stats-search]").click()
+    expect(desk.locator("[data-test=stats-period]")).to_be_visible()
+    street.hover()
+    street.locator(".el-select__clear").click()
+    desk.locator("[data-test=stats-search]").click()
+    expect(table.locator("tr", has_text="上报数")).to_contain_text(str(total["reports"]))
+    expect(desk.locator("[data-test=stats-error]")).to_have_count(0)
+
     with desk.expect_download() as download:
         desk.locator("[data-test=stats-csv]").click()
     saved = download.value
