@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import httpx
 from playwright.sync_api import Page
+from shapely.geometry import shape
 
 T = TypeVar("T")
 
@@ -68,3 +69,10 @@ def assert_no_serious_violations(page: Page, scan: A11yScan) -> None:
     """Axe finds no serious or critical violation on the page as it is now."""
     violations = scan(page)
     assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)
+
+
+def point_inside(geometry: dict[str, Any]) -> tuple[float, float]:
+    """A point well inside a GeoJSON (multi)polygon, as (lat, lon) to 6 decimals, as a phone
+    reports it."""
+    point = shape(geometry).representative_point()
+    return round(point.y, 6), round(point.x, 6)

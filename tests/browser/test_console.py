@@ -20,10 +20,9 @@ from typing import Any
 import pytest
 from PIL import Image
 from playwright.sync_api import FilePayload, Locator, Page, expect
-from shapely.geometry import shape
 
 from .conftest import ApiAs, Screenshot, SignIn
-from .helpers import A11yScan, Look, assert_no_serious_violations, eventually
+from .helpers import A11yScan, Look, assert_no_serious_violations, eventually, point_inside
 
 DISTRICT = "370811"
 SUPERVISOR = "370811-d-01"
@@ -56,8 +55,7 @@ def _grids() -> dict[str, Any]:
 def point_in(grid_id: str) -> tuple[float, float]:
     """A point well inside the demo grid ``grid_id`` (lat, lon)."""
     feature = next(f for f in _grids()["features"] if f["properties"]["grid_id"] == grid_id)
-    point = shape(feature["geometry"]).representative_point()
-    return point.y, point.x
+    return point_inside(feature["geometry"])
 
 
 def grid_name(grid_id: str) -> str:

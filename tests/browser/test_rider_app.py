@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Page, Response, Route, expect
 
 from .conftest import ApiAs, Screenshot, SignIn
-from .helpers import A11yScan, Api, Look, assert_no_serious_violations, eventually
+from .helpers import A11yScan, Api, Look, assert_no_serious_violations, eventually, point_inside
 
 DISTRICT = "370811"
 DISTRICT_SUPERVISOR = "370811-d-01"
@@ -46,15 +46,7 @@ def grid_spots(gateway_url: str) -> Iterator[Iterator[tuple[float, float]]]:
 
     def spots() -> Iterator[tuple[float, float]]:
         for feature in grids.json()["features"][7::5]:
-            geometry = feature["geometry"]
-            ring = (
-                geometry["coordinates"][0]
-                if geometry["type"] == "Polygon"
-                else geometry["coordinates"][0][0]
-            )
-            lon = sum(point[0] for point in ring[:-1]) / (len(ring) - 1)
-            lat = sum(point[1] for point in ring[:-1]) / (len(ring) - 1)
-            yield round(lat, 6), round(lon, 6)
+            yield point_inside(feature["geometry"])
 
     yield spots()
 

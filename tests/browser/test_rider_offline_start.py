@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, Response, Route, expect
 
 from .conftest import DESK, SignIn
+from .helpers import point_inside
 
 DISTRICT = "370811"
 GRID = "370811-01-003-2"
@@ -30,15 +31,7 @@ def grid_centre(gateway_url: str, grid_id: str) -> tuple[float, float]:
     answer = httpx.get(f"{gateway_url}/api/dispatch/v1/districts/{DISTRICT}/grids", timeout=15)
     answer.raise_for_status()
     feature = next(f for f in answer.json()["features"] if f["properties"]["grid_id"] == grid_id)
-    geometry = feature["geometry"]
-    ring = (
-        geometry["coordinates"][0]
-        if geometry["type"] == "Polygon"
-        else geometry["coordinates"][0][0]
-    )
-    lon = sum(point[0] for point in ring[:-1]) / (len(ring) - 1)
-    lat = sum(point[1] for point in ring[:-1]) / (len(ring) - 1)
-    return round(lat, 6), round(lon, 6)
+    return point_inside(feature["geometry"])
 
 
 def a_photo(folder: Path) -> Path:
