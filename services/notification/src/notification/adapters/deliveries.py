@@ -6,6 +6,7 @@ import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -212,15 +213,30 @@ def _delivery(row: DeliveryRow) -> Delivery:
     )
 
 
+WEBHOOKS: sa.Table = WebhookRow.__table__  # type: ignore[attr-defined]
+_WEBHOOKS_OF_DISTRICT = sa.select(WEBHOOKS).where(WEBHOOKS.c.district == sa.bindparam("district"))
+
+
 class WebhookRepository:
+    """A district's webhooks are read once per unit of work: a batch of events asks for them
+    once per message, and the answer does not change inside the transaction unless it is
+    changed here."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._of_district: dict[str, dict[str, Webhook]] = {}
 
     async def get(self, district: str, audience: str) -> Webhook | None:
-        row = await self._session.get(WebhookRow, (district, audience))
-        return _webhook(row) if row else None
+        webhooks = self._of_district.get(district)
+        if webhooks is None:
+            connection = await self._session.connection()
+            rows = await connection.execute(_WEBHOOKS_OF_DISTRICT, {"district": district})
+            webhooks = {row.audience: _webhook(row) for row in rows}
+            self._of_district[district] = webhooks
+        return webhooks.get(audience)
 
     async def put(self, webhook: Webhook, at: datetime) -> None:
+        self._of_district.pop(webhook.district, None)
         row = await self._session.get(WebhookRow, (webhook.district, webhook.audience))
         if row is None:
             row = WebhookRow(
@@ -240,6 +256,7 @@ class WebhookRepository:
         await self._session.flush()
 
     async def delete(self, district: str, audience: str) -> bool:
+        self._of_district.pop(district, None)
         row = await self._session.get(WebhookRow, (district, audience))
         if row is None:
             return False
@@ -251,7 +268,7 @@ class WebhookRepository:
         return [_webhook(row) for row in (await self._session.exec(statement)).all()]
 
 
-def _webhook(row: WebhookRow) -> Webhook:
+def _webhook(row: WebhookRow | sa.Row[Any]) -> Webhook:
     return Webhook(
         district=row.district,
         audience=row.audience,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, time
 
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -79,19 +83,33 @@ class PreferenceRepository:
         return True
 
 
+WORK_ORDER_VERSIONS: sa.Table = WorkOrderVersionRow.__table__  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _note_version(dialect: str) -> sa.Insert:
+    """Insert the work order's version, or raise the stored one to it if it is newer: one
+    statement, built once per dialect."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(WORK_ORDER_VERSIONS)
+    return statement.on_conflict_do_update(
+        index_elements=[WORK_ORDER_VERSIONS.c.work_order_id],
+        set_={"sequence": statement.excluded.sequence},
+        where=WORK_ORDER_VERSIONS.c.sequence < statement.excluded.sequence,
+    )
+
+
 class WorkOrderVersionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def note(self, work_order_id: str, sequence: int) -> None:
         """Remember ``sequence`` if it is the newest seen of the work order."""
-        row = await self._session.get(WorkOrderVersionRow, work_order_id)
-        if row is None:
-            self._session.add(WorkOrderVersionRow(work_order_id=work_order_id, sequence=sequence))
-        elif sequence > row.sequence:
-            row.sequence = sequence
-            self._session.add(row)
-        await self._session.flush()
+        connection = await self._session.connection()
+        await connection.execute(
+            _note_version(connection.dialect.name),
+            {"work_order_id": work_order_id, "sequence": sequence},
+        )
 
     async def newest(self, work_order_id: str) -> int:
         row = await self._session.get(WorkOrderVersionRow, work_order_id)
