@@ -50,10 +50,14 @@ ACCOUNTS: sa.Table = AccountRow.__table__  # type: ignore[attr-defined]
 TRANSFERS: sa.Table = TransferRow.__table__  # type: ignore[attr-defined]
 GIFTS: sa.Table = GiftRow.__table__  # type: ignore[attr-defined]
 REDEMPTIONS: sa.Table = RedemptionRow.__table__  # type: ignore[attr-defined]
+WITHHELD: sa.Table = WithheldRow.__table__  # type: ignore[attr-defined]
+POINT_RULES: sa.Table = PointRuleRow.__table__  # type: ignore[attr-defined]
 # The statements of every award, built once: their values go with each execution (a statement
 # built with literal values costs several times more CPU to run).
 _UPDATE_BALANCES = ACCOUNTS.update().where(ACCOUNTS.c.id == sa.bindparam("account_id"))
 _TRANSFER = sa.select(TRANSFERS).where(TRANSFERS.c.id == sa.bindparam("transfer_id"))
+_WITHHELD = sa.select(WITHHELD).where(WITHHELD.c.id == sa.bindparam("withheld_id"))
+_RULE_SETS = sa.select(POINT_RULES).where(POINT_RULES.c.district == sa.bindparam("district"))
 _AWARDED_ON = sa.select(sa.func.coalesce(sa.func.sum(TRANSFERS.c.amount), 0)).where(
     TRANSFERS.c.rider_id == sa.bindparam("rider_id"),
     TRANSFERS.c.ledger_day == sa.bindparam("day"),
@@ -86,6 +90,8 @@ def _account(row: AccountRow) -> Account:
 class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._rule_sets: dict[str, list[RuleSet]] = {}
+        """A district's rule sets, read once per unit of work (every award of a batch asks)."""
 
     async def open_account(self, account_id: str, *, must_not_go_negative: bool) -> Account:
         """The account as it stands, created if it did not exist, and held until commit (the
@@ -232,7 +238,8 @@ class LedgerRepository:
         )
 
     async def get_withheld(self, withheld_id: str) -> Withheld | None:
-        row = await self._session.get(WithheldRow, withheld_id)
+        connection = await self._session.connection()
+        row = (await connection.execute(_WITHHELD, {"withheld_id": withheld_id})).first()
         return _withheld(row) if row else None
 
     async def record_withheld(self, withheld: Withheld) -> None:
@@ -408,8 +415,12 @@ class LedgerRepository:
         return await verify_ledger(await self._session.connection())
 
     async def rule_sets(self, district: str) -> list[RuleSet]:
-        statement = select(PointRuleRow).where(PointRuleRow.district == district)
-        return [_rule_set(row) for row in (await self._session.exec(statement)).all()]
+        rule_sets = self._rule_sets.get(district)
+        if rule_sets is None:
+            connection = await self._session.connection()
+            rows = await connection.execute(_RULE_SETS, {"district": district})
+            rule_sets = self._rule_sets[district] = [_rule_set(row) for row in rows]
+        return list(rule_sets)
 
     async def add_rule_set(self, district: str, rules: RuleSet, created_by: str) -> RuleSet:
         """Add a rule set to the district's history; the one stored already when a set with the
@@ -417,6 +428,7 @@ class LedgerRepository:
         existing = await self._session.get(PointRuleRow, (district, rules.effective_from))
         if existing is not None:
             return _rule_set(existing)
+        self._rule_sets.pop(district, None)
         self._session.add(
             PointRuleRow(
                 district=district,
@@ -481,7 +493,7 @@ def _transfer(row: TransferRow | sa.Row[Any]) -> Transfer:
     )
 
 
-def _withheld(row: WithheldRow) -> Withheld:
+def _withheld(row: WithheldRow | sa.Row[Any]) -> Withheld:
     return Withheld(
         id=row.id,
         kind=WithheldKind(row.kind),
@@ -531,7 +543,7 @@ def _redemption(row: sa.Row[Any]) -> Redemption:
     )
 
 
-def _rule_set(row: PointRuleRow) -> RuleSet:
+def _rule_set(row: PointRuleRow | sa.Row[Any]) -> RuleSet:
     return RuleSet(
         report_accepted=row.report_accepted,
         corroboration=row.corroboration,
