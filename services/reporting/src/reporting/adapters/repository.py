@@ -33,6 +33,7 @@ REPORTS: sa.Table = ReportRow.__table__  # type: ignore[attr-defined]
 IDEMPOTENCY_KEYS: sa.Table = IdempotencyRow.__table__  # type: ignore[attr-defined]
 TIMELINE: sa.Table = TimelineRow.__table__  # type: ignore[attr-defined]
 REPORTERS: sa.Table = ReporterRow.__table__  # type: ignore[attr-defined]
+CATALOGUES: sa.Table = CatalogueRow.__table__  # type: ignore[attr-defined]
 
 
 async def _rows(
@@ -236,7 +237,47 @@ class TimelineRepository:
         return [_timeline_entry(row) for row in await _rows(self._session, statement)]
 
 
-def _catalogue(row: CatalogueRow) -> Catalogue:
+_CATALOGUE_VERSIONS = sa.select(
+    CATALOGUES.c.district, CATALOGUES.c.revision, CATALOGUES.c.received_at
+)
+_CATALOGUE_VERSIONS_OF = _CATALOGUE_VERSIONS.where(
+    CATALOGUES.c.district.in_(sa.bindparam("districts", expanding=True))
+)
+_CATALOGUES_OF = sa.select(CATALOGUES).where(
+    CATALOGUES.c.district.in_(sa.bindparam("districts", expanding=True))
+)
+
+CatalogueVersion = tuple[str, int, datetime]
+
+
+def _version_key(row: sa.Row[Any]) -> CatalogueVersion:
+    return (row.district, row.revision, row.received_at)
+
+
+class ParsedCatalogues:
+    """Catalogues as parsed from their rows, by district, revision and the moment this
+    database stored them: a key names one stored document, whichever database of the process
+    it is in, so an entry is never stale — a new revision is a new key. Bounded: the oldest
+    entry goes first."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._capacity = capacity
+        self._parsed: dict[CatalogueVersion, Catalogue] = {}
+
+    def get(self, key: CatalogueVersion) -> Catalogue | None:
+        return self._parsed.get(key)
+
+    def put(self, key: CatalogueVersion, catalogue: Catalogue) -> Catalogue:
+        if len(self._parsed) >= self._capacity:
+            del self._parsed[next(iter(self._parsed))]
+        self._parsed[key] = catalogue
+        return catalogue
+
+
+_PARSED_CATALOGUES = ParsedCatalogues()
+
+
+def _catalogue(row: CatalogueRow | sa.Row[Any]) -> Catalogue:
     return Catalogue(
         district=row.district,
         district_name=row.district_name,
@@ -258,11 +299,27 @@ class CatalogueRepository:
         return _catalogue(row) if row else None
 
     async def of_districts(self, districts: Sequence[str] | None) -> dict[str, Catalogue]:
-        statement = select(CatalogueRow).order_by(col(CatalogueRow.district))
-        if districts is not None:
-            statement = statement.where(col(CatalogueRow.district).in_(list(districts)))
-        rows = (await self._session.exec(statement)).all()
-        return {row.district: _catalogue(row) for row in rows}
+        """The catalogues of ``districts`` (every district's if None), by district. Each
+        submission asks: the stored revisions are read, and only a catalogue not parsed before
+        is read whole (its categories are a JSON document of a few hundred entries)."""
+        if districts is None:
+            versions = await _rows(self._session, _CATALOGUE_VERSIONS)
+        else:
+            values = {"districts": list(districts)}
+            versions = await _rows(self._session, _CATALOGUE_VERSIONS_OF, values)
+        found: dict[str, Catalogue] = {}
+        unparsed: list[str] = []
+        for version in versions:
+            catalogue = _PARSED_CATALOGUES.get(_version_key(version))
+            if catalogue is None:
+                unparsed.append(version.district)
+            else:
+                found[version.district] = catalogue
+        if unparsed:
+            values = {"districts": unparsed}
+            for row in await _rows(self._session, _CATALOGUES_OF, values):
+                found[row.district] = _PARSED_CATALOGUES.put(_version_key(row), _catalogue(row))
+        return dict(sorted(found.items()))
 
     async def put(self, catalogue: Catalogue) -> None:
         values: dict[str, Any] = {
