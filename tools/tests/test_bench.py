@@ -5,14 +5,18 @@ messages, never stack traces. No assertion is on timing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import socket
 import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
 from itertools import combinations
 from pathlib import Path
 
-import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from typer.testing import CliRunner
 
 from dispatch.domain.geometry import distance_m
@@ -117,41 +121,76 @@ def test_reports_are_filed_at_once_and_too_far_apart_to_merge() -> None:
             assert distance_m(first.lat, first.lon, second.lat, second.lon) >= SPACING_M
 
 
+Answer = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def reporting_replica(answer: Answer) -> AsyncIterator[str]:
+    """A real HTTP server on a free port standing in for reporting's ``POST /v1/reports``."""
+    application = web.Application()
+    application.router.add_post("/v1/reports", answer)
+    server = TestServer(application, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
 async def test_submissions_go_to_every_reporting_replica_and_failures_are_kept() -> None:
     seen: list[str] = []
 
-    def reporting(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.host)
-        assert request.headers["Idempotency-Key"]
-        assert request.headers["Authorization"].startswith("Bearer ")
-        if json.loads(request.content)["category"] == "0101":
-            return httpx.Response(503, json={"title": "Service Unavailable", "detail": "busy"})
-        return httpx.Response(201, json={"id": f"rep-{len(seen)}"})
+    def replica(name: str) -> Answer:
+        async def answer(request: web.Request) -> web.Response:
+            seen.append(name)
+            assert request.headers["Idempotency-Key"]
+            assert request.headers["Authorization"].startswith("Bearer ")
+            if (await request.json())["category"] == "0101":
+                problem = {"title": "Service Unavailable", "detail": "busy"}
+                return web.json_response(problem, status=503)
+            return web.json_response({"id": f"rep-{len(seen)}"}, status=201)
+
+        return answer
 
     plan = plan_bench(12, riders=3, seed=1)
-    driver = LoadDriver(
-        ["http://a", "http://b"],
-        {rider: "token" for rider in plan.riders},
-        concurrency=3,
-        transport=httpx.MockTransport(reporting),
-    )
-    submitted = await driver.run(plan.reports)
+    async with reporting_replica(replica("a")) as a, reporting_replica(replica("b")) as b:
+        driver = LoadDriver([a, b], {rider: "token" for rider in plan.riders}, concurrency=3)
+        submitted = await driver.run(plan.reports)
     assert sorted(seen) == ["a"] * 6 + ["b"] * 6
     refused = [s for s in submitted if s.report_id is None]
-    assert all(s.planned.category == "0101" for s in refused)
+    assert refused and all(s.planned.category == "0101" for s in refused)
     assert all(s.error == "HTTP 503: busy" for s in refused)
     assert len(submitted) == 12
     assert all(s.submit_seconds is not None and s.submit_seconds >= 0 for s in submitted)
 
 
+async def test_an_answer_without_a_report_id_or_json_is_a_failure_in_words() -> None:
+    async def answer(request: web.Request) -> web.Response:
+        if (await request.json())["category"] == "0101":
+            return web.Response(status=502, text="<html>bad gateway</html>")
+        return web.json_response({"status": "filed"}, status=201)
+
+    plan = plan_bench(6, riders=2, seed=1)
+    async with reporting_replica(answer) as url:
+        driver = LoadDriver([url], {rider: "token" for rider in plan.riders}, concurrency=2)
+        submitted = await driver.run(plan.reports)
+    assert {s.error for s in submitted} <= {
+        "HTTP 502: <html>bad gateway</html>",
+        "HTTP 201 without a report id in the body",
+    }
+    assert all(s.report_id is None for s in submitted)
+
+
 async def test_a_closed_loop_keeps_its_loops_in_flight_and_resends_with_the_same_key() -> None:
     keys: list[str] = []
 
-    def reporting(request: httpx.Request) -> httpx.Response:
+    async def answer(request: web.Request) -> web.Response:
         keys.append(request.headers["Idempotency-Key"])
         if len(keys) == 1:
-            raise httpx.ReadError("connection closed", request=request)
-        return httpx.Response(201, json={"id": f"rep-{request.headers['Idempotency-Key']}"})
+            assert request.transport is not None
+            request.transport.close()  # the connection drops before an answer
+            return web.Response(status=500)
+        return web.json_response({"id": f"rep-{request.headers['Idempotency-Key']}"}, status=201)
 
     open_loops: set[str] = set()
     most = 0
@@ -165,14 +204,14 @@ async def test_a_closed_loop_keeps_its_loops_in_flight_and_resends_with_the_same
         return True
 
     plan = plan_bench(10, riders=2, seed=2)
-    driver = LoadDriver(
-        ["http://reporting"],
-        {rider: "token" for rider in plan.riders},
-        concurrency=3,
-        until_closed=until_closed,
-        transport=httpx.MockTransport(reporting),
-    )
-    submitted = await driver.run(plan.reports)
+    async with reporting_replica(answer) as url:
+        driver = LoadDriver(
+            [url],
+            {rider: "token" for rider in plan.riders},
+            concurrency=3,
+            until_closed=until_closed,
+        )
+        submitted = await driver.run(plan.reports)
     assert all(s.report_id is not None for s in submitted)
     assert most == 3  # three loops in flight, never more
     assert keys.count(keys[0]) == 2  # sent again with its own key
@@ -181,22 +220,30 @@ async def test_a_closed_loop_keeps_its_loops_in_flight_and_resends_with_the_same
 
 
 async def test_a_closed_loop_stops_sending_once_a_loop_does_not_close() -> None:
-    def reporting(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(201, json={"id": f"rep-{request.headers['Idempotency-Key']}"})
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"id": f"rep-{request.headers['Idempotency-Key']}"}, status=201)
 
     async def never(report_id: str) -> bool:
         await asyncio.sleep(0.05)  # as a real wait would: the other rider sends meanwhile
         return False
 
     plan = plan_bench(10, riders=2, seed=2)
-    driver = LoadDriver(
-        ["http://reporting"],
-        {rider: "token" for rider in plan.riders},
-        concurrency=2,
-        until_closed=never,
-        transport=httpx.MockTransport(reporting),
-    )
-    assert len(await driver.run(plan.reports)) == 2  # one each, then nothing more
+    async with reporting_replica(answer) as url:
+        driver = LoadDriver(
+            [url], {rider: "token" for rider in plan.riders}, concurrency=2, until_closed=never
+        )
+        assert len(await driver.run(plan.reports)) == 2  # one each, then nothing more
+
+
+async def test_a_reporting_that_does_not_answer_is_a_connection_failure() -> None:
+    plan = plan_bench(2, riders=1, seed=3)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    driver = LoadDriver([f"http://127.0.0.1:{port}"], {r: "token" for r in plan.riders})
+    submitted = await driver.run(plan.reports)
+    assert all(s.attempts == 3 for s in submitted)
+    assert all(s.error and s.error.startswith("ClientConnectorError") for s in submitted)
 
 
 def _result() -> BenchResult:
