@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -81,6 +82,15 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+"""JSON columns (catalogues, photos, timelines, grids) through orjson: several times cheaper
+than the standard library's json on every row read or written."""
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine. SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions so
     concurrent writers (HTTP, consumers, relay) queue instead of failing on lock upgrades."""
@@ -93,6 +103,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             echo=echo,
             hide_parameters=True,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            **_JSON_CODEC,
         )
         _configure_sqlite(engine)
         return engine
@@ -107,6 +118,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_size=POSTGRES_POOL_SIZE,
         max_overflow=0,
         pool_recycle=1800,
+        **_JSON_CODEC,
     )
 
 

@@ -54,6 +54,9 @@ async def _write(session: AsyncSession, statement: sa.Executable, values: dict[s
 
 
 # The statements of every submission and every projected event, built once.
+_INSERT_REPORT = REPORTS.insert()
+_INSERT_TIMELINE = TIMELINE.insert()
+_INSERT_IDEMPOTENCY_KEY = IDEMPOTENCY_KEYS.insert()
 _UPDATE_REPORT = REPORTS.update().where(REPORTS.c.id == sa.bindparam("report_id"))
 _REPORT = sa.select(REPORTS).where(REPORTS.c.id == sa.bindparam("report_id"))
 _FOLLOWING = (
@@ -116,7 +119,7 @@ class ReportRepository:
         self._session = session
 
     async def add(self, report: Report) -> None:
-        await _write(self._session, REPORTS.insert(), asdict(report))
+        await _write(self._session, _INSERT_REPORT, asdict(report))
 
     async def get(self, report_id: str, *, for_update: bool = False) -> Report | None:
         statement = _REPORT_LOCKED if for_update else _REPORT
@@ -188,7 +191,7 @@ class IdempotencyRepository:
     async def remember(self, reporter_id: str, key: str, fingerprint: str, report_id: str) -> None:
         await _write(
             self._session,
-            IDEMPOTENCY_KEYS.insert(),
+            _INSERT_IDEMPOTENCY_KEY,
             {
                 "reporter_id": reporter_id,
                 "key": key,
@@ -222,7 +225,7 @@ class TimelineRepository:
         self._session = session
 
     async def add(self, entry: TimelineEntry) -> None:
-        await _write(self._session, TIMELINE.insert(), _timeline_row(entry))
+        await _write(self._session, _INSERT_TIMELINE, _timeline_row(entry))
 
     async def add_once(self, entry: TimelineEntry) -> bool:
         connection = await self._session.connection()
