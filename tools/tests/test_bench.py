@@ -235,6 +235,25 @@ async def test_a_closed_loop_stops_sending_once_a_loop_does_not_close() -> None:
         assert len(await driver.run(plan.reports)) == 2  # one each, then nothing more
 
 
+async def test_an_open_loop_backlog_is_latency_not_failure() -> None:
+    """Submissions waiting for one of too few connections longer than the answer timeout are
+    late, not failed: the wait is the client-side backlog the open loop measures."""
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.1)
+        return web.json_response({"id": f"rep-{request.headers['Idempotency-Key']}"}, status=201)
+
+    plan = plan_bench(6, riders=2, seed=4)
+    async with reporting_replica(slow) as url:
+        driver = LoadDriver(
+            [url], {r: "token" for r in plan.riders}, rate=100.0, connections=1, timeout=0.3
+        )
+        submitted = await driver.run(plan.reports)
+    assert all(s.report_id is not None for s in submitted), [s.error for s in submitted]
+    last = submitted[-1].submit_seconds
+    assert last is not None and last > 0.3  # it waited behind the others, and still counted
+
+
 async def test_a_reporting_that_does_not_answer_is_a_connection_failure() -> None:
     plan = plan_bench(2, riders=1, seed=3)
     with socket.socket() as unused:

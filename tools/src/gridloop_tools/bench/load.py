@@ -74,6 +74,7 @@ class LoadDriver:
     will not (False: nothing more is submitted); without it a closed-loop rider goes on as
     soon as reporting answered."""
     timeout: float = 30.0
+    """Seconds an answer may keep the client waiting once the request is sent."""
     attempts: int = 3
     submitted: list[Submitted] = field(default_factory=list)
     """Every submission so far, in the order they started (read while the load runs)."""
@@ -88,7 +89,9 @@ class LoadDriver:
         limit = self.connections if self.rate > 0 else self.concurrency
         first = len(self.submitted)
         async with aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout, connect=5.0),
+            # No bound on waiting for a free connection: in an open loop that wait is the
+            # client-side backlog, which shows as latency instead of failing the submission.
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5.0, sock_read=self.timeout),
             connector=aiohttp.TCPConnector(
                 limit=limit,
                 # Well below the services' keep-alive (75 s; a stack of an older release: 5 s):
