@@ -397,6 +397,35 @@ async def test_the_newest_catalogue_revision_is_kept_whatever_the_order_of_arriv
     assert dead_letters == []
 
 
+async def test_a_submission_is_checked_against_the_newest_revision_stored(
+    client: httpx.AsyncClient, auth: Auth, deliver: Deliver
+) -> None:
+    """Submissions read a catalogue once per stored revision: a new revision takes effect on
+    the next submission, whichever way it changed the categories."""
+
+    def revision(number: int, *codes: str) -> CloudEvent:
+        categories = [published_category(code) for code in codes]
+        return keyed_event(district_catalogue_published(revision=number, categories=categories))
+
+    riders = iter(range(100))
+
+    async def submit(category: str) -> int:
+        """A new rider each time: no submission is the same problem as an earlier one."""
+        body = {"category": category, "lat": 35.5531, "lon": 116.8287, "text": "井盖缺失"}
+        response = await client.post(
+            "/v1/reports", json=body, headers=auth(subject=f"rider-{next(riders)}")
+        )
+        return response.status_code
+
+    assert await submit("0101") == 201  # the default catalogue, revision 1
+    await deliver(revision(2, "0201"), Topic.DISTRICTS)
+    assert await submit("0101") == 422
+    assert await submit("0201") == 201
+    await deliver(revision(3, "0101"), Topic.DISTRICTS)
+    assert await submit("0201") == 422
+    assert await submit("0101") == 201
+
+
 async def test_a_catalogue_with_a_bad_code_goes_to_dead_letter(
     deliver: Deliver, dead_letters: list[DeadLetter]
 ) -> None:
