@@ -27,6 +27,7 @@ import aiohttp
 import orjson
 
 from common.tokens import issue_token
+from gridloop_tools.cli.simulate.client import problem_detail
 from gridloop_tools.cli.simulate.planning import PlannedReport
 
 __all__ = ["KEEPALIVE_SECONDS", "LoadDriver", "Submitted", "rider_tokens"]
@@ -183,9 +184,4 @@ def _json(body: bytes) -> object:
 
 def _problem(answer: object, body: bytes) -> str:
     """The problem's detail (or title) in an error answer, else the start of its body."""
-    if isinstance(answer, dict):
-        for key in ("detail", "title"):
-            value = answer.get(key)
-            if isinstance(value, str) and value:
-                return value
-    return body.decode(errors="replace").strip()[:200] or "no body"
+    return problem_detail(answer) or body.decode(errors="replace").strip()[:200] or "no body"

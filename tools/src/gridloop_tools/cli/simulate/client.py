@@ -23,6 +23,7 @@ __all__ = [
     "ConnectionGate",
     "StackClient",
     "describe_error",
+    "problem_detail",
     "response_json",
     "transport_reason",
 ]
@@ -39,16 +40,19 @@ def response_json(response: httpx.Response) -> Any:
         return None
 
 
-def describe_error(response: httpx.Response) -> str:
-    """``HTTP 422: <problem detail>`` for an error response."""
-    body = response_json(response)
-    detail: str | None = None
+def problem_detail(body: object) -> str | None:
+    """The ``detail`` (else ``title``) of a parsed problem answer, if it has one."""
     if isinstance(body, dict):
         for key in ("detail", "title"):
             value = body.get(key)
             if isinstance(value, str) and value:
-                detail = value
-                break
+                return value
+    return None
+
+
+def describe_error(response: httpx.Response) -> str:
+    """``HTTP 422: <problem detail>`` for an error response."""
+    detail = problem_detail(response_json(response))
     if detail is None:
         detail = response.text.strip()[:200] or response.reason_phrase
     return f"HTTP {response.status_code}: {detail}"
